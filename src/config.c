@@ -1,0 +1,222 @@
+#include "autoconfig.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+
+#ifndef PKGDATADIR
+#define PKGDATADIR "/usr/local/share/keyrota"
+#endif
+
+static int
+fail(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int
+fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int
+config_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
+{
+	unsigned long v;
+	char *end;
+
+	if (s == NULL || *s == '\0' || !isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
+const char *
+config_provider_name(enum provider_kind p)
+{
+	return p == PROVIDER_OPENAI ? "openai" : "fixture";
+}
+
+/* Copies an optional string variable into dst, refusing values that do not
+ * fit or that carry control characters (they would end up in logs). */
+static int
+get_string(config_getenv_fn get, void *ctx, const char *name,
+    const char *def, char *dst, size_t dstlen, char *err, size_t errlen)
+{
+	const char *v = get(name, ctx);
+	const unsigned char *p;
+
+	if (v == NULL)
+		v = def;
+	if (strlen(v) >= dstlen)
+		return fail(err, errlen, "%s: value longer than %zu bytes",
+		    name, dstlen - 1);
+	for (p = (const unsigned char *)v; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return fail(err, errlen,
+			    "%s: value contains a control character", name);
+	memcpy(dst, v, strlen(v) + 1);
+	return 0;
+}
+
+static int
+get_uint(config_getenv_fn get, void *ctx, const char *name, unsigned def,
+    unsigned min, unsigned max, unsigned *out, char *err, size_t errlen)
+{
+	const char *v = get(name, ctx);
+
+	if (v == NULL || *v == '\0') {
+		*out = def;
+		return 0;
+	}
+	if (config_parse_uint(v, min, max, out) != 0)
+		return fail(err, errlen,
+		    "%s: expected a whole number from %u to %u, got \"%.40s\"",
+		    name, min, max, v);
+	return 0;
+}
+
+static int
+parse_listen(struct config *cfg, const char *v, char *err, size_t errlen)
+{
+	const char *colon;
+	size_t hostlen;
+
+	if (strncmp(v, "unix:", 5) == 0) {
+		v += 5;
+		if (*v == '\0')
+			return fail(err, errlen,
+			    "KEYROTA_LISTEN: unix: needs a socket path");
+		if (strlen(v) >= sizeof(cfg->listen_path))
+			return fail(err, errlen,
+			    "KEYROTA_LISTEN: socket path longer than %zu bytes",
+			    sizeof(cfg->listen_path) - 1);
+		cfg->listen_kind = LISTEN_UNIX;
+		memcpy(cfg->listen_path, v, strlen(v) + 1);
+		return 0;
+	}
+	if ((colon = strrchr(v, ':')) == NULL)
+		return fail(err, errlen,
+		    "KEYROTA_LISTEN: expected unix:PATH or HOST:PORT, got \"%.40s\"",
+		    v);
+	hostlen = (size_t)(colon - v);
+	if (hostlen == 0 || hostlen >= sizeof(cfg->listen_host))
+		return fail(err, errlen, "KEYROTA_LISTEN: bad host in \"%.40s\"",
+		    v);
+	if (config_parse_uint(colon + 1, 1, 65535, &cfg->listen_port) != 0)
+		return fail(err, errlen, "KEYROTA_LISTEN: bad port in \"%.40s\"",
+		    v);
+	cfg->listen_kind = LISTEN_TCP;
+	memcpy(cfg->listen_host, v, hostlen);
+	cfg->listen_host[hostlen] = '\0';
+	return 0;
+}
+
+int
+config_load(struct config *cfg, config_getenv_fn get, void *ctx, char *err,
+    size_t errlen)
+{
+	const char *v;
+	long ncpu;
+	unsigned def_workers;
+
+	memset(cfg, 0, sizeof(*cfg));
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	def_workers = ncpu < 1 ? 1 : ncpu > 64 ? 64 : (unsigned)ncpu;
+
+	if (get_string(get, ctx, "KEYROTA_DATABASE_URL", "",
+	    cfg->database_url, sizeof(cfg->database_url), err, errlen) != 0)
+		return -1;
+
+	v = get("KEYROTA_LISTEN", ctx);
+	if (parse_listen(cfg, v != NULL && *v != '\0' ? v :
+	    "unix:var/run/keyrota.sock", err, errlen) != 0)
+		return -1;
+
+	if (get_uint(get, ctx, "KEYROTA_WORKERS", def_workers, 1, 256,
+	    &cfg->workers, err, errlen) != 0 ||
+	    get_uint(get, ctx, "KEYROTA_THREADS", 16, 1, 1024,
+	    &cfg->threads, err, errlen) != 0 ||
+	    get_uint(get, ctx, "KEYROTA_HTTP_PORT", 8080, 1, 65535,
+	    &cfg->http_port, err, errlen) != 0 ||
+	    get_uint(get, ctx, "KEYROTA_DB_POOL_SIZE", 8, 1, 64,
+	    &cfg->db_pool_size, err, errlen) != 0 ||
+	    get_uint(get, ctx, "KEYROTA_MAX_REQUESTS", 10000, 0, 1000000000,
+	    &cfg->max_requests, err, errlen) != 0 ||
+	    get_uint(get, ctx, "KEYROTA_MODEL_TIMEOUT_MS", 8000, 100, 600000,
+	    &cfg->model_timeout_ms, err, errlen) != 0 ||
+	    get_uint(get, ctx, "KEYROTA_MODEL_MAX_ATTEMPTS", 2, 1, 10,
+	    &cfg->model_max_attempts, err, errlen) != 0)
+		return -1;
+	/* In-flight requests may run as long as a whole model decision. */
+	cfg->drain_timeout_ms = cfg->model_timeout_ms + 2000;
+
+	if (get_string(get, ctx, "KEYROTA_MODEL_BASE_URL",
+	    "https://api.openai.com/v1", cfg->model_base_url,
+	    sizeof(cfg->model_base_url), err, errlen) != 0 ||
+	    get_string(get, ctx, "KEYROTA_MODEL", "gpt-4o-mini", cfg->model,
+	    sizeof(cfg->model), err, errlen) != 0 ||
+	    get_string(get, ctx, "KEYROTA_MODEL_KEY_FILE", "",
+	    cfg->model_key_file, sizeof(cfg->model_key_file), err,
+	    errlen) != 0 ||
+	    get_string(get, ctx, "KEYROTA_FINGERPRINT_KEY_FILE", "",
+	    cfg->fingerprint_key_file, sizeof(cfg->fingerprint_key_file),
+	    err, errlen) != 0 ||
+	    get_string(get, ctx, "KEYROTA_USER", "keyrota", cfg->user,
+	    sizeof(cfg->user), err, errlen) != 0 ||
+	    get_string(get, ctx, "KEYROTA_SQL_DIR", PKGDATADIR "/sql",
+	    cfg->sql_dir, sizeof(cfg->sql_dir), err, errlen) != 0)
+		return -1;
+
+	if (strncmp(cfg->model_base_url, "https://", 8) != 0 &&
+	    strncmp(cfg->model_base_url, "http://", 7) != 0)
+		return fail(err, errlen,
+		    "KEYROTA_MODEL_BASE_URL: expected an http:// or https:// URL");
+	if (cfg->model[0] == '\0')
+		return fail(err, errlen, "KEYROTA_MODEL: must not be empty");
+
+	v = get("KEYROTA_PROVIDER", ctx);
+	if (v == NULL || *v == '\0')
+		cfg->provider = cfg->model_key_file[0] != '\0' ?
+		    PROVIDER_OPENAI : PROVIDER_FIXTURE;
+	else if (strcmp(v, "openai") == 0)
+		cfg->provider = PROVIDER_OPENAI;
+	else if (strcmp(v, "fixture") == 0)
+		cfg->provider = PROVIDER_FIXTURE;
+	else
+		return fail(err, errlen,
+		    "KEYROTA_PROVIDER: expected openai or fixture, got \"%.40s\"",
+		    v);
+	if (cfg->provider == PROVIDER_OPENAI && cfg->model_key_file[0] == '\0')
+		return fail(err, errlen, "KEYROTA_MODEL_KEY_FILE: required "
+		    "when KEYROTA_PROVIDER is openai");
+	return 0;
+}
+
+static const char *
+environ_get(const char *name, void *ctx)
+{
+	(void)ctx;
+	return getenv(name);
+}
+
+int
+config_from_environ(struct config *cfg, char *err, size_t errlen)
+{
+	return config_load(cfg, environ_get, NULL, err, errlen);
+}

@@ -1,0 +1,58 @@
+/* config: the environment of `keyrota serve` (SPEC §6), validated once at
+ * start into a read-only struct. A bad value is reported naming the variable,
+ * and the caller exits with status 2. */
+#ifndef KEYROTA_CONFIG_H
+#define KEYROTA_CONFIG_H
+
+#include <stddef.h>
+
+#define CONFIG_PATH_MAX 256
+
+enum listen_kind {
+	LISTEN_UNIX,      /* unix:PATH, created by keyrota with mode 0660 */
+	LISTEN_TCP,       /* HOST:PORT */
+};
+
+enum provider_kind {
+	PROVIDER_FIXTURE,
+	PROVIDER_OPENAI,
+};
+
+struct config {
+	char               database_url[1024];  /* "" = libpq defaults */
+	enum listen_kind   listen_kind;
+	char               listen_path[108];    /* sun_path bound */
+	char               listen_host[256];
+	unsigned           listen_port;
+	unsigned           workers;
+	unsigned           threads;
+	unsigned           http_port;
+	unsigned           db_pool_size;
+	unsigned           max_requests;        /* 0 = never recycle */
+	unsigned           drain_timeout_ms;
+	enum provider_kind provider;
+	char               model_base_url[512];
+	char               model[128];
+	char               model_key_file[CONFIG_PATH_MAX];
+	unsigned           model_timeout_ms;
+	unsigned           model_max_attempts;
+	char               fingerprint_key_file[CONFIG_PATH_MAX];
+	char               user[64];            /* drop to this user when root */
+	char               sql_dir[CONFIG_PATH_MAX];
+};
+
+/* Looks a variable up; returns NULL when unset. Tests pass their own. */
+typedef const char *(*config_getenv_fn)(const char *name, void *ctx);
+
+/* Fills cfg from the environment seen through get. On error returns -1 and
+ * writes a message naming the variable into err. */
+int  config_load(struct config *cfg, config_getenv_fn get, void *ctx,
+         char *err, size_t errlen);
+/* config_load with the process environment. */
+int  config_from_environ(struct config *cfg, char *err, size_t errlen);
+/* Checked decimal conversion: the whole string, within [min, max]. */
+int  config_parse_uint(const char *s, unsigned min, unsigned max,
+         unsigned *out);
+const char *config_provider_name(enum provider_kind p);
+
+#endif

@@ -1,0 +1,62 @@
+/* http: one FastCGI request seen as an HTTP request, and its response.
+ *
+ * Parameters come from nginx (DOCUMENT_URI, QUERY_STRING, HTTP_* headers).
+ * Bodies are read only after their declared length has been checked
+ * against the route's limit. Every response carries X-Request-Id. */
+#ifndef KEYROTA_HTTP_H
+#define KEYROTA_HTTP_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include <fcgiapp.h>
+
+#include "buf.h"
+
+#define HTTP_BODY_MAX (16 * 1024)
+
+struct json_object;
+
+struct http_request {
+	FCGX_Request    *fcgx;
+	const char      *method;
+	const char      *path;           /* decoded and normalised by nginx */
+	const char      *query;          /* raw, "" when none */
+	const char      *content_type;   /* "" when none */
+	long long        content_length; /* -1 when not given */
+	char             request_id[33];
+	struct timespec  started;
+	const char      *route_name;     /* for logs; "unmatched" until routed */
+	char             route_param[128]; /* the {param} of the route, or "" */
+	int              status;         /* 0 until a response is written */
+	struct buf       body;
+};
+
+enum http_body_status { HTTP_BODY_OK, HTTP_BODY_TOO_LARGE, HTTP_BODY_IO };
+
+void        http_request_init(struct http_request *r, FCGX_Request *fcgx);
+void        http_request_free(struct http_request *r);
+/* A FastCGI parameter, e.g. "HTTP_ORIGIN"; NULL when absent. */
+const char *http_param(const struct http_request *r, const char *name);
+/* True when the client prefers JSON (Accept names application/json). */
+int         http_wants_json(const struct http_request *r);
+/* True when the media type (parameters ignored) equals mime. */
+int         http_content_type_is(const struct http_request *r,
+                const char *mime);
+enum http_body_status http_read_body(struct http_request *r, size_t max);
+
+/* Writes status line, headers and body. extra_headers is "" or lines each
+ * ending in CRLF. */
+void        http_respond(struct http_request *r, int status,
+                const char *content_type, const char *extra_headers,
+                const char *body, size_t len);
+void        http_respond_json(struct http_request *r, int status,
+                struct json_object *obj, const char *extra_headers);
+/* {"error_code":code,"error":message} or a small HTML page, by Accept. */
+void        http_respond_error(struct http_request *r, int status,
+                const char *code, const char *message,
+                const char *extra_headers);
+const char *http_status_text(int status);
+double      http_elapsed_ms(const struct http_request *r);
+
+#endif

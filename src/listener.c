@@ -1,0 +1,172 @@
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "listener.h"
+
+#define LISTEN_BACKLOG 1024
+
+static int
+fail(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int
+fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int
+is_listening_socket(int fd)
+{
+	int on = 0;
+	socklen_t len = sizeof(on);
+
+	return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) == 0 && on;
+}
+
+/* systemd passes LISTEN_FDS sockets from fd 3 when LISTEN_PID is ours. */
+static int
+inherited_fd(void)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+
+	if (pid != NULL && fds != NULL && strtol(pid, NULL, 10) == getpid() &&
+	    strcmp(fds, "1") == 0 && is_listening_socket(3))
+		return 3;
+	if (is_listening_socket(0))
+		return 0;
+	return -1;
+}
+
+static int
+open_unix(struct listener *l, const char *path, uid_t owner, gid_t group,
+    char *err, size_t errlen)
+{
+	struct sockaddr_un sa;
+	struct stat st;
+	mode_t old;
+	int fd, rc;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return fail(err, errlen, "KEYROTA_LISTEN: path too long");
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return fail(err, errlen, "socket: %s", strerror(errno));
+	/* A socket file left by a dead keyrota is removed; a live one is not. */
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			close(fd);
+			return fail(err, errlen, "KEYROTA_LISTEN: %s exists "
+			    "and is not a socket", path);
+		}
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			close(fd);
+			return fail(err, errlen, "KEYROTA_LISTEN: %s is in use "
+			    "by a running server", path);
+		}
+		unlink(path);
+		close(fd);
+		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+			return fail(err, errlen, "socket: %s", strerror(errno));
+	}
+	old = umask(0117);      /* srw-rw----: the web server's group only */
+	rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (rc != 0 || listen(fd, LISTEN_BACKLOG) != 0) {
+		rc = errno;
+		close(fd);
+		return fail(err, errlen, "KEYROTA_LISTEN: cannot listen on %s: %s",
+		    path, strerror(rc));
+	}
+	if (owner != (uid_t)-1 && chown(path, owner, group) != 0) {
+		rc = errno;
+		close(fd);
+		unlink(path);
+		return fail(err, errlen, "KEYROTA_LISTEN: chown %s: %s", path,
+		    strerror(rc));
+	}
+	l->fd = fd;
+	memcpy(l->path, path, strlen(path) + 1);
+	return 0;
+}
+
+static int
+open_tcp(struct listener *l, const char *host, unsigned port, char *err,
+    size_t errlen)
+{
+	struct addrinfo hints, *res = NULL;
+	char portstr[8];
+	int fd = -1, on = 1, rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	if ((rc = getaddrinfo(host, portstr, &hints, &res)) != 0)
+		return fail(err, errlen, "KEYROTA_LISTEN: %s: %s", host,
+		    gai_strerror(rc));
+	fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC,
+	    res->ai_protocol);
+	if (fd < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
+	    bind(fd, res->ai_addr, res->ai_addrlen) != 0 ||
+	    listen(fd, LISTEN_BACKLOG) != 0) {
+		rc = errno;
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(res);
+		return fail(err, errlen, "KEYROTA_LISTEN: cannot listen on "
+		    "%s:%u: %s", host, port, strerror(rc));
+	}
+	freeaddrinfo(res);
+	l->fd = fd;
+	return 0;
+}
+
+int
+listener_open(struct listener *l, const struct config *cfg, uid_t owner,
+    gid_t group, char *err, size_t errlen)
+{
+	memset(l, 0, sizeof(*l));
+	l->fd = -1;
+	if ((l->fd = inherited_fd()) >= 0) {
+		l->inherited = 1;
+		unsetenv("LISTEN_PID");
+		unsetenv("LISTEN_FDS");
+		return 0;
+	}
+	if (cfg->listen_kind == LISTEN_UNIX)
+		return open_unix(l, cfg->listen_path, owner, group, err, errlen);
+	return open_tcp(l, cfg->listen_host, cfg->listen_port, err, errlen);
+}
+
+void
+listener_close(struct listener *l)
+{
+	if (l->fd >= 0 && !l->inherited)
+		close(l->fd);
+	if (l->path[0] != '\0')
+		unlink(l->path);
+	l->fd = -1;
+	l->path[0] = '\0';
+}

@@ -1,0 +1,27 @@
+/* listener: the FastCGI listening socket.
+ *
+ * Taken, in this order, from systemd socket activation (LISTEN_FDS=1 with
+ * LISTEN_PID naming this process: fd 3), from fd 0 when it is a listening
+ * socket (spawn-fcgi, systemd StandardInput=socket), or created from
+ * KEYROTA_LISTEN: a unix socket with mode 0660, or a TCP address. */
+#ifndef KEYROTA_LISTENER_H
+#define KEYROTA_LISTENER_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct config;
+
+struct listener {
+	int  fd;
+	int  inherited;         /* handed to us: never unlinked or closed early */
+	char path[108];         /* a unix socket keyrota created, else "" */
+};
+
+/* owner/group: given to a created unix socket when running as root
+ * ((uid_t)-1 leaves it unchanged). */
+int  listener_open(struct listener *l, const struct config *cfg, uid_t owner,
+         gid_t group, char *err, size_t errlen);
+void listener_close(struct listener *l);
+
+#endif

@@ -1,0 +1,144 @@
+/* keyrota: subcommand dispatch. */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "db_pool.h"
+#include "listener.h"
+#include "log.h"
+#include "migrate.h"
+#include "supervisor.h"
+
+#define EXIT_USAGE 2     /* bad usage or bad configuration */
+
+static void
+usage(FILE *out)
+{
+	fputs("usage: keyrota COMMAND\n"
+	    "\n"
+	    "commands:\n"
+	    "  serve      run the FastCGI worker pool (see README: configuration)\n"
+	    "  migrate    apply pending database migrations from KEYROTA_SQL_DIR\n"
+	    "  version    print the version\n"
+	    "  --help     print this help\n"
+	    "\n"
+	    "Configuration comes from KEYROTA_* environment variables; a bad\n"
+	    "value exits with status 2 naming the variable.\n", out);
+}
+
+static int
+load_config(struct config *cfg)
+{
+	char err[512];
+
+	if (config_from_environ(cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "keyrota: configuration error: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* When started as root: the socket goes to KEYROTA_USER, then root is given
+ * up for good before any request is read. */
+static int
+drop_privileges(const struct passwd *pw)
+{
+	if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 ||
+	    setuid(pw->pw_uid) != 0) {
+		fprintf(stderr, "keyrota: cannot drop privileges to %s: %s\n",
+		    pw->pw_name, strerror(errno));
+		return -1;
+	}
+	if (setuid(0) == 0) {
+		fprintf(stderr, "keyrota: root could be regained; refusing\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cmd_serve(void)
+{
+	struct config cfg;
+	struct listener l;
+	struct passwd *pw = NULL;
+	char err[512];
+	int rc;
+
+	if (load_config(&cfg) != 0)
+		return EXIT_USAGE;
+	if (geteuid() == 0 && (pw = getpwnam(cfg.user)) == NULL) {
+		fprintf(stderr, "keyrota: configuration error: KEYROTA_USER: "
+		    "no user \"%s\" to run as (keyrota does not serve as "
+		    "root)\n", cfg.user);
+		return EXIT_USAGE;
+	}
+	if (listener_open(&l, &cfg, pw ? pw->pw_uid : (uid_t)-1,
+	    pw ? pw->pw_gid : (gid_t)-1, err, sizeof(err)) != 0) {
+		fprintf(stderr, "keyrota: %s\n", err);
+		return EXIT_USAGE;
+	}
+	if (pw != NULL && drop_privileges(pw) != 0) {
+		listener_close(&l);
+		return 1;
+	}
+	rc = supervisor_run(&cfg, l.fd);
+	listener_close(&l);
+	return rc;
+}
+
+static int
+cmd_migrate(void)
+{
+	struct config cfg;
+	unsigned pending = 0;
+	char err[512];
+	PGconn *conn;
+	int rc;
+
+	if (load_config(&cfg) != 0)
+		return EXIT_USAGE;
+	if ((conn = db_connect(cfg.database_url)) == NULL) {
+		fprintf(stderr, "keyrota: migrate: database unavailable\n");
+		return 1;
+	}
+	rc = migrate_run(conn, cfg.sql_dir, 0, &pending, err, sizeof(err));
+	PQfinish(conn);
+	if (rc != 0) {
+		fprintf(stderr, "keyrota: migrate: %s\n", err);
+		return 1;
+	}
+	printf("migrations applied: %u\n", pending);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc != 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "serve") == 0)
+		return cmd_serve();
+	if (strcmp(argv[1], "migrate") == 0)
+		return cmd_migrate();
+	if (strcmp(argv[1], "version") == 0) {
+		printf("keyrota %s\n", PACKAGE_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	fprintf(stderr, "keyrota: unknown command \"%s\"\n", argv[1]);
+	usage(stderr);
+	return EXIT_USAGE;
+}

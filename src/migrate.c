@@ -1,0 +1,284 @@
+#include "autoconfig.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "buf.h"
+#include "log.h"
+#include "migrate.h"
+
+#define MIGRATION_MAX_FILES 512
+#define MIGRATION_MAX_BYTES (1024 * 1024)
+/* Any fixed number shared by every keyrota migrator. */
+#define MIGRATION_LOCK_ID   "7424197001"
+
+struct migration {
+	char  name[128];      /* file name, e.g. 001_initial.sql */
+	char  checksum[65];   /* SHA-256, hex */
+	char *sql;
+};
+
+static int
+fail(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int
+fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int
+by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct migration *)a)->name,
+	    ((const struct migration *)b)->name);
+}
+
+/* Names that look like NNN_words.sql. */
+static int
+is_migration_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n > 8 && n < 128 && s[0] >= '0' && s[0] <= '9' &&
+	    s[1] >= '0' && s[1] <= '9' && s[2] >= '0' && s[2] <= '9' &&
+	    s[3] == '_' && strcmp(s + n - 4, ".sql") == 0;
+}
+
+static int
+read_file(const char *path, struct buf *out)
+{
+	char chunk[8192];
+	FILE *f;
+	size_t n;
+	int rc = 0;
+
+	if ((f = fopen(path, "re")) == NULL)
+		return -1;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (buf_append(out, chunk, n) != BUF_OK) {
+			rc = -1;
+			break;
+		}
+	if (ferror(f))
+		rc = -1;
+	fclose(f);
+	return rc;
+}
+
+static void
+sha256_hex(const char *data, size_t len, char hex[65])
+{
+	unsigned char md[32];
+	unsigned int mdlen = 0, i;
+
+	EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+	for (i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+}
+
+static void
+free_migrations(struct migration *m, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(m[i].sql);
+	free(m);
+}
+
+static int
+load_migrations(const char *dir, struct migration **out, size_t *count,
+    char *err, size_t errlen)
+{
+	struct migration *m;
+	struct dirent *de;
+	struct buf text;
+	char path[1024];
+	size_t n = 0;
+	DIR *d;
+	int rc = 0;
+
+	if ((d = opendir(dir)) == NULL)
+		return fail(err, errlen, "KEYROTA_SQL_DIR: cannot open %s: %s",
+		    dir, strerror(errno));
+	if ((m = calloc(MIGRATION_MAX_FILES, sizeof(*m))) == NULL) {
+		closedir(d);
+		return fail(err, errlen, "out of memory");
+	}
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		if (!is_migration_name(de->d_name))
+			continue;
+		if (n == MIGRATION_MAX_FILES) {
+			rc = fail(err, errlen, "too many migrations in %s", dir);
+			break;
+		}
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		buf_init(&text, MIGRATION_MAX_BYTES);
+		if (read_file(path, &text) != 0) {
+			buf_free(&text);
+			rc = fail(err, errlen, "cannot read %s", path);
+			break;
+		}
+		memcpy(m[n].name, de->d_name, strlen(de->d_name) + 1);
+		sha256_hex(buf_str(&text), text.len, m[n].checksum);
+		if ((m[n].sql = buf_detach(&text)) == NULL)
+			m[n].sql = strdup("");
+		n++;
+	}
+	closedir(d);
+	if (rc != 0) {
+		free_migrations(m, n);
+		return rc;
+	}
+	qsort(m, n, sizeof(*m), by_name);
+	*out = m;
+	*count = n;
+	return 0;
+}
+
+static int
+command_ok(PGconn *conn, PGresult *res, ExecStatusType want, char *err,
+    size_t errlen, const char *what)
+{
+	int ok = PQresultStatus(res) == want;
+
+	if (!ok)
+		fail(err, errlen, "%s: %s", what, PQerrorMessage(conn));
+	PQclear(res);
+	return ok ? 0 : -1;
+}
+
+static int
+simple(PGconn *conn, const char *sql, char *err, size_t errlen)
+{
+	return command_ok(conn, PQexecParams(conn, sql, 0, NULL, NULL, NULL,
+	    NULL, 0), PGRES_COMMAND_OK, err, errlen, sql);
+}
+
+/* Every applied migration must still have its file, unchanged. */
+static int
+verify_applied(PGconn *conn, const struct migration *m, size_t n,
+    char *applied, char *err, size_t errlen)
+{
+	PGresult *res;
+	const char *name, *sum;
+	int i, rows, rc = 0;
+	size_t j;
+
+	res = PQexecParams(conn, "SELECT version, checksum FROM "
+	    "schema_migrations ORDER BY version", 0, NULL, NULL, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return command_ok(conn, res, PGRES_TUPLES_OK, err, errlen,
+		    "reading schema_migrations");
+	rows = PQntuples(res);
+	for (i = 0; i < rows && rc == 0; i++) {
+		name = PQgetvalue(res, i, 0);
+		sum = PQgetvalue(res, i, 1);
+		for (j = 0; j < n && strcmp(m[j].name, name) != 0; j++)
+			;
+		if (j == n)
+			rc = fail(err, errlen, "migration %s is applied but "
+			    "has no file (is this an older keyrota?)", name);
+		else if (strcmp(m[j].checksum, sum) != 0)
+			rc = fail(err, errlen, "migration %s has changed since "
+			    "it was applied; write a new migration instead",
+			    name);
+		else
+			applied[j] = 1;
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int
+apply_one(PGconn *conn, const struct migration *m, char *err, size_t errlen)
+{
+	const char *params[2] = { m->name, m->checksum };
+	PGresult *res;
+
+	if (simple(conn, "BEGIN", err, errlen) != 0)
+		return -1;
+	/* A migration file is trusted SQL from the install, possibly with
+	 * several statements, which only the simple protocol runs. */
+	res = PQexec(conn, m->sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+	    PQresultStatus(res) != PGRES_TUPLES_OK) {
+		fail(err, errlen, "migration %s failed: %s", m->name,
+		    PQerrorMessage(conn));
+		PQclear(res);
+		PQclear(PQexec(conn, "ROLLBACK"));
+		return -1;
+	}
+	PQclear(res);
+	res = PQexecParams(conn, "INSERT INTO schema_migrations "
+	    "(version, checksum) VALUES ($1, $2)", 2, NULL, params, NULL, NULL,
+	    0);
+	if (command_ok(conn, res, PGRES_COMMAND_OK, err, errlen,
+	    "recording migration") != 0) {
+		PQclear(PQexec(conn, "ROLLBACK"));
+		return -1;
+	}
+	if (simple(conn, "COMMIT", err, errlen) != 0)
+		return -1;
+	log_info("applied migration %s", m->name);
+	return 0;
+}
+
+int
+migrate_run(PGconn *conn, const char *sql_dir, int dry_run,
+    unsigned *pending, char *err, size_t errlen)
+{
+	struct migration *m = NULL;
+	char *applied = NULL;
+	size_t n = 0, i;
+	int rc = -1, locked = 0;
+
+	*pending = 0;
+	if (load_migrations(sql_dir, &m, &n, err, errlen) != 0)
+		return -1;
+	if ((applied = calloc(n + 1, 1)) == NULL) {
+		fail(err, errlen, "out of memory");
+		goto out;
+	}
+	if (simple(conn, "SET client_min_messages = warning", err,
+	    errlen) != 0 ||
+	    command_ok(conn, PQexecParams(conn, "SELECT pg_advisory_lock("
+	    MIGRATION_LOCK_ID ")", 0, NULL, NULL, NULL, NULL, 0),
+	    PGRES_TUPLES_OK, err, errlen, "taking the migration lock") != 0)
+		goto out;
+	locked = 1;
+	if (simple(conn, "CREATE TABLE IF NOT EXISTS schema_migrations ("
+	    "version text PRIMARY KEY, checksum text NOT NULL, "
+	    "applied_at timestamptz NOT NULL DEFAULT now())", err,
+	    errlen) != 0 ||
+	    verify_applied(conn, m, n, applied, err, errlen) != 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		if (applied[i])
+			continue;
+		(*pending)++;
+		if (!dry_run && apply_one(conn, &m[i], err, errlen) != 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	if (locked)
+		PQclear(PQexecParams(conn, "SELECT pg_advisory_unlock("
+		    MIGRATION_LOCK_ID ")", 0, NULL, NULL, NULL, NULL, 0));
+	free(applied);
+	free_migrations(m, n);
+	return rc;
+}

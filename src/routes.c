@@ -1,0 +1,83 @@
+/* routes: the route table of keyrota and the dispatch around it. */
+#include "autoconfig.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "app.h"
+#include "health.h"
+#include "http.h"
+#include "log.h"
+#include "router.h"
+
+static const struct route routes[] = {
+	{ "GET",  "/healthz", BODY_NONE, health_live },
+	{ "GET",  "/readyz",  BODY_NONE, health_ready },
+};
+
+static int
+body_allowed(const struct http_request *req, unsigned bodies)
+{
+	if ((bodies & BODY_JSON) && http_content_type_is(req,
+	    "application/json"))
+		return 1;
+	if ((bodies & BODY_FORM) && http_content_type_is(req,
+	    "application/x-www-form-urlencoded"))
+		return 1;
+	return 0;
+}
+
+void
+app_handle(struct app *app, struct http_request *req)
+{
+	struct route_match m;
+	char allow[96];
+
+	switch (router_match(routes, sizeof(routes) / sizeof(routes[0]),
+	    req->method, req->path, &m)) {
+	case ROUTE_NOT_FOUND:
+		http_respond_error(req, 404, "not_found",
+		    "There is no page at this address.", NULL);
+		goto out;
+	case ROUTE_BAD_METHOD:
+		snprintf(allow, sizeof(allow), "Allow: %s\r\n", m.allow);
+		http_respond_error(req, 405, "method_not_allowed",
+		    "This address does not accept that method.", allow);
+		goto out;
+	case ROUTE_FOUND:
+		break;
+	}
+	req->route_name = m.route->pattern;
+	memcpy(req->route_param, m.param, sizeof(req->route_param));
+	if (m.route->bodies != BODY_NONE) {
+		if (req->content_length > HTTP_BODY_MAX) {
+			http_respond_error(req, 413, "payload_too_large",
+			    "The request body is larger than 16 KiB.", NULL);
+			goto out;
+		}
+		if (!body_allowed(req, m.route->bodies)) {
+			http_respond_error(req, 415, "unsupported_media_type",
+			    "Send application/json or a form.", NULL);
+			goto out;
+		}
+		switch (http_read_body(req, HTTP_BODY_MAX)) {
+		case HTTP_BODY_OK:
+			break;
+		case HTTP_BODY_TOO_LARGE:
+			http_respond_error(req, 413, "payload_too_large",
+			    "The request body is larger than 16 KiB.", NULL);
+			goto out;
+		case HTTP_BODY_IO:
+			http_respond_error(req, 400, "bad_request",
+			    "The request body could not be read.", NULL);
+			goto out;
+		}
+	}
+	m.route->handler(app, req);
+	if (req->status == 0)
+		http_respond_error(req, 500, "internal_error",
+		    "The server could not answer this request.", NULL);
+out:
+	log_request(req->request_id, req->method, req->route_name,
+	    req->status, http_elapsed_ms(req));
+}

@@ -1,0 +1,246 @@
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "supervisor.h"
+#include "worker.h"
+
+#define BACKOFF_FIRST_MS  250
+#define BACKOFF_MAX_MS    30000
+#define HEALTHY_AFTER_MS  30000   /* a worker alive this long resets backoff */
+#define RETIRING_MAX      1024
+
+struct slot {
+	pid_t     pid;          /* 0 when empty */
+	long long started_ms;
+	long long restart_at_ms;
+	unsigned  failures;     /* deaths in a row of young workers */
+};
+
+struct pool {
+	const struct config *cfg;
+	int                  listen_fd;
+	struct slot         *slots;
+	pid_t                retiring[RETIRING_MAX];  /* draining after SIGHUP */
+	unsigned             nretiring;
+	unsigned long        restarts;
+};
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+spawn(struct pool *p, struct slot *s)
+{
+	sigset_t none;
+	pid_t pid;
+
+	pid = fork();
+	if (pid < 0) {
+		log_error("fork failed: %s", strerror(errno));
+		s->restart_at_ms = now_ms() + BACKOFF_FIRST_MS;
+		return;
+	}
+	if (pid == 0) {
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGCHLD, SIG_DFL);
+		exit(worker_main(p->cfg, p->listen_fd));
+	}
+	s->pid = pid;
+	s->started_ms = now_ms();
+	s->restart_at_ms = 0;
+	log_info("worker %ld started", (long)pid);
+}
+
+static unsigned
+backoff_ms(unsigned failures)
+{
+	unsigned ms = BACKOFF_FIRST_MS;
+
+	if (failures <= 1)
+		return 0;
+	while (--failures > 1 && ms < BACKOFF_MAX_MS)
+		ms *= 2;
+	return ms > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : ms;
+}
+
+/* Decides when the slot of a dead worker gets its replacement. */
+static void
+slot_died(struct pool *p, struct slot *s, int status)
+{
+	long long lived = now_ms() - s->started_ms;
+	int planned = WIFEXITED(status) &&
+	    WEXITSTATUS(status) == WORKER_EXIT_DRAINED;
+
+	if (planned) {
+		s->failures = 0;
+		log_info("worker %ld exited (recycled)", (long)s->pid);
+	} else {
+		s->failures = lived >= HEALTHY_AFTER_MS ? 1 : s->failures + 1;
+		if (WIFSIGNALED(status))
+			log_error("worker %ld killed by signal %d after %lld ms",
+			    (long)s->pid, WTERMSIG(status), lived);
+		else
+			log_error("worker %ld exited with status %d after %lld ms",
+			    (long)s->pid, WEXITSTATUS(status), lived);
+	}
+	p->restarts++;
+	s->pid = 0;
+	s->restart_at_ms = now_ms() + backoff_ms(s->failures);
+}
+
+static void
+reap(struct pool *p, int stopping)
+{
+	unsigned i;
+	pid_t pid;
+	int status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (i = 0; i < p->nretiring; i++)
+			if (p->retiring[i] == pid) {
+				p->retiring[i] = p->retiring[--p->nretiring];
+				pid = 0;
+				break;
+			}
+		for (i = 0; pid != 0 && i < p->cfg->workers; i++)
+			if (p->slots[i].pid == pid) {
+				if (stopping)
+					p->slots[i].pid = 0;
+				else
+					slot_died(p, &p->slots[i], status);
+				break;
+			}
+	}
+}
+
+static void
+respawn_due(struct pool *p)
+{
+	long long now = now_ms();
+	unsigned i;
+
+	for (i = 0; i < p->cfg->workers; i++)
+		if (p->slots[i].pid == 0 && p->slots[i].restart_at_ms <= now)
+			spawn(p, &p->slots[i]);
+}
+
+/* SIGHUP: old workers drain while their replacements already accept. */
+static void
+reload(struct pool *p)
+{
+	unsigned i;
+
+	log_info("reload: starting a new generation of workers");
+	for (i = 0; i < p->cfg->workers; i++) {
+		if (p->slots[i].pid != 0 && p->nretiring < RETIRING_MAX) {
+			kill(p->slots[i].pid, SIGTERM);
+			p->retiring[p->nretiring++] = p->slots[i].pid;
+		}
+		p->slots[i].pid = 0;
+		p->slots[i].failures = 0;
+		spawn(p, &p->slots[i]);
+	}
+}
+
+static unsigned
+alive(const struct pool *p)
+{
+	unsigned i, n = p->nretiring;
+
+	for (i = 0; i < p->cfg->workers; i++)
+		if (p->slots[i].pid != 0)
+			n++;
+	return n;
+}
+
+static void
+signal_all(const struct pool *p, int sig)
+{
+	unsigned i;
+
+	for (i = 0; i < p->cfg->workers; i++)
+		if (p->slots[i].pid != 0)
+			kill(p->slots[i].pid, sig);
+	for (i = 0; i < p->nretiring; i++)
+		kill(p->retiring[i], sig);
+}
+
+/* Drains every worker; those still busy after the drain deadline (plus a
+ * second) are killed, so the pool never leaves orphans. */
+static void
+stop_all(struct pool *p, const sigset_t *set)
+{
+	struct timespec tick = { 0, 50 * 1000 * 1000 };
+	long long deadline = now_ms() + p->cfg->drain_timeout_ms + 1000;
+
+	signal_all(p, SIGTERM);
+	while (alive(p) > 0 && now_ms() < deadline) {
+		sigtimedwait(set, NULL, &tick);
+		reap(p, 1);
+	}
+	if (alive(p) > 0) {
+		log_error("workers still running after drain deadline; killing");
+		signal_all(p, SIGKILL);
+		while (alive(p) > 0 && waitpid(-1, NULL, 0) > 0)
+			reap(p, 1);
+		p->nretiring = 0;
+	}
+}
+
+int
+supervisor_run(const struct config *cfg, int listen_fd)
+{
+	struct timespec tick = { 0, 100 * 1000 * 1000 };
+	struct pool p;
+	sigset_t set;
+	int sig;
+
+	memset(&p, 0, sizeof(p));
+	p.cfg = cfg;
+	p.listen_fd = listen_fd;
+	if ((p.slots = calloc(cfg->workers, sizeof(*p.slots))) == NULL) {
+		log_error("out of memory");
+		return 1;
+	}
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+
+	log_info("keyrota serving with %u workers x %u threads", cfg->workers,
+	    cfg->threads);
+	respawn_due(&p);
+	for (;;) {
+		sig = sigtimedwait(&set, NULL, &tick);
+		if (sig == SIGTERM || sig == SIGINT) {
+			log_info("stopping: draining workers");
+			break;
+		}
+		reap(&p, 0);
+		if (sig == SIGHUP)
+			reload(&p);
+		respawn_due(&p);
+	}
+	stop_all(&p, &set);
+	free(p.slots);
+	log_info("stopped after %lu worker restarts", p.restarts);
+	return 0;
+}

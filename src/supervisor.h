@@ -1,0 +1,16 @@
+/* supervisor: the parent process of the worker pool.
+ *
+ * Keeps KEYROTA_WORKERS workers alive: a worker that dies is replaced at
+ * once, then with growing delays (up to 30 s) while replacements keep dying
+ * young; a worker that exits after reaching its recycle limit is replaced
+ * without delay. SIGTERM/SIGINT drain the pool and exit 0; SIGHUP starts a
+ * fresh generation of workers and drains the old one. */
+#ifndef KEYROTA_SUPERVISOR_H
+#define KEYROTA_SUPERVISOR_H
+
+struct config;
+
+/* Runs the pool on listen_fd until stopped; returns the exit status. */
+int supervisor_run(const struct config *cfg, int listen_fd);
+
+#endif

@@ -1,0 +1,237 @@
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+
+#include "app.h"
+#include "config.h"
+#include "db_pool.h"
+#include "http.h"
+#include "log.h"
+#include "worker.h"
+
+/* Interrupts a blocked accept(); the handler itself does nothing. */
+#define WAKE_SIGNAL SIGUSR1
+
+struct worker {
+	const struct config *cfg;
+	struct app           app;
+	int                  listen_fd;
+	pthread_t           *threads;
+	unsigned             nthreads;
+	atomic_int           stopping;
+	atomic_uint          handled;
+	atomic_int           recycle_due;
+	pid_t                parent;        /* the supervisor */
+	pthread_mutex_t      lock;
+	pthread_cond_t       thread_exited;
+	unsigned             running;       /* accept threads still alive */
+};
+
+static void
+wake_handler(int sig)
+{
+	(void)sig;
+}
+
+static void
+handle_one(struct worker *w, FCGX_Request *fcgx)
+{
+	struct http_request req;
+	unsigned n;
+
+	http_request_init(&req, fcgx);
+	app_handle(&w->app, &req);
+	http_request_free(&req);
+	FCGX_Finish_r(fcgx);
+
+	n = atomic_fetch_add(&w->handled, 1) + 1;
+	if (w->cfg->max_requests != 0 && n == w->cfg->max_requests)
+		atomic_store(&w->recycle_due, 1);
+}
+
+static void *
+accept_thread(void *arg)
+{
+	struct worker *w = arg;
+	FCGX_Request fcgx;
+	int rc;
+
+	FCGX_InitRequest(&fcgx, w->listen_fd, FCGI_FAIL_ACCEPT_ON_INTR);
+	while (!atomic_load(&w->stopping) && !atomic_load(&w->recycle_due)) {
+		rc = FCGX_Accept_r(&fcgx);
+		if (rc < 0) {
+			if (rc != -EINTR && !atomic_load(&w->stopping))
+				log_warn("accept failed: %s", strerror(-rc));
+			continue;
+		}
+		handle_one(w, &fcgx);
+	}
+	FCGX_Free(&fcgx, 1);
+
+	pthread_mutex_lock(&w->lock);
+	w->running--;
+	pthread_cond_signal(&w->thread_exited);
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+static int
+worker_start(struct worker *w, const struct config *cfg, int listen_fd)
+{
+	struct sigaction sa;
+	sigset_t block;
+	unsigned i;
+
+	memset(w, 0, sizeof(*w));
+	w->parent = getppid();
+	w->cfg = cfg;
+	w->listen_fd = listen_fd;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->thread_exited, NULL);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = wake_handler;     /* no SA_RESTART: accept gets EINTR */
+	sigaction(WAKE_SIGNAL, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	/* Threads inherit this mask: only the main thread takes stop signals. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &block, NULL);
+
+	if (FCGX_Init() != 0) {
+		log_error("FCGX_Init failed");
+		return -1;
+	}
+	w->app.cfg = cfg;
+	w->app.db = db_pool_create(cfg->database_url, cfg->db_pool_size, NULL);
+	w->threads = calloc(cfg->threads, sizeof(*w->threads));
+	if (w->app.db == NULL || w->threads == NULL) {
+		log_error("out of memory starting worker");
+		return -1;
+	}
+	for (i = 0; i < cfg->threads; i++) {
+		pthread_mutex_lock(&w->lock);
+		w->running++;
+		pthread_mutex_unlock(&w->lock);
+		if (pthread_create(&w->threads[i], NULL, accept_thread, w) != 0) {
+			pthread_mutex_lock(&w->lock);
+			w->running--;
+			pthread_mutex_unlock(&w->lock);
+			log_error("cannot start accept thread %u", i);
+			return -1;
+		}
+		w->nthreads++;
+	}
+	return 0;
+}
+
+/* Waits for a stop signal or for the recycle limit. */
+static void
+worker_wait(struct worker *w)
+{
+	struct timespec tick = { 0, 200 * 1000 * 1000 };
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	for (;;) {
+		sig = sigtimedwait(&set, NULL, &tick);
+		if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {
+			log_info("worker draining on signal %d", sig);
+			return;
+		}
+		if (atomic_load(&w->recycle_due)) {
+			log_info("worker recycling after %u requests",
+			    atomic_load(&w->handled));
+			return;
+		}
+		if (getppid() != w->parent) {
+			log_warn("supervisor gone; worker stopping");
+			return;
+		}
+	}
+}
+
+/* Stops accepting and waits up to the drain deadline for requests in
+ * flight. Returns 0 when every accept thread has finished. */
+static int
+worker_drain(struct worker *w)
+{
+	struct timespec deadline, now;
+	unsigned i;
+	int done;
+
+	atomic_store(&w->stopping, 1);
+	FCGX_ShutdownPending();
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += w->cfg->drain_timeout_ms / 1000;
+	for (;;) {
+		/* A thread between its stop check and accept() misses one
+		 * signal, so the signal is repeated until every thread is out. */
+		pthread_mutex_lock(&w->lock);
+		done = w->running == 0;
+		pthread_mutex_unlock(&w->lock);
+		if (done)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > deadline.tv_sec)
+			return -1;
+		for (i = 0; i < w->nthreads; i++)
+			pthread_kill(w->threads[i], WAKE_SIGNAL);
+		usleep(20 * 1000);
+	}
+	for (i = 0; i < w->nthreads; i++)
+		pthread_join(w->threads[i], NULL);
+	return 0;
+}
+
+static void
+worker_free(struct worker *w)
+{
+	db_pool_destroy(w->app.db);
+	free(w->threads);
+	pthread_cond_destroy(&w->thread_exited);
+	pthread_mutex_destroy(&w->lock);
+}
+
+int
+worker_main(const struct config *cfg, int listen_fd)
+{
+	struct worker w;
+	int status = WORKER_EXIT_DRAINED;
+
+	/* Never outlive the supervisor. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (worker_start(&w, cfg, listen_fd) != 0) {
+		status = WORKER_EXIT_FAILED;
+		if (worker_drain(&w) != 0)
+			_exit(status);
+		goto out;
+	}
+	worker_wait(&w);
+	if (worker_drain(&w) != 0) {
+		log_error("drain deadline passed with requests in flight");
+		/* Threads still run: freeing under them would be worse. */
+		_exit(WORKER_EXIT_ABANDONED);
+	}
+	log_info("worker stopped after %u requests", atomic_load(&w.handled));
+out:
+	worker_free(&w);
+	return status;
+}

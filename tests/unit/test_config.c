@@ -1,0 +1,158 @@
+#include <string.h>
+
+#include "config.h"
+#include "unit.h"
+
+/* An environment given as NULL-terminated name, value pairs. */
+static const char *
+table_get(const char *name, void *ctx)
+{
+	const char *const *kv = ctx;
+
+	for (; kv[0] != NULL; kv += 2)
+		if (strcmp(kv[0], name) == 0)
+			return kv[1];
+	return NULL;
+}
+
+static int
+load(const char *const *env, struct config *cfg, char *err, size_t errlen)
+{
+	return config_load(cfg, table_get, (void *)env, err, errlen);
+}
+
+static void
+test_config_defaults(void)
+{
+	const char *env[] = { NULL };
+	struct config cfg;
+	char err[256] = "";
+
+	CU_ASSERT_EQUAL_FATAL(load(env, &cfg, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cfg.listen_kind, LISTEN_UNIX);
+	CU_ASSERT_STRING_EQUAL(cfg.listen_path, "var/run/keyrota.sock");
+	CU_ASSERT_EQUAL(cfg.threads, 16);
+	CU_ASSERT(cfg.workers >= 1);
+	CU_ASSERT_EQUAL(cfg.http_port, 8080);
+	CU_ASSERT_EQUAL(cfg.db_pool_size, 8);
+	CU_ASSERT_EQUAL(cfg.max_requests, 10000);
+	CU_ASSERT_EQUAL(cfg.model_timeout_ms, 8000);
+	CU_ASSERT_EQUAL(cfg.model_max_attempts, 2);
+	CU_ASSERT_EQUAL(cfg.provider, PROVIDER_FIXTURE);
+	CU_ASSERT_STRING_EQUAL(cfg.model, "gpt-4o-mini");
+	CU_ASSERT_STRING_EQUAL(cfg.model_base_url, "https://api.openai.com/v1");
+}
+
+static void
+test_config_tcp_listen_and_numbers(void)
+{
+	const char *env[] = { "KEYROTA_LISTEN", "127.0.0.1:9000",
+	    "KEYROTA_WORKERS", "3", "KEYROTA_THREADS", "64", NULL };
+	struct config cfg;
+	char err[256] = "";
+
+	CU_ASSERT_EQUAL_FATAL(load(env, &cfg, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cfg.listen_kind, LISTEN_TCP);
+	CU_ASSERT_STRING_EQUAL(cfg.listen_host, "127.0.0.1");
+	CU_ASSERT_EQUAL(cfg.listen_port, 9000);
+	CU_ASSERT_EQUAL(cfg.workers, 3);
+	CU_ASSERT_EQUAL(cfg.threads, 64);
+}
+
+/* Each bad value is refused with a message naming its variable. */
+static void
+test_config_bad_values_name_the_variable(void)
+{
+	static const char *const cases[][2] = {
+		{ "KEYROTA_WORKERS", "0" },
+		{ "KEYROTA_WORKERS", "-1" },
+		{ "KEYROTA_WORKERS", "2x" },
+		{ "KEYROTA_WORKERS", "99999999999999999999" },
+		{ "KEYROTA_THREADS", "" "1025" },
+		{ "KEYROTA_THREADS", " 4" },
+		{ "KEYROTA_HTTP_PORT", "70000" },
+		{ "KEYROTA_MODEL_TIMEOUT_MS", "50" },
+		{ "KEYROTA_MODEL_MAX_ATTEMPTS", "11" },
+		{ "KEYROTA_LISTEN", "nowhere" },
+		{ "KEYROTA_LISTEN", "unix:" },
+		{ "KEYROTA_LISTEN", "127.0.0.1:0" },
+		{ "KEYROTA_LISTEN", ":80" },
+		{ "KEYROTA_PROVIDER", "gpt" },
+		{ "KEYROTA_MODEL_BASE_URL", "ftp://example" },
+		{ "KEYROTA_MODEL", "" },
+		{ "KEYROTA_MODEL", "bad\nmodel" },
+		{ "KEYROTA_DB_POOL_SIZE", "65" },
+	};
+	struct config cfg;
+	char err[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *env[] = { cases[i][0], cases[i][1], NULL };
+
+		err[0] = '\0';
+		CU_ASSERT_EQUAL(load(env, &cfg, err, sizeof(err)), -1);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, cases[i][0]));
+	}
+}
+
+static void
+test_config_long_socket_path_refused(void)
+{
+	char path[200];
+	const char *env[] = { "KEYROTA_LISTEN", path, NULL };
+	struct config cfg;
+	char err[256];
+
+	memset(path, 'a', sizeof(path) - 1);
+	path[sizeof(path) - 1] = '\0';
+	memcpy(path, "unix:", 5);
+	CU_ASSERT_EQUAL(load(env, &cfg, err, sizeof(err)), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "KEYROTA_LISTEN"));
+}
+
+static void
+test_config_provider_follows_key_file(void)
+{
+	const char *with_key[] = { "KEYROTA_MODEL_KEY_FILE", "/etc/k", NULL };
+	const char *openai_no_key[] = { "KEYROTA_PROVIDER", "openai", NULL };
+	const char *forced[] = { "KEYROTA_MODEL_KEY_FILE", "/etc/k",
+	    "KEYROTA_PROVIDER", "fixture", NULL };
+	struct config cfg;
+	char err[256];
+
+	CU_ASSERT_EQUAL(load(with_key, &cfg, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cfg.provider, PROVIDER_OPENAI);
+	CU_ASSERT_EQUAL(load(openai_no_key, &cfg, err, sizeof(err)), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "KEYROTA_MODEL_KEY_FILE"));
+	CU_ASSERT_EQUAL(load(forced, &cfg, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cfg.provider, PROVIDER_FIXTURE);
+}
+
+static void
+test_config_parse_uint(void)
+{
+	unsigned v = 7;
+
+	CU_ASSERT_EQUAL(config_parse_uint("42", 0, 100, &v), 0);
+	CU_ASSERT_EQUAL(v, 42);
+	CU_ASSERT_EQUAL(config_parse_uint("101", 0, 100, &v), -1);
+	CU_ASSERT_EQUAL(config_parse_uint("+1", 0, 100, &v), -1);
+	CU_ASSERT_EQUAL(config_parse_uint("", 0, 100, &v), -1);
+	CU_ASSERT_EQUAL(config_parse_uint("4294967296", 0, 4294967295u, &v),
+	    -1);
+	CU_ASSERT_EQUAL(v, 42);
+}
+
+void
+suite_config(void)
+{
+	CU_pSuite s = CU_add_suite("config", NULL, NULL);
+
+	ADD_TEST(s, test_config_defaults);
+	ADD_TEST(s, test_config_tcp_listen_and_numbers);
+	ADD_TEST(s, test_config_bad_values_name_the_variable);
+	ADD_TEST(s, test_config_long_socket_path_refused);
+	ADD_TEST(s, test_config_provider_follows_key_file);
+	ADD_TEST(s, test_config_parse_uint);
+}

@@ -1,0 +1,28 @@
+/* Runs every unit suite; the last line is "unit: N passed, N failed". */
+#include <stdio.h>
+#include <string.h>
+
+#include <CUnit/Basic.h>
+
+#include "unit.h"
+
+int
+main(int argc, char **argv)
+{
+	unsigned run, failed;
+
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	suite_buf();
+	suite_config();
+	suite_form();
+	suite_router();
+	CU_basic_set_mode(argc > 1 && strcmp(argv[1], "-v") == 0 ?
+	    CU_BRM_VERBOSE : CU_BRM_NORMAL);
+	CU_basic_run_tests();
+	run = CU_get_number_of_tests_run();
+	failed = CU_get_number_of_tests_failed();
+	printf("\nunit: %u passed, %u failed\n", run - failed, failed);
+	CU_cleanup_registry();
+	return failed == 0 && CU_get_error() == CUE_SUCCESS ? 0 : 1;
+}

@@ -1,0 +1,14 @@
+/* Unit test suites: each file registers its own CUnit suite. */
+#ifndef KEYROTA_UNIT_H
+#define KEYROTA_UNIT_H
+
+#include <CUnit/CUnit.h>
+
+#define ADD_TEST(suite, fn) CU_add_test((suite), #fn, (fn))
+
+void suite_buf(void);
+void suite_config(void);
+void suite_form(void);
+void suite_router(void);
+
+#endif
