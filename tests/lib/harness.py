@@ -1,0 +1,194 @@
+"""Integration test harness: talks to the real stack that scripts/test
+started (nginx -> keyrota -> PostgreSQL) and controls it through
+scripts/stack. Tests are plain functions registered with @test."""
+import http.client
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+import traceback
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+STACK = os.path.join(ROOT, "scripts", "stack")
+VAR = os.environ["KEYROTA_VAR"]
+BUILD = os.environ["KEYROTA_BUILD_DIR"]
+PORT = int(os.environ["KEYROTA_HTTP_PORT"])
+BINARY = os.path.join(BUILD, "keyrota")
+
+_tests = []
+
+
+def test(fn):
+    _tests.append(fn)
+    return fn
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = {k.lower(): v for k, v in headers}
+        self.body = body
+
+    def json(self):
+        return json.loads(self.body)
+
+    @property
+    def text(self):
+        return self.body.decode("utf-8", "replace")
+
+
+def request(method, path, body=None, headers=None, timeout=30):
+    conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=timeout)
+    try:
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode()
+            headers = dict(headers or {})
+            headers.setdefault("Content-Type", "application/json")
+        elif isinstance(body, str):
+            body = body.encode()
+        conn.request(method, path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        return Response(r.status, r.getheaders(), r.read())
+    finally:
+        conn.close()
+
+
+def get(path, **kw):
+    return request("GET", path, **kw)
+
+
+def get_json(path, **kw):
+    headers = dict(kw.pop("headers", {}) or {})
+    headers.setdefault("Accept", "application/json")
+    return request("GET", path, headers=headers, **kw)
+
+
+def stack(*args, env=None):
+    e = dict(os.environ)
+    e.update(env or {})
+    subprocess.run([STACK, *args], check=True, env=e, stdout=subprocess.DEVNULL)
+
+
+def database_url():
+    out = subprocess.run([STACK, "env"], check=True, capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        if line.startswith("KEYROTA_DATABASE_URL="):
+            return subprocess.run(["bash", "-c", line + '; printf %s "$KEYROTA_DATABASE_URL"'],
+                                  capture_output=True, text=True, check=True).stdout
+    raise RuntimeError("no database url")
+
+
+def psql(sql, *params):
+    """Runs one statement with psql variables :'p1'... (quoted by psql)."""
+    args = ["psql", database_url(), "-v", "ON_ERROR_STOP=1", "-Atq", "-F", "\t"]
+    for i, p in enumerate(params, 1):
+        args += ["-v", "p%d=%s" % (i, p)]
+    out = subprocess.run(args, input=sql, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError("psql failed: " + out.stderr)
+    return [line.split("\t") for line in out.stdout.splitlines() if line != ""]
+
+
+def supervisor_pid():
+    with open(os.path.join(VAR, "keyrota.pid")) as f:
+        return int(f.read().strip())
+
+
+def worker_pids():
+    out = subprocess.run(["pgrep", "-P", str(supervisor_pid())], capture_output=True, text=True)
+    return sorted(int(p) for p in out.stdout.split())
+
+
+def wait_for(predicate, timeout=10.0, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return predicate()
+
+
+def restart_keyrota(**env):
+    stack("keyrota-stop")
+    stack("keyrota-start", env={k: str(v) for k, v in env.items()})
+    wait_for(lambda: get("/healthz").status == 200, timeout=10)
+
+
+def check(cond, message="check failed"):
+    if not cond:
+        raise AssertionError(message)
+
+
+def eq(got, want, what=""):
+    if got != want:
+        raise AssertionError("%s: got %r, want %r" % (what or "value", got, want))
+
+
+# --- a minimal FastCGI client, to talk to a keyrota socket directly -------
+
+def fcgi_get(sock_path_or_socket, path, params=None):
+    """Sends one FastCGI GET request; returns the raw CGI response bytes."""
+    if isinstance(sock_path_or_socket, socket.socket):
+        s = sock_path_or_socket
+    else:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(10)
+        s.connect(sock_path_or_socket)
+
+    def record(rtype, content):
+        return struct.pack("!BBHHBx", 1, rtype, 1, len(content), 0) + content
+
+    def pair(k, v):
+        k, v = k.encode(), v.encode()
+        out = b""
+        for n in (len(k), len(v)):
+            out += bytes([n]) if n < 128 else struct.pack("!I", n | 0x80000000)
+        return out + k + v
+
+    p = {"REQUEST_METHOD": "GET", "DOCUMENT_URI": path, "REQUEST_URI": path,
+         "QUERY_STRING": "", "SERVER_PROTOCOL": "HTTP/1.1"}
+    p.update(params or {})
+    body = b"".join(pair(k, v) for k, v in p.items())
+    s.sendall(record(1, struct.pack("!HB5x", 1, 0)) + record(4, body) + record(4, b"") + record(5, b""))
+    out = b""
+    while True:
+        hdr = s.recv(8, socket.MSG_WAITALL)
+        if len(hdr) < 8:
+            break
+        _, rtype, _, clen, plen = struct.unpack("!BBHHBx", hdr)
+        content = s.recv(clen + plen, socket.MSG_WAITALL)[:clen] if clen + plen else b""
+        if rtype == 6:
+            out += content
+        elif rtype == 3:
+            break
+    s.close()
+    return out
+
+
+def main(suite_name, modules):
+    selected = os.environ.get("KEYROTA_TEST_FILTER", "")
+    passed = failed = 0
+    for mod in modules:
+        __import__(mod)
+    for fn in _tests:
+        name = "%s.%s" % (fn.__module__, fn.__name__)
+        if selected and selected not in name:
+            continue
+        started = time.monotonic()
+        try:
+            fn()
+        except Exception:
+            failed += 1
+            print("FAIL %s (%.2fs)" % (name, time.monotonic() - started))
+            traceback.print_exc(file=sys.stdout)
+        else:
+            passed += 1
+            print("PASS %s (%.2fs)" % (name, time.monotonic() - started))
+        sys.stdout.flush()
+    print("%s: %d passed, %d failed" % (suite_name, passed, failed))
+    return 1 if failed else 0
