@@ -4,17 +4,27 @@
 #ifndef KEYROTA_APP_H
 #define KEYROTA_APP_H
 
+#include <stdatomic.h>
+
 struct config;
 struct db_pool;
+struct fingerprint_key;
 struct http_request;
+struct loop;
+struct provider;
 
 struct app {
-	const struct config *cfg;
-	struct db_pool      *db;
+	const struct config          *cfg;
+	struct db_pool               *db;
+	struct loop                  *loop;
+	struct provider              *provider;
+	const struct fingerprint_key *fingerprint_key;
+	atomic_long                   decisions_in_flight;
 };
 
 /* Routes one request: 404/405/413/415 are answered here, everything else by
- * the route's handler. Writes the access log line. */
+ * the route's handler. Unless the handler parked it, the request is
+ * finished (and freed) before this returns. */
 void app_handle(struct app *app, struct http_request *req);
 
 #endif

@@ -161,7 +161,13 @@ config_load(struct config *cfg, config_getenv_fn get, void *ctx, char *err,
 	    get_uint(get, ctx, "KEYROTA_MODEL_TIMEOUT_MS", 8000, 100, 600000,
 	    &cfg->model_timeout_ms, err, errlen) != 0 ||
 	    get_uint(get, ctx, "KEYROTA_MODEL_MAX_ATTEMPTS", 2, 1, 10,
-	    &cfg->model_max_attempts, err, errlen) != 0)
+	    &cfg->model_max_attempts, err, errlen) != 0 ||
+	    get_uint(get, ctx, "KEYROTA_FIXTURE_DELAY_MS", 0, 0, 60000,
+	    &cfg->fixture_delay_ms, err, errlen) != 0 ||
+	    get_uint(get, ctx, "KEYROTA_REAPER_INTERVAL_MS", 10000, 100,
+	    3600000, &cfg->reaper_interval_ms, err, errlen) != 0 ||
+	    get_uint(get, ctx, "KEYROTA_REAPER_GRACE_MS", 30000, 0, 3600000,
+	    &cfg->reaper_grace_ms, err, errlen) != 0)
 		return -1;
 	/* In-flight requests may run as long as a whole model decision. */
 	cfg->drain_timeout_ms = cfg->model_timeout_ms + 2000;

@@ -30,6 +30,9 @@ struct config {
 	unsigned           db_pool_size;
 	unsigned           max_requests;        /* 0 = never recycle */
 	unsigned           drain_timeout_ms;
+	unsigned           fixture_delay_ms;    /* simulated model latency */
+	unsigned           reaper_interval_ms;
+	unsigned           reaper_grace_ms;     /* past the model deadline */
 	enum provider_kind provider;
 	char               model_base_url[512];
 	char               model[128];

@@ -12,6 +12,7 @@
 
 #include "html.h"
 #include "http.h"
+#include "log.h"
 
 static const char *
 param_or(const struct http_request *r, const char *name, const char *def)
@@ -44,37 +45,77 @@ request_id_init(struct http_request *r)
 		snprintf(r->request_id + 2 * i, 3, "%02x", raw[i]);
 }
 
-void
-http_request_init(struct http_request *r, FCGX_Request *fcgx)
+struct http_request *
+http_request_new(int listen_fd)
+{
+	struct http_request *r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return NULL;
+	r->fcgx = &r->fcgx_storage;
+	FCGX_InitRequest(r->fcgx, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR);
+	buf_init(&r->body, HTTP_BODY_MAX);
+	return r;
+}
+
+int
+http_request_accept(struct http_request *r)
 {
 	const char *cl;
 	char *end;
 	long long v;
+	int rc;
 
-	memset(r, 0, sizeof(*r));
+	if ((rc = FCGX_Accept_r(r->fcgx)) < 0)
+		return rc;
 	clock_gettime(CLOCK_MONOTONIC, &r->started);
-	r->fcgx = fcgx;
 	r->method = param_or(r, "REQUEST_METHOD", "GET");
 	r->path = param_or(r, "DOCUMENT_URI", "/");
 	r->query = param_or(r, "QUERY_STRING", "");
 	r->content_type = param_or(r, "CONTENT_TYPE", "");
 	r->route_name = "unmatched";
 	r->content_length = -1;
-	cl = FCGX_GetParam("CONTENT_LENGTH", fcgx->envp);
+	cl = FCGX_GetParam("CONTENT_LENGTH", r->fcgx->envp);
 	if (cl != NULL && *cl != '\0') {
 		errno = 0;
 		v = strtoll(cl, &end, 10);
 		/* An unparseable length is treated as too large, never as 0. */
-		r->content_length = (errno || *end || v < 0) ? (long long)1 << 62 : v;
+		r->content_length = (errno || *end || v < 0) ?
+		    (long long)1 << 62 : v;
 	}
-	buf_init(&r->body, HTTP_BODY_MAX);
 	request_id_init(r);
+	return 0;
 }
 
 void
-http_request_free(struct http_request *r)
+http_request_discard(struct http_request *r)
 {
+	if (r == NULL)
+		return;
+	FCGX_Free(r->fcgx, 1);
 	buf_free(&r->body);
+	free(r);
+}
+
+void
+http_request_park(struct http_request *r)
+{
+	r->parked = 1;
+}
+
+void
+http_request_finish(struct http_request *r)
+{
+	void (*on_finish)(void *) = r->on_finish;
+	void *arg = r->on_finish_arg;
+
+	log_request(r->request_id, r->method, r->route_name, r->status,
+	    http_elapsed_ms(r));
+	FCGX_Finish_r(r->fcgx);
+	buf_free(&r->body);
+	free(r);
+	if (on_finish != NULL)
+		on_finish(arg);
 }
 
 const char *

@@ -18,7 +18,8 @@
 struct json_object;
 
 struct http_request {
-	FCGX_Request    *fcgx;
+	FCGX_Request     fcgx_storage;
+	FCGX_Request    *fcgx;           /* &fcgx_storage */
 	const char      *method;
 	const char      *path;           /* decoded and normalised by nginx */
 	const char      *query;          /* raw, "" when none */
@@ -30,12 +31,26 @@ struct http_request {
 	char             route_param[128]; /* the {param} of the route, or "" */
 	int              status;         /* 0 until a response is written */
 	struct buf       body;
+	int              parked;         /* finished later, by a callback */
+	void           (*on_finish)(void *arg);   /* after the response */
+	void            *on_finish_arg;
 };
 
 enum http_body_status { HTTP_BODY_OK, HTTP_BODY_TOO_LARGE, HTTP_BODY_IO };
 
-void        http_request_init(struct http_request *r, FCGX_Request *fcgx);
-void        http_request_free(struct http_request *r);
+/* A request object waiting on listen_fd; NULL when out of memory. */
+struct http_request *http_request_new(int listen_fd);
+/* Waits for the next request (FCGX_Accept_r); returns 0, or a negative
+ * errno (-EINTR when woken to stop). */
+int         http_request_accept(struct http_request *r);
+/* Frees a request that was never accepted. */
+void        http_request_discard(struct http_request *r);
+/* Marks the request as answered later: the handler returns at once and a
+ * callback calls http_request_finish, possibly on another thread. */
+void        http_request_park(struct http_request *r);
+/* Writes the access log line, ends the FastCGI request, runs on_finish
+ * and frees r. */
+void        http_request_finish(struct http_request *r);
 /* A FastCGI parameter, e.g. "HTTP_ORIGIN"; NULL when absent. */
 const char *http_param(const struct http_request *r, const char *name);
 /* True when the client prefers JSON (Accept names application/json). */

@@ -14,7 +14,9 @@
 #include "listener.h"
 #include "log.h"
 #include "migrate.h"
+#include "secret.h"
 #include "supervisor.h"
+#include "worker.h"
 
 #define EXIT_USAGE 2     /* bad usage or bad configuration */
 
@@ -66,6 +68,7 @@ drop_privileges(const struct passwd *pw)
 static int
 cmd_serve(void)
 {
+	static struct worker_secrets sec;
 	struct config cfg;
 	struct listener l;
 	struct passwd *pw = NULL;
@@ -74,6 +77,12 @@ cmd_serve(void)
 
 	if (load_config(&cfg) != 0)
 		return EXIT_USAGE;
+	/* Key files are read while still root, so they can stay root-only. */
+	if (fingerprint_key_load(&sec.fingerprint, cfg.fingerprint_key_file,
+	    err, sizeof(err)) != 0) {
+		fprintf(stderr, "keyrota: configuration error: %s\n", err);
+		return EXIT_USAGE;
+	}
 	if (geteuid() == 0 && (pw = getpwnam(cfg.user)) == NULL) {
 		fprintf(stderr, "keyrota: configuration error: KEYROTA_USER: "
 		    "no user \"%s\" to run as (keyrota does not serve as "
@@ -89,8 +98,9 @@ cmd_serve(void)
 		listener_close(&l);
 		return 1;
 	}
-	rc = supervisor_run(&cfg, l.fd);
+	rc = supervisor_run(&cfg, &sec, l.fd);
 	listener_close(&l);
+	secret_wipe(&sec, sizeof(sec));
 	return rc;
 }
 

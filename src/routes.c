@@ -4,15 +4,17 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api.h"
 #include "app.h"
 #include "health.h"
 #include "http.h"
-#include "log.h"
 #include "router.h"
 
 static const struct route routes[] = {
 	{ "GET",  "/healthz", BODY_NONE, health_live },
 	{ "GET",  "/readyz",  BODY_NONE, health_ready },
+	{ "POST", "/rotation/decide", BODY_JSON, api_decide },
+	{ "GET",  "/rotation/traces/{trace_id}", BODY_NONE, api_trace },
 };
 
 static int
@@ -74,10 +76,10 @@ app_handle(struct app *app, struct http_request *req)
 		}
 	}
 	m.route->handler(app, req);
-	if (req->status == 0)
+	if (req->status == 0 && !req->parked)
 		http_respond_error(req, 500, "internal_error",
 		    "The server could not answer this request.", NULL);
 out:
-	log_request(req->request_id, req->method, req->route_name,
-	    req->status, http_elapsed_ms(req));
+	if (!req->parked)
+		http_request_finish(req);
 }

@@ -27,6 +27,7 @@ struct slot {
 
 struct pool {
 	const struct config *cfg;
+	const struct worker_secrets *secrets;
 	int                  listen_fd;
 	struct slot         *slots;
 	pid_t                retiring[RETIRING_MAX];  /* draining after SIGHUP */
@@ -59,7 +60,7 @@ spawn(struct pool *p, struct slot *s)
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGCHLD, SIG_DFL);
-		exit(worker_main(p->cfg, p->listen_fd));
+		exit(worker_main(p->cfg, p->secrets, p->listen_fd));
 	}
 	s->pid = pid;
 	s->started_ms = now_ms();
@@ -204,7 +205,8 @@ stop_all(struct pool *p, const sigset_t *set)
 }
 
 int
-supervisor_run(const struct config *cfg, int listen_fd)
+supervisor_run(const struct config *cfg, const struct worker_secrets *sec,
+    int listen_fd)
 {
 	struct timespec tick = { 0, 100 * 1000 * 1000 };
 	struct pool p;
@@ -213,6 +215,7 @@ supervisor_run(const struct config *cfg, int listen_fd)
 
 	memset(&p, 0, sizeof(p));
 	p.cfg = cfg;
+	p.secrets = sec;
 	p.listen_fd = listen_fd;
 	if ((p.slots = calloc(cfg->workers, sizeof(*p.slots))) == NULL) {
 		log_error("out of memory");

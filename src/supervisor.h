@@ -9,8 +9,10 @@
 #define KEYROTA_SUPERVISOR_H
 
 struct config;
+struct worker_secrets;
 
 /* Runs the pool on listen_fd until stopped; returns the exit status. */
-int supervisor_run(const struct config *cfg, int listen_fd);
+int supervisor_run(const struct config *cfg, const struct worker_secrets *sec,
+        int listen_fd);
 
 #endif

@@ -17,6 +17,10 @@
 #include "db_pool.h"
 #include "http.h"
 #include "log.h"
+#include "loop.h"
+#include "provider.h"
+#include "reaper.h"
+#include "trace_store.h"
 #include "worker.h"
 
 /* Interrupts a blocked accept(); the handler itself does nothing. */
@@ -30,6 +34,7 @@ struct worker {
 	unsigned             nthreads;
 	atomic_int           stopping;
 	atomic_uint          handled;
+	atomic_long          active;        /* accepted, not yet finished */
 	atomic_int           recycle_due;
 	pid_t                parent;        /* the supervisor */
 	pthread_mutex_t      lock;
@@ -44,39 +49,42 @@ wake_handler(int sig)
 }
 
 static void
-handle_one(struct worker *w, FCGX_Request *fcgx)
+request_finished(void *arg)
 {
-	struct http_request req;
-	unsigned n;
+	struct worker *w = arg;
 
-	http_request_init(&req, fcgx);
-	app_handle(&w->app, &req);
-	http_request_free(&req);
-	FCGX_Finish_r(fcgx);
-
-	n = atomic_fetch_add(&w->handled, 1) + 1;
-	if (w->cfg->max_requests != 0 && n == w->cfg->max_requests)
-		atomic_store(&w->recycle_due, 1);
+	atomic_fetch_sub(&w->active, 1);
 }
 
 static void *
 accept_thread(void *arg)
 {
 	struct worker *w = arg;
-	FCGX_Request fcgx;
+	struct http_request *req;
+	unsigned n;
 	int rc;
 
-	FCGX_InitRequest(&fcgx, w->listen_fd, FCGI_FAIL_ACCEPT_ON_INTR);
 	while (!atomic_load(&w->stopping) && !atomic_load(&w->recycle_due)) {
-		rc = FCGX_Accept_r(&fcgx);
-		if (rc < 0) {
-			if (rc != -EINTR && !atomic_load(&w->stopping))
-				log_warn("accept failed: %s", strerror(-rc));
+		if ((req = http_request_new(w->listen_fd)) == NULL) {
+			log_error("out of memory for a request");
+			usleep(100 * 1000);
 			continue;
 		}
-		handle_one(w, &fcgx);
+		if ((rc = http_request_accept(req)) < 0) {
+			if (rc != -EINTR && !atomic_load(&w->stopping))
+				log_warn("accept failed: %s", strerror(-rc));
+			http_request_discard(req);
+			continue;
+		}
+		atomic_fetch_add(&w->active, 1);
+		req->on_finish = request_finished;
+		req->on_finish_arg = w;
+		app_handle(&w->app, req);   /* finishes req, or parks it */
+
+		n = atomic_fetch_add(&w->handled, 1) + 1;
+		if (w->cfg->max_requests != 0 && n == w->cfg->max_requests)
+			atomic_store(&w->recycle_due, 1);
 	}
-	FCGX_Free(&fcgx, 1);
 
 	pthread_mutex_lock(&w->lock);
 	w->running--;
@@ -86,7 +94,8 @@ accept_thread(void *arg)
 }
 
 static int
-worker_start(struct worker *w, const struct config *cfg, int listen_fd)
+worker_start(struct worker *w, const struct config *cfg,
+    const struct worker_secrets *sec, int listen_fd)
 {
 	struct sigaction sa;
 	sigset_t block;
@@ -116,12 +125,27 @@ worker_start(struct worker *w, const struct config *cfg, int listen_fd)
 		return -1;
 	}
 	w->app.cfg = cfg;
-	w->app.db = db_pool_create(cfg->database_url, cfg->db_pool_size, NULL);
+	w->app.fingerprint_key = &sec->fingerprint;
+	w->app.db = db_pool_create(cfg->database_url, cfg->db_pool_size,
+	    trace_store_prepare);
+	w->app.loop = loop_create();
 	w->threads = calloc(cfg->threads, sizeof(*w->threads));
-	if (w->app.db == NULL || w->threads == NULL) {
+	if (w->app.db == NULL || w->app.loop == NULL || w->threads == NULL) {
 		log_error("out of memory starting worker");
 		return -1;
 	}
+	w->app.provider = provider_fixture_create(w->app.loop,
+	    cfg->fixture_delay_ms);
+	if (w->app.provider == NULL) {
+		log_error("cannot create the %s provider",
+		    config_provider_name(cfg->provider));
+		return -1;
+	}
+	if (loop_start(w->app.loop) != 0) {
+		log_error("cannot start the event loop");
+		return -1;
+	}
+	reaper_schedule(&w->app);
 	for (i = 0; i < cfg->threads; i++) {
 		pthread_mutex_lock(&w->lock);
 		w->running++;
@@ -169,7 +193,7 @@ worker_wait(struct worker *w)
 }
 
 /* Stops accepting and waits up to the drain deadline for requests in
- * flight. Returns 0 when every accept thread has finished. */
+ * flight, parked ones included. Returns 0 when all have finished. */
 static int
 worker_drain(struct worker *w)
 {
@@ -185,7 +209,7 @@ worker_drain(struct worker *w)
 		/* A thread between its stop check and accept() misses one
 		 * signal, so the signal is repeated until every thread is out. */
 		pthread_mutex_lock(&w->lock);
-		done = w->running == 0;
+		done = w->running == 0 && atomic_load(&w->active) == 0;
 		pthread_mutex_unlock(&w->lock);
 		if (done)
 			break;
@@ -204,6 +228,8 @@ worker_drain(struct worker *w)
 static void
 worker_free(struct worker *w)
 {
+	loop_destroy(w->app.loop);
+	provider_destroy(w->app.provider);
 	db_pool_destroy(w->app.db);
 	free(w->threads);
 	pthread_cond_destroy(&w->thread_exited);
@@ -211,14 +237,15 @@ worker_free(struct worker *w)
 }
 
 int
-worker_main(const struct config *cfg, int listen_fd)
+worker_main(const struct config *cfg, const struct worker_secrets *sec,
+    int listen_fd)
 {
 	struct worker w;
 	int status = WORKER_EXIT_DRAINED;
 
 	/* Never outlive the supervisor. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (worker_start(&w, cfg, listen_fd) != 0) {
+	if (worker_start(&w, cfg, sec, listen_fd) != 0) {
 		status = WORKER_EXIT_FAILED;
 		if (worker_drain(&w) != 0)
 			_exit(status);

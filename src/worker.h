@@ -4,11 +4,23 @@
  * listening socket (blocking accept: the kernel wakes one waiter per
  * connection, so there is no thundering herd) and answer them. The main
  * thread waits for SIGTERM/SIGINT (drain) or for the recycle limit, then
- * wakes the accept threads and waits for in-flight requests to finish. */
+ * wakes the accept threads and waits for in-flight requests to finish.
+ *
+ * A request that waits on the model is parked: its accept thread goes
+ * back to accepting, and the process's loop thread (loop.h) finishes it.
+ * Requests in flight are therefore bounded by memory, not by threads or
+ * database connections. */
 #ifndef KEYROTA_WORKER_H
 #define KEYROTA_WORKER_H
 
+#include "fingerprint.h"
+
 struct config;
+
+/* Secrets read by the supervisor before it gave up root. */
+struct worker_secrets {
+	struct fingerprint_key fingerprint;
+};
 
 /* Exit statuses the supervisor reads. */
 enum {
@@ -18,6 +30,7 @@ enum {
 };
 
 /* Runs a worker until it is asked to stop; returns its exit status. */
-int worker_main(const struct config *cfg, int listen_fd);
+int worker_main(const struct config *cfg, const struct worker_secrets *sec,
+        int listen_fd);
 
 #endif

@@ -1,0 +1,54 @@
+/* decide: the decision service. One accepted report travels from a
+ * validated report through the model boundary into a trace:
+ *
+ *   fingerprint -> `running` row committed -> trusted records loaded ->
+ *   provider (no database connection held) -> answer parsed and verified ->
+ *   exactly one terminal update.
+ *
+ * Route handlers, `keyrota eval` and the tests all come through here. */
+#ifndef KEYROTA_DECIDE_H
+#define KEYROTA_DECIDE_H
+
+#include "decision.h"
+#include "errors.h"
+#include "trace_id.h"
+#include "trace_store.h"
+
+struct app;
+struct report;
+
+#define IDEMPOTENCY_KEY_MAX 128
+
+struct decide_outcome {
+	/* KR_OK when a trace exists; otherwise the error answered without
+	 * one (database_unavailable, idempotency_conflict, internal_error). */
+	enum kr_error     error;
+	char              trace_id[TRACE_ID_SIZE];
+	enum trace_status status;
+	enum kr_error     trace_error;       /* failed only */
+	int               has_decision;      /* completed only */
+	enum decision     decision;
+	int               rotation_window_days;
+	size_t            nsources;
+	char              sources[DECISION_MAX_SOURCES][POLICY_ID_MAX];
+	int               replayed;          /* an idempotent repeat */
+};
+
+typedef void (*decide_fn)(void *ctx, const struct decide_outcome *o);
+
+/* Starts a decision for a validated report, whose contents move into the
+ * service (*report is left empty). on_running (may be NULL) runs once the
+ * running row is committed, before the model is called; on_done runs
+ * exactly once, when the trace is terminal or no trace could be written.
+ * Either may run before decide_start returns, or on the loop thread. */
+void decide_start(struct app *app, struct report *report,
+         const char *idempotency_key, decide_fn on_running,
+         decide_fn on_done, void *ctx);
+
+/* An Idempotency-Key is 1 to 128 visible ASCII characters. */
+int  decide_idempotency_key_valid(const char *key);
+
+void decide_outcome_from_row(const struct trace_row *row,
+         struct decide_outcome *o);
+
+#endif

@@ -1,0 +1,256 @@
+#include "autoconfig.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "loop.h"
+
+#define POLL_MAX_MS 1000
+
+struct timer {
+	long long     due_ms;
+	loop_fn       fn;
+	void         *arg;
+	struct timer *next;
+};
+
+/* Transfers handed over by other threads wait here for the loop thread,
+ * the only one that touches the multi handle. */
+struct transfer {
+	CURL             *easy;
+	loop_transfer_fn  done;
+	void             *arg;
+	struct transfer  *next;
+};
+
+struct loop {
+	pthread_t        thread;
+	int              started;
+	atomic_int       stopping;
+	CURLM           *multi;
+	pthread_mutex_t  lock;
+	struct timer    *timers;       /* sorted by due_ms */
+	struct transfer *incoming;     /* not yet added to multi */
+	struct transfer *running;      /* added to multi */
+};
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct loop *
+loop_create(void)
+{
+	struct loop *l;
+
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return NULL;
+	if ((l->multi = curl_multi_init()) == NULL) {
+		free(l);
+		return NULL;
+	}
+	pthread_mutex_init(&l->lock, NULL);
+	return l;
+}
+
+int
+loop_after(struct loop *l, unsigned ms, loop_fn fn, void *arg)
+{
+	struct timer *t, **pp;
+
+	if ((t = malloc(sizeof(*t))) == NULL)
+		return -1;
+	t->due_ms = now_ms() + ms;
+	t->fn = fn;
+	t->arg = arg;
+	pthread_mutex_lock(&l->lock);
+	for (pp = &l->timers; *pp != NULL && (*pp)->due_ms <= t->due_ms;
+	    pp = &(*pp)->next)
+		;
+	t->next = *pp;
+	*pp = t;
+	pthread_mutex_unlock(&l->lock);
+	curl_multi_wakeup(l->multi);
+	return 0;
+}
+
+int
+loop_call(struct loop *l, loop_fn fn, void *arg)
+{
+	return loop_after(l, 0, fn, arg);
+}
+
+int
+loop_add_transfer(struct loop *l, CURL *easy, loop_transfer_fn done, void *arg)
+{
+	struct transfer *t;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return -1;
+	t->easy = easy;
+	t->done = done;
+	t->arg = arg;
+	pthread_mutex_lock(&l->lock);
+	t->next = l->incoming;
+	l->incoming = t;
+	pthread_mutex_unlock(&l->lock);
+	curl_multi_wakeup(l->multi);
+	return 0;
+}
+
+/* Pops and runs every timer that is due; returns ms until the next one. */
+static int
+run_timers(struct loop *l)
+{
+	struct timer *t;
+	long long now;
+	int wait;
+
+	for (;;) {
+		now = now_ms();
+		pthread_mutex_lock(&l->lock);
+		t = l->timers;
+		if (t == NULL || t->due_ms > now) {
+			wait = t == NULL ? POLL_MAX_MS :
+			    (int)(t->due_ms - now > POLL_MAX_MS ? POLL_MAX_MS :
+			    t->due_ms - now);
+			pthread_mutex_unlock(&l->lock);
+			return wait;
+		}
+		l->timers = t->next;
+		pthread_mutex_unlock(&l->lock);
+		t->fn(t->arg);
+		free(t);
+	}
+}
+
+static void
+adopt_transfers(struct loop *l)
+{
+	struct transfer *t, *next;
+
+	pthread_mutex_lock(&l->lock);
+	t = l->incoming;
+	l->incoming = NULL;
+	pthread_mutex_unlock(&l->lock);
+	for (; t != NULL; t = next) {
+		next = t->next;
+		if (curl_multi_add_handle(l->multi, t->easy) != CURLM_OK) {
+			t->done(t->arg, t->easy, CURLE_FAILED_INIT);
+			free(t);
+			continue;
+		}
+		t->next = l->running;
+		l->running = t;
+	}
+}
+
+static struct transfer *
+take_running(struct loop *l, CURL *easy)
+{
+	struct transfer **pp, *t;
+
+	for (pp = &l->running; *pp != NULL; pp = &(*pp)->next)
+		if ((*pp)->easy == easy) {
+			t = *pp;
+			*pp = t->next;
+			return t;
+		}
+	return NULL;
+}
+
+static void
+finish_transfers(struct loop *l)
+{
+	struct transfer *t;
+	CURLMsg *msg;
+	int left;
+
+	while ((msg = curl_multi_info_read(l->multi, &left)) != NULL) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		CURL *easy = msg->easy_handle;
+		CURLcode rc = msg->data.result;
+
+		curl_multi_remove_handle(l->multi, easy);
+		if ((t = take_running(l, easy)) != NULL) {
+			t->done(t->arg, easy, rc);
+			free(t);
+		}
+	}
+}
+
+static void *
+loop_thread(void *arg)
+{
+	struct loop *l = arg;
+	int wait, still;
+
+	while (!atomic_load(&l->stopping)) {
+		wait = run_timers(l);
+		adopt_transfers(l);
+		curl_multi_perform(l->multi, &still);
+		finish_transfers(l);
+		if (atomic_load(&l->stopping))
+			break;
+		curl_multi_poll(l->multi, NULL, 0, wait, NULL);
+	}
+	return NULL;
+}
+
+int
+loop_start(struct loop *l)
+{
+	if (pthread_create(&l->thread, NULL, loop_thread, l) != 0)
+		return -1;
+	l->started = 1;
+	return 0;
+}
+
+void
+loop_stop(struct loop *l)
+{
+	struct transfer *t;
+	struct timer *tm;
+
+	if (l == NULL || !l->started)
+		return;
+	atomic_store(&l->stopping, 1);
+	curl_multi_wakeup(l->multi);
+	pthread_join(l->thread, NULL);
+	l->started = 0;
+	/* Transfers get their callback; timers are dropped (the worker drains
+	 * its requests before stopping the loop, so only periodic jobs such
+	 * as the reaper are left). */
+	adopt_transfers(l);
+	while ((t = l->running) != NULL) {
+		l->running = t->next;
+		curl_multi_remove_handle(l->multi, t->easy);
+		t->done(t->arg, t->easy, CURLE_ABORTED_BY_CALLBACK);
+		free(t);
+	}
+	while ((tm = l->timers) != NULL) {
+		l->timers = tm->next;
+		free(tm);
+	}
+}
+
+void
+loop_destroy(struct loop *l)
+{
+	if (l == NULL)
+		return;
+	loop_stop(l);
+	curl_multi_cleanup(l->multi);
+	pthread_mutex_destroy(&l->lock);
+	free(l);
+}

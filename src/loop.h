@@ -1,0 +1,38 @@
+/* loop: one event-loop thread per worker process.
+ *
+ * It drives everything that waits without holding a thread: timers (the
+ * fixture's simulated latency, retry backoff, the reaper) and, through its
+ * libcurl multi handle, every model call in flight. A parked request costs
+ * a little memory, not a thread or a database connection. Callbacks run on
+ * the loop thread, one at a time. */
+#ifndef KEYROTA_LOOP_H
+#define KEYROTA_LOOP_H
+
+#include <curl/curl.h>
+
+struct loop;
+
+typedef void (*loop_fn)(void *arg);
+/* A transfer finished (result is its CURLcode); the easy handle is the
+ * callback's again. */
+typedef void (*loop_transfer_fn)(void *arg, CURL *easy, CURLcode result);
+
+struct loop *loop_create(void);
+int          loop_start(struct loop *l);
+/* Stops the thread and joins it. Transfers still running are cancelled
+ * (their callbacks get CURLE_ABORTED_BY_CALLBACK); pending timers are
+ * dropped without running. */
+void         loop_stop(struct loop *l);
+void         loop_destroy(struct loop *l);
+
+/* Calls fn(arg) on the loop thread after ms milliseconds. Thread-safe.
+ * Returns 0, or -1 when out of memory (fn is then never called). */
+int          loop_after(struct loop *l, unsigned ms, loop_fn fn, void *arg);
+/* Adds a prepared easy handle; done runs on the loop thread when it ends.
+ * Thread-safe. Returns 0, or -1 (done is then never called). */
+int          loop_add_transfer(struct loop *l, CURL *easy,
+                 loop_transfer_fn done, void *arg);
+/* Calls fn(arg) on the loop thread as soon as possible. */
+int          loop_call(struct loop *l, loop_fn fn, void *arg);
+
+#endif

@@ -1,0 +1,82 @@
+/* provider: the model boundary. One operation, decide(report, trusted
+ * policy text) -> the model's answer text or a named error, behind a table
+ * of function pointers; provider_fixture.c and provider_openai.c implement
+ * it, and tests may plug in their own.
+ *
+ * The answer text is untrusted: the caller parses and verifies it
+ * (decision.h) and never stores, logs or renders it. */
+#ifndef KEYROTA_PROVIDER_H
+#define KEYROTA_PROVIDER_H
+
+#include <stddef.h>
+
+#include "decision.h"
+#include "errors.h"
+
+struct loop;
+
+/* What the model is given. It never sees trusted records such as the
+ * key's age: only the policy lines and the report, as data. */
+struct provider_call {
+	const char               *report;
+	const char               *item;      /* NULL when not given */
+	const struct policy_line *lines;
+	size_t                    nlines;
+};
+
+struct provider_result {
+	enum kr_error  error;            /* KR_OK: text holds the answer */
+	char          *text;             /* owned by the result; may be NULL */
+	size_t         text_len;
+	char           response_model[128];
+	char           response_id[128];
+	char           finish_reason[32];
+	unsigned       attempts;
+	long           input_tokens;     /* -1 when unknown */
+	long           output_tokens;
+};
+
+typedef void (*provider_done_fn)(void *ctx, struct provider_result *res);
+
+struct provider;
+
+struct provider_ops {
+	const char *name;                /* "fixture", "openai" */
+	/* Starts one decision. done runs exactly once, possibly before
+	 * decide returns, possibly on the loop thread; call must stay valid
+	 * until then. The result belongs to the provider and is valid only
+	 * while done runs. */
+	void (*decide)(struct provider *p, const struct provider_call *call,
+	          provider_done_fn done, void *ctx);
+	void (*destroy)(struct provider *p);
+};
+
+struct provider {
+	const struct provider_ops *ops;
+	char                       model[128];   /* gen_ai.request.model */
+	void                      *state;
+};
+
+void provider_result_init(struct provider_result *r);
+void provider_result_free(struct provider_result *r);
+
+static inline void
+provider_decide(struct provider *p, const struct provider_call *call,
+    provider_done_fn done, void *ctx)
+{
+	p->ops->decide(p, call, done, ctx);
+}
+
+static inline void
+provider_destroy(struct provider *p)
+{
+	if (p != NULL)
+		p->ops->destroy(p);
+}
+
+/* The deterministic offline provider; delay_ms simulates model latency on
+ * the loop (0 answers at once). */
+struct provider *provider_fixture_create(struct loop *loop,
+                     unsigned delay_ms);
+
+#endif

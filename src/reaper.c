@@ -1,0 +1,37 @@
+#include "autoconfig.h"
+
+#include "app.h"
+#include "config.h"
+#include "db_pool.h"
+#include "log.h"
+#include "loop.h"
+#include "reaper.h"
+#include "trace_store.h"
+
+#define REAPER_DB_WAIT_MS 200
+
+static void
+reap(void *arg)
+{
+	struct app *app = arg;
+	PGconn *conn;
+	long n;
+
+	/* A busy pool means busy decisions: try again next round. */
+	if ((conn = db_pool_acquire(app->db, REAPER_DB_WAIT_MS)) != NULL) {
+		n = trace_store_reap(conn, app->cfg->model_timeout_ms +
+		    app->cfg->reaper_grace_ms);
+		db_pool_release(app->db, conn);
+		if (n > 0)
+			log_warn("reaper: %ld running traces failed as "
+			    "worker_lost", n);
+	}
+	reaper_schedule(app);
+}
+
+void
+reaper_schedule(struct app *app)
+{
+	if (loop_after(app->loop, app->cfg->reaper_interval_ms, reap, app) != 0)
+		log_error("reaper: cannot schedule");
+}

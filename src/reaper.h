@@ -1,0 +1,13 @@
+/* reaper: turns traces left `running` by a lost worker into
+ * failed/worker_lost once they are older than the model deadline plus a
+ * grace period. Every worker process runs it on its loop; the single
+ * UPDATE it issues is safe when several processes or instances race. */
+#ifndef KEYROTA_REAPER_H
+#define KEYROTA_REAPER_H
+
+struct app;
+
+/* Schedules the reaper on app->loop, every KEYROTA_REAPER_INTERVAL_MS. */
+void reaper_schedule(struct app *app);
+
+#endif
