@@ -82,7 +82,7 @@ decided(void *ctx, const struct decide_outcome *o)
 	http_request_finish(req);
 }
 
-void
+enum handler_result
 api_decide(struct app *app, struct http_request *req)
 {
 	struct report_errors errs;
@@ -99,7 +99,7 @@ api_decide(struct app *app, struct http_request *req)
 			    "must be 1 to 128 visible ASCII characters";
 		}
 		respond_invalid(req, &errs);
-		return;
+		return HANDLER_ANSWERED;
 	}
 	if (key != NULL && !decide_idempotency_key_valid(key)) {
 		report_free(&report);
@@ -108,13 +108,15 @@ api_decide(struct app *app, struct http_request *req)
 		    "Idempotency-Key");
 		errs.e[0].message = "must be 1 to 128 visible ASCII characters";
 		respond_invalid(req, &errs);
-		return;
+		return HANDLER_ANSWERED;
 	}
-	http_request_park(req);
+	/* Parked: `decided` answers and finishes the request, maybe before
+	 * decide_start returns. */
 	decide_start(app, &report, key, NULL, decided, req);
+	return HANDLER_PARKED;
 }
 
-void
+enum handler_result
 api_trace(struct app *app, struct http_request *req)
 {
 	struct trace_row row;
@@ -135,12 +137,12 @@ api_trace(struct app *app, struct http_request *req)
 		http_respond_error(req, 503, kr_error_code(
 		    KR_DATABASE_UNAVAILABLE), kr_error_explain(
 		    KR_DATABASE_UNAVAILABLE), "Retry-After: 5\r\n");
-		return;
+		return HANDLER_ANSWERED;
 	}
 	if (r != STORE_OK) {
 		http_respond_error(req, 404, "not_found",
 		    "There is no trace with this id.", NULL);
-		return;
+		return HANDLER_ANSWERED;
 	}
 	decide_outcome_from_row(&row, &o);
 	obj = api_outcome_json(&o);
@@ -152,4 +154,5 @@ api_trace(struct app *app, struct http_request *req)
 	    json_object_new_string(row.provider));
 	http_respond_json(req, 200, obj, "Cache-Control: no-store\r\n");
 	json_object_put(obj);
+	return HANDLER_ANSWERED;
 }

@@ -10,7 +10,7 @@
 
 #define READY_WAIT_MS 2000
 
-void
+enum handler_result
 health_live(struct app *app, struct http_request *req)
 {
 	static const char body[] = "{\"status\":\"ok\"}";
@@ -18,6 +18,7 @@ health_live(struct app *app, struct http_request *req)
 	(void)app;
 	http_respond(req, 200, "application/json", "Cache-Control: no-store\r\n",
 	    body, sizeof(body) - 1);
+	return HANDLER_ANSWERED;
 }
 
 /* Runs SELECT 1 on a pooled connection. A connection that went stale while
@@ -42,7 +43,7 @@ database_answers(struct db_pool *db)
 	return ok;
 }
 
-void
+enum handler_result
 health_ready(struct app *app, struct http_request *req)
 {
 	static const char up[] = "{\"status\":\"ready\",\"database\":\"ok\"}";
@@ -56,4 +57,5 @@ health_ready(struct app *app, struct http_request *req)
 		http_respond(req, 503, "application/json",
 		    "Cache-Control: no-store\r\nRetry-After: 5\r\n", down,
 		    sizeof(down) - 1);
+	return HANDLER_ANSWERED;
 }

@@ -98,12 +98,6 @@ http_request_discard(struct http_request *r)
 }
 
 void
-http_request_park(struct http_request *r)
-{
-	r->parked = 1;
-}
-
-void
 http_request_finish(struct http_request *r)
 {
 	void (*on_finish)(void *) = r->on_finish;

@@ -31,7 +31,6 @@ struct http_request {
 	char             route_param[128]; /* the {param} of the route, or "" */
 	int              status;         /* 0 until a response is written */
 	struct buf       body;
-	int              parked;         /* finished later, by a callback */
 	void           (*on_finish)(void *arg);   /* after the response */
 	void            *on_finish_arg;
 };
@@ -45,9 +44,6 @@ struct http_request *http_request_new(int listen_fd);
 int         http_request_accept(struct http_request *r);
 /* Frees a request that was never accepted. */
 void        http_request_discard(struct http_request *r);
-/* Marks the request as answered later: the handler returns at once and a
- * callback calls http_request_finish, possibly on another thread. */
-void        http_request_park(struct http_request *r);
 /* Writes the access log line, ends the FastCGI request, runs on_finish
  * and frees r. */
 void        http_request_finish(struct http_request *r);

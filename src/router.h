@@ -19,7 +19,13 @@ enum {
 	BODY_FORM = 1 << 1,   /* application/x-www-form-urlencoded */
 };
 
-typedef void (*route_handler)(struct app *app, struct http_request *req);
+/* What a handler did with its request. A parked request may already be
+ * finished and freed (by another thread) when the handler returns, so the
+ * caller must not touch it again. */
+enum handler_result { HANDLER_ANSWERED, HANDLER_PARKED };
+
+typedef enum handler_result (*route_handler)(struct app *app,
+                                struct http_request *req);
 
 struct route {
 	const char    *method;

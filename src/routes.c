@@ -75,11 +75,11 @@ app_handle(struct app *app, struct http_request *req)
 			goto out;
 		}
 	}
-	m.route->handler(app, req);
-	if (req->status == 0 && !req->parked)
+	if (m.route->handler(app, req) == HANDLER_PARKED)
+		return;      /* req belongs to the callback now */
+	if (req->status == 0)
 		http_respond_error(req, 500, "internal_error",
 		    "The server could not answer this request.", NULL);
 out:
-	if (!req->parked)
-		http_request_finish(req);
+	http_request_finish(req);
 }

@@ -13,22 +13,24 @@ int
 trace_id_new(char out[TRACE_ID_SIZE])
 {
 	unsigned char raw[18];     /* 16 random bytes, padded to 3-byte groups */
-	size_t i, o = 3;
+	char enc[24];
+	size_t i, o = 0;
 	unsigned long v;
 
 	memset(raw, 0, sizeof(raw));
 	if (RAND_bytes(raw, 16) != 1)
 		return -1;
-	memcpy(out, "tr_", 3);
 	for (i = 0; i < 18; i += 3) {
 		v = (unsigned long)raw[i] << 16 | (unsigned long)raw[i + 1] << 8 |
 		    raw[i + 2];
-		out[o++] = alphabet[(v >> 18) & 63];
-		out[o++] = alphabet[(v >> 12) & 63];
-		out[o++] = alphabet[(v >> 6) & 63];
-		out[o++] = alphabet[v & 63];
+		enc[o++] = alphabet[(v >> 18) & 63];
+		enc[o++] = alphabet[(v >> 12) & 63];
+		enc[o++] = alphabet[(v >> 6) & 63];
+		enc[o++] = alphabet[v & 63];
 	}
 	/* 16 bytes are 22 significant characters; the rest was padding. */
+	memcpy(out, "tr_", 3);
+	memcpy(out + 3, enc, TRACE_ID_LEN - 3);
 	out[TRACE_ID_LEN] = '\0';
 	return 0;
 }

@@ -153,6 +153,23 @@ def bad_configuration_exits_2_naming_the_variable():
 
 
 @test
+def unsafe_or_missing_fingerprint_key_refuses_to_start():
+    with tempfile.TemporaryDirectory() as tmp:
+        key = os.path.join(tmp, "fp.key")
+        with open(key, "w") as f:
+            f.write("0123456789abcdef\n")
+        os.chmod(key, 0o644)
+        out = run_binary(["serve"], {"KEYROTA_FINGERPRINT_KEY_FILE": key})
+        eq(out.returncode, 2)
+        check("KEYROTA_FINGERPRINT_KEY_FILE" in out.stderr and "group or others" in out.stderr,
+              out.stderr)
+        check("0123456789abcdef" not in out.stderr, "key content in the message")
+        out = run_binary(["serve"], {"KEYROTA_FINGERPRINT_KEY_FILE": key + ".missing"})
+        eq(out.returncode, 2)
+        check("KEYROTA_FINGERPRINT_KEY_FILE" in out.stderr, out.stderr)
+
+
+@test
 def cli_version_help_and_unknown_command():
     out = run_binary(["version"], {})
     eq(out.returncode, 0)
@@ -194,13 +211,14 @@ def serve_on_inherited_socket(extra_env, pass_fd, use_stdin):
     lsock = listening_unix_socket(path)
     env = {"KEYROTA_WORKERS": "1", "KEYROTA_THREADS": "2", "KEYROTA_USER": "keyrota",
            "KEYROTA_DATABASE_URL": database_url(),
+           "KEYROTA_FINGERPRINT_KEY_FILE": os.path.join(VAR, "secrets", "fingerprint.key"),
            "KEYROTA_LISTEN": "unix:" + os.path.join(tmp, "unused.sock")}
     env.update(extra_env)
     full = {k: v for k, v in os.environ.items() if not k.startswith(("KEYROTA_", "LISTEN_"))}
     full.update(env)
     if use_stdin:
         proc = subprocess.Popen([BINARY, "serve"], stdin=lsock.fileno(), env=full,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "serve.log"), "w"))
     else:
         # systemd style: the socket on fd 3, LISTEN_PID naming the server.
         fd = lsock.fileno()
@@ -208,7 +226,7 @@ def serve_on_inherited_socket(extra_env, pass_fd, use_stdin):
         proc = subprocess.Popen(["/bin/sh", "-c", 'exec 3<&"$1"; LISTEN_PID=$$ exec "$0" serve',
                                  BINARY, str(fd)],
                                 stdin=subprocess.DEVNULL, env=full, pass_fds=(fd,),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "serve.log"), "w"))
     lsock.close()
     os.chmod(tmp, 0o755)
     os.chmod(path, 0o666)
@@ -217,7 +235,9 @@ def serve_on_inherited_socket(extra_env, pass_fd, use_stdin):
 
 def stop(proc, tmp):
     proc.send_signal(signal.SIGTERM)
-    eq(proc.wait(timeout=15), 0, "clean exit")
+    with open(os.path.join(tmp, "serve.log")) as f:
+        log = f.read()
+    eq(proc.wait(timeout=15), 0, "clean exit; log: " + log[-600:])
     shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -74,12 +74,8 @@ def stack(*args, env=None):
 
 
 def database_url():
-    out = subprocess.run([STACK, "env"], check=True, capture_output=True, text=True).stdout
-    for line in out.splitlines():
-        if line.startswith("KEYROTA_DATABASE_URL="):
-            return subprocess.run(["bash", "-c", line + '; printf %s "$KEYROTA_DATABASE_URL"'],
-                                  capture_output=True, text=True, check=True).stdout
-    raise RuntimeError("no database url")
+    return subprocess.run([STACK, "database-url"], check=True, capture_output=True,
+                          text=True).stdout
 
 
 def psql(sql, *params):

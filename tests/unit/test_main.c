@@ -15,7 +15,10 @@ main(int argc, char **argv)
 		return 1;
 	suite_buf();
 	suite_config();
+	suite_decision();
+	suite_fingerprint();
 	suite_form();
+	suite_report();
 	suite_router();
 	CU_basic_set_mode(argc > 1 && strcmp(argv[1], "-v") == 0 ?
 	    CU_BRM_VERBOSE : CU_BRM_NORMAL);

@@ -8,7 +8,10 @@
 
 void suite_buf(void);
 void suite_config(void);
+void suite_decision(void);
+void suite_fingerprint(void);
 void suite_form(void);
+void suite_report(void);
 void suite_router(void);
 
 #endif

@@ -1,0 +1,263 @@
+/* Trace store against the real PostgreSQL of the test stack
+ * (KEYROTA_DATABASE_URL): exactly-once terminal updates, the schema's
+ * lifecycle constraints, idempotency keys and the reaper. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <CUnit/Basic.h>
+#include <libpq-fe.h>
+
+#include "db_pool.h"
+#include "decision.h"
+#include "trace_id.h"
+#include "trace_store.h"
+
+static const char *url;
+
+static PGconn *
+connect_prepared(void)
+{
+	PGconn *c = db_connect(url);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL_FATAL(trace_store_prepare(c), 0);
+	return c;
+}
+
+static void
+new_running(PGconn *c, char id[TRACE_ID_SIZE], const char *key)
+{
+	struct trace_new t = { id, "acct_10234", "rotation_decision@2",
+	    "fixture", "keyrota-fixture-1", key, key ? "0123456789abcdef"
+	    "0123456789abcdef0123456789abcdef0123456789abcdef" : NULL,
+	    "abcdef012345", "fk_test" };
+
+	CU_ASSERT_EQUAL_FATAL(trace_id_new(id), 0);
+	CU_ASSERT_EQUAL_FATAL(trace_store_insert_running(c, &t), STORE_OK);
+}
+
+struct racer {
+	pthread_barrier_t *start;
+	const char        *trace_id;
+	int                completes;   /* else fails */
+	enum store_result  result;
+};
+
+static void *
+race(void *arg)
+{
+	struct racer *r = arg;
+	PGconn *c = connect_prepared();
+	struct model_answer a = { DECISION_ELIGIBLE, 30, 1, { "P-7" } };
+	struct trace_finish f;
+
+	memset(&f, 0, sizeof(f));
+	f.status = r->completes ? TRACE_COMPLETED : TRACE_FAILED;
+	f.error = KR_PROVIDER_TIMEOUT;
+	f.answer = &a;
+	f.attempts = 1;
+	f.input_tokens = f.output_tokens = -1;
+	f.latency_ms = 5;
+	pthread_barrier_wait(r->start);
+	r->result = trace_store_finish(c, r->trace_id, &f);
+	PQfinish(c);
+	return NULL;
+}
+
+/* Two finishers race on one trace, fifty times: exactly one wins each
+ * time, and the row holds the winner's state. */
+static void
+test_two_finishers_race_exactly_once(void)
+{
+	PGconn *c = connect_prepared();
+	struct trace_row row;
+	int round, ok_count;
+
+	for (round = 0; round < 50; round++) {
+		char id[TRACE_ID_SIZE];
+		pthread_barrier_t start;
+		pthread_t t1, t2;
+		struct racer a = { &start, id, 1, STORE_UNAVAILABLE };
+		struct racer b = { &start, id, 0, STORE_UNAVAILABLE };
+
+		new_running(c, id, NULL);
+		pthread_barrier_init(&start, NULL, 2);
+		pthread_create(&t1, NULL, race, &a);
+		pthread_create(&t2, NULL, race, &b);
+		pthread_join(t1, NULL);
+		pthread_join(t2, NULL);
+		pthread_barrier_destroy(&start);
+
+		ok_count = (a.result == STORE_OK) + (b.result == STORE_OK);
+		CU_ASSERT_EQUAL(ok_count, 1);
+		CU_ASSERT((a.result == STORE_NOT_RUNNING) !=
+		    (b.result == STORE_NOT_RUNNING));
+		CU_ASSERT_EQUAL_FATAL(trace_store_get(c, id, &row), STORE_OK);
+		if (a.result == STORE_OK) {
+			CU_ASSERT_STRING_EQUAL(row.status, "completed");
+			CU_ASSERT_STRING_EQUAL(row.decision, "eligible");
+			CU_ASSERT_STRING_EQUAL(row.error_code, "");
+		} else {
+			CU_ASSERT_STRING_EQUAL(row.status, "failed");
+			CU_ASSERT_STRING_EQUAL(row.error_code, "provider_timeout");
+			CU_ASSERT_STRING_EQUAL(row.decision, "");
+		}
+	}
+	PQfinish(c);
+}
+
+static int
+sql_fails(PGconn *c, const char *sql, const char *id)
+{
+	const char *params[1] = { id };
+	PGresult *res = PQexecParams(c, sql, 1, NULL, params, NULL, NULL, 0);
+	int failed = PQresultStatus(res) != PGRES_COMMAND_OK;
+
+	PQclear(res);
+	return failed;
+}
+
+/* The schema itself refuses a row whose columns contradict its status. */
+static void
+test_constraints_tie_status_to_columns(void)
+{
+	PGconn *c = connect_prepared();
+	char id[TRACE_ID_SIZE];
+
+	new_running(c, id, NULL);
+	CU_ASSERT_TRUE(sql_fails(c, "UPDATE traces SET status = 'completed', "
+	    "finished_at = now(), latency_ms = 1 WHERE trace_id = $1", id));
+	CU_ASSERT_TRUE(sql_fails(c, "UPDATE traces SET status = 'failed', "
+	    "finished_at = now(), latency_ms = 1 WHERE trace_id = $1", id));
+	CU_ASSERT_TRUE(sql_fails(c, "UPDATE traces SET status = 'failed', "
+	    "error_code = 'provider_timeout', decision = 'eligible', "
+	    "finished_at = now(), latency_ms = 1 WHERE trace_id = $1", id));
+	CU_ASSERT_TRUE(sql_fails(c, "UPDATE traces SET finished_at = now() "
+	    "WHERE trace_id = $1", id));
+	CU_ASSERT_TRUE(sql_fails(c, "UPDATE traces SET status = 'failed', "
+	    "error_code = 'made_up', finished_at = now(), latency_ms = 1 "
+	    "WHERE trace_id = $1", id));
+	CU_ASSERT_TRUE(sql_fails(c, "UPDATE traces SET status = 'done' "
+	    "WHERE trace_id = $1", id));
+	CU_ASSERT_FALSE(sql_fails(c, "UPDATE traces SET status = 'failed', "
+	    "error_code = 'provider_timeout', finished_at = now(), "
+	    "latency_ms = 1 WHERE trace_id = $1", id));
+	PQfinish(c);
+}
+
+static void
+test_idempotency_key_is_unique(void)
+{
+	PGconn *c = connect_prepared();
+	char id[TRACE_ID_SIZE], id2[TRACE_ID_SIZE], key[64];
+	struct trace_new t;
+	struct trace_row row;
+
+	snprintf(key, sizeof(key), "key-%d-%ld", rand(), (long)time(NULL));
+	new_running(c, id, key);
+	CU_ASSERT_EQUAL_FATAL(trace_id_new(id2), 0);
+	memset(&t, 0, sizeof(t));
+	t.trace_id = id2;
+	t.account_id = "acct_10234";
+	t.prompt_version = "rotation_decision@2";
+	t.provider = "fixture";
+	t.request_model = "m";
+	t.idempotency_key = key;
+	t.request_digest = "0123456789abcdef0123456789abcdef"
+	    "0123456789abcdef0123456789abcdef";
+	t.input_fingerprint = "abcdef012345";
+	t.fingerprint_key_id = "fk_test";
+	CU_ASSERT_EQUAL(trace_store_insert_running(c, &t), STORE_DUPLICATE);
+	CU_ASSERT_EQUAL(trace_store_get_by_idempotency_key(c, key, &row),
+	    STORE_OK);
+	CU_ASSERT_STRING_EQUAL(row.trace_id, id);
+	CU_ASSERT_EQUAL(trace_store_get(c, id2, &row), STORE_NOT_FOUND);
+	/* Re-inserting our own committed row (a retry) is not a clash. */
+	t.trace_id = id;
+	CU_ASSERT_EQUAL(trace_store_insert_running(c, &t), STORE_OK);
+	PQfinish(c);
+}
+
+static void
+test_reaper_fails_only_old_running_traces(void)
+{
+	PGconn *c = connect_prepared();
+	char old[TRACE_ID_SIZE], fresh[TRACE_ID_SIZE];
+	struct trace_row row;
+	const char *params[1];
+	PGresult *res;
+
+	new_running(c, old, NULL);
+	new_running(c, fresh, NULL);
+	params[0] = old;
+	res = PQexecParams(c, "UPDATE traces SET created_at = now() - "
+	    "interval '1 hour' WHERE trace_id = $1", 1, NULL, params, NULL,
+	    NULL, 0);
+	CU_ASSERT_EQUAL(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	CU_ASSERT(trace_store_reap(c, 60000) >= 1);
+	CU_ASSERT_EQUAL_FATAL(trace_store_get(c, old, &row), STORE_OK);
+	CU_ASSERT_STRING_EQUAL(row.status, "failed");
+	CU_ASSERT_STRING_EQUAL(row.error_code, "worker_lost");
+	CU_ASSERT(row.latency_ms >= 3600 * 1000 - 1000);
+	CU_ASSERT_EQUAL_FATAL(trace_store_get(c, fresh, &row), STORE_OK);
+	CU_ASSERT_STRING_EQUAL(row.status, "running");
+	PQfinish(c);
+}
+
+static void
+test_trusted_records(void)
+{
+	PGconn *c = connect_prepared();
+	struct policy_line lines[8];
+	size_t n;
+	int age;
+
+	CU_ASSERT_EQUAL(trace_store_trusted(c, "acct_10235", lines, 8, &n,
+	    &age), STORE_OK);
+	CU_ASSERT_EQUAL(age, 45);
+	CU_ASSERT(n >= 1);
+	CU_ASSERT_STRING_EQUAL(lines[0].line_id, "P-7");
+	CU_ASSERT_EQUAL(lines[0].rotation_window_days, 30);
+	CU_ASSERT_EQUAL(trace_store_trusted(c, "acct_10234", lines, 8, &n,
+	    &age), STORE_OK);
+	CU_ASSERT_EQUAL(age, 12);
+	CU_ASSERT_EQUAL(trace_store_trusted(c, "acct_99999", lines, 8, &n,
+	    &age), STORE_NOT_FOUND);
+	CU_ASSERT(n >= 1);
+	PQfinish(c);
+}
+
+int
+main(void)
+{
+	CU_pSuite s;
+	unsigned run, failed;
+
+	if ((url = getenv("KEYROTA_DATABASE_URL")) == NULL) {
+		fprintf(stderr, "KEYROTA_DATABASE_URL is required\n");
+		printf("db: 0 passed, 1 failed\n");
+		return 1;
+	}
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	s = CU_add_suite("trace_store", NULL, NULL);
+	CU_add_test(s, "two_finishers_race_exactly_once",
+	    test_two_finishers_race_exactly_once);
+	CU_add_test(s, "constraints_tie_status_to_columns",
+	    test_constraints_tie_status_to_columns);
+	CU_add_test(s, "idempotency_key_is_unique",
+	    test_idempotency_key_is_unique);
+	CU_add_test(s, "reaper_fails_only_old_running_traces",
+	    test_reaper_fails_only_old_running_traces);
+	CU_add_test(s, "trusted_records", test_trusted_records);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	run = CU_get_number_of_tests_run();
+	failed = CU_get_number_of_tests_failed();
+	printf("\ndb: %u passed, %u failed\n", run - failed, failed);
+	CU_cleanup_registry();
+	return failed == 0 ? 0 : 1;
+}

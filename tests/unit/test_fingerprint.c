@@ -1,0 +1,137 @@
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fingerprint.h"
+#include "secret.h"
+#include "trace_id.h"
+#include "unit.h"
+
+/* RFC 4231, test case 2. */
+static void
+test_hmac_sha256_known_vector(void)
+{
+	struct fingerprint_key k;
+	char hex[65], fp[FINGERPRINT_HEX + 1];
+
+	CU_ASSERT_EQUAL_FATAL(fingerprint_key_set(&k, "Jefe", 4), 0);
+	fingerprint_hmac_hex(&k, "what do ya want for nothing?", 28, hex);
+	CU_ASSERT_STRING_EQUAL(hex, "5bdcc146bf60754e6a042426089575c7"
+	    "5a003f089d2739839dec58b964ec3843");
+	fingerprint_report(&k, "what do ya want for nothing?", fp);
+	CU_ASSERT_STRING_EQUAL(fp, "5bdcc146bf60");
+}
+
+static void
+test_key_id_changes_with_key(void)
+{
+	struct fingerprint_key a, b;
+
+	fingerprint_key_set(&a, "key-one", 7);
+	fingerprint_key_set(&b, "key-two", 7);
+	CU_ASSERT_EQUAL(strlen(a.id), 11);
+	CU_ASSERT_EQUAL(strncmp(a.id, "fk_", 3), 0);
+	CU_ASSERT_STRING_NOT_EQUAL(a.id, b.id);
+	CU_ASSERT_PTR_NULL(strstr(a.id, "key-one"));
+	CU_ASSERT_EQUAL(fingerprint_key_set(&a, "", 0), -1);
+}
+
+static void
+test_request_digest_separates_fields(void)
+{
+	struct fingerprint_key k;
+	char d1[65], d2[65], d3[65], d4[65];
+
+	fingerprint_key_set(&k, "k", 1);
+	fingerprint_request(&k, "acct_10234", "ab", "c", d1);
+	fingerprint_request(&k, "acct_10234", "a", "bc", d2);
+	fingerprint_request(&k, "acct_10234", "abc", NULL, d3);
+	fingerprint_request(&k, "acct_10234", "ab", "c", d4);
+	CU_ASSERT_STRING_NOT_EQUAL(d1, d2);
+	CU_ASSERT_STRING_NOT_EQUAL(d1, d3);
+	CU_ASSERT_STRING_EQUAL(d1, d4);
+}
+
+static void
+test_trace_id_format_and_uniqueness(void)
+{
+	static char ids[2000][TRACE_ID_SIZE];
+	size_t i, j;
+	int dup = 0;
+
+	for (i = 0; i < 2000; i++) {
+		CU_ASSERT_EQUAL_FATAL(trace_id_new(ids[i]), 0);
+		CU_ASSERT_EQUAL(strlen(ids[i]), TRACE_ID_LEN);
+		CU_ASSERT_TRUE(trace_id_valid(ids[i]));
+		CU_ASSERT_EQUAL(strspn(ids[i] + 3, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "abcdefghijklmnopqrstuvwxyz0123456789-_"), 22);
+	}
+	for (i = 0; i < 2000; i++)
+		for (j = i + 1; j < 2000; j++)
+			dup += strcmp(ids[i], ids[j]) == 0;
+	CU_ASSERT_EQUAL(dup, 0);
+	CU_ASSERT_FALSE(trace_id_valid("tr_short"));
+	CU_ASSERT_FALSE(trace_id_valid("tx_AAAAAAAAAAAAAAAAAAAAAA"));
+	CU_ASSERT_FALSE(trace_id_valid("tr_AAAAAAAAAAAAAAAAAAAAA/"));
+	CU_ASSERT_FALSE(trace_id_valid("tr_AAAAAAAAAAAAAAAAAAAAAAA"));
+}
+
+static void
+write_file(const char *path, const char *text, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	chmod(path, mode);
+}
+
+static void
+test_secret_file_rules(void)
+{
+	char dir[] = "/tmp/keyrota-secret-XXXXXX", path[128], key[SECRET_MAX];
+	char err[256];
+	size_t len;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/key", dir);
+
+	write_file(path, "s3cret-value\n", 0600);
+	CU_ASSERT_EQUAL(secret_read("V", path, key, &len, err, sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(key, "s3cret-value");
+	CU_ASSERT_EQUAL(len, 12);
+
+	write_file(path, "s3cret-value\n", 0640);
+	CU_ASSERT_EQUAL(secret_read("V", path, key, &len, err, sizeof(err)), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "group or others"));
+	CU_ASSERT_PTR_NULL(strstr(err, "s3cret"));
+
+	write_file(path, "s3cret-value\n", 0604);
+	CU_ASSERT_EQUAL(secret_read("V", path, key, &len, err, sizeof(err)), -1);
+
+	write_file(path, "\n", 0600);
+	CU_ASSERT_EQUAL(secret_read("V", path, key, &len, err, sizeof(err)), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "empty"));
+
+	unlink(path);
+	CU_ASSERT_EQUAL(secret_read("V", path, key, &len, err, sizeof(err)), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "V: cannot open"));
+	CU_ASSERT_EQUAL(secret_read("V", "", key, &len, err, sizeof(err)), -1);
+	rmdir(dir);
+}
+
+void
+suite_fingerprint(void)
+{
+	CU_pSuite s = CU_add_suite("fingerprint", NULL, NULL);
+
+	ADD_TEST(s, test_hmac_sha256_known_vector);
+	ADD_TEST(s, test_key_id_changes_with_key);
+	ADD_TEST(s, test_request_digest_separates_fields);
+	ADD_TEST(s, test_trace_id_format_and_uniqueness);
+	ADD_TEST(s, test_secret_file_rules);
+}
