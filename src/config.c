@@ -189,6 +189,14 @@ config_load(struct config *cfg, config_getenv_fn get, void *ctx, char *err,
 	    cfg->sql_dir, sizeof(cfg->sql_dir), err, errlen) != 0)
 		return -1;
 
+	if (get_string(get, ctx, "KEYROTA_MODEL_MAX_TOKENS_FIELD",
+	    "max_completion_tokens", cfg->model_max_tokens_field,
+	    sizeof(cfg->model_max_tokens_field), err, errlen) != 0)
+		return -1;
+	if (strcmp(cfg->model_max_tokens_field, "max_completion_tokens") != 0 &&
+	    strcmp(cfg->model_max_tokens_field, "max_tokens") != 0)
+		return fail(err, errlen, "KEYROTA_MODEL_MAX_TOKENS_FIELD: expected "
+		    "max_completion_tokens or max_tokens");
 	if (strncmp(cfg->model_base_url, "https://", 8) != 0 &&
 	    strncmp(cfg->model_base_url, "http://", 7) != 0)
 		return fail(err, errlen,

@@ -39,6 +39,7 @@ struct config {
 	char               model_key_file[CONFIG_PATH_MAX];
 	unsigned           model_timeout_ms;
 	unsigned           model_max_attempts;
+	char               model_max_tokens_field[32];
 	char               fingerprint_key_file[CONFIG_PATH_MAX];
 	char               user[64];            /* drop to this user when root */
 	char               sql_dir[CONFIG_PATH_MAX];

@@ -9,11 +9,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "config.h"
 #include "db_pool.h"
 #include "listener.h"
 #include "log.h"
 #include "migrate.h"
+#include "provider_check.h"
 #include "secret.h"
 #include "supervisor.h"
 #include "worker.h"
@@ -28,6 +31,9 @@ usage(FILE *out)
 	    "commands:\n"
 	    "  serve      run the FastCGI worker pool (see README: configuration)\n"
 	    "  migrate    apply pending database migrations from KEYROTA_SQL_DIR\n"
+	    "  provider-check\n"
+	    "             one call to the configured model provider; prints the\n"
+	    "             latency and the answer or the named error; no trace\n"
 	    "  version    print the version\n"
 	    "  --help     print this help\n"
 	    "\n"
@@ -70,6 +76,7 @@ cmd_serve(void)
 {
 	static struct worker_secrets sec;
 	struct config cfg;
+	size_t keylen;
 	struct listener l;
 	struct passwd *pw = NULL;
 	char err[512];
@@ -79,8 +86,12 @@ cmd_serve(void)
 		return EXIT_USAGE;
 	/* Key files are read while still root, so they can stay root-only. */
 	if (fingerprint_key_load(&sec.fingerprint, cfg.fingerprint_key_file,
-	    err, sizeof(err)) != 0) {
+	    err, sizeof(err)) != 0 ||
+	    (cfg.provider == PROVIDER_OPENAI && secret_read(
+	    "KEYROTA_MODEL_KEY_FILE", cfg.model_key_file, sec.model_key, &keylen,
+	    err, sizeof(err)) != 0)) {
 		fprintf(stderr, "keyrota: configuration error: %s\n", err);
+		secret_wipe(&sec, sizeof(sec));
 		return EXIT_USAGE;
 	}
 	if (geteuid() == 0 && (pw = getpwnam(cfg.user)) == NULL) {
@@ -129,9 +140,33 @@ cmd_migrate(void)
 	return 0;
 }
 
+static int
+cmd_provider_check(void)
+{
+	static char key[SECRET_MAX];
+	struct config cfg;
+	char err[512];
+	size_t keylen;
+	int rc;
+
+	if (load_config(&cfg) != 0)
+		return EXIT_USAGE;
+	if (cfg.provider == PROVIDER_OPENAI && secret_read(
+	    "KEYROTA_MODEL_KEY_FILE", cfg.model_key_file, key, &keylen, err,
+	    sizeof(err)) != 0) {
+		fprintf(stderr, "keyrota: configuration error: %s\n", err);
+		return EXIT_USAGE;
+	}
+	rc = provider_check_run(&cfg, key);
+	secret_wipe(key, sizeof(key));
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
+	/* Before any thread exists, as libcurl requires. */
+	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (argc != 2) {
 		usage(stderr);
 		return EXIT_USAGE;
@@ -140,6 +175,8 @@ main(int argc, char **argv)
 		return cmd_serve();
 	if (strcmp(argv[1], "migrate") == 0)
 		return cmd_migrate();
+	if (strcmp(argv[1], "provider-check") == 0)
+		return cmd_provider_check();
 	if (strcmp(argv[1], "version") == 0) {
 		printf("keyrota %s\n", PACKAGE_VERSION);
 		return 0;

@@ -79,4 +79,17 @@ provider_destroy(struct provider *p)
 struct provider *provider_fixture_create(struct loop *loop,
                      unsigned delay_ms);
 
+struct provider_openai_opts {
+	const char *base_url;          /* {base_url}/chat/completions */
+	const char *model;
+	const char *key;               /* copied; wiped on destroy */
+	const char *max_tokens_field;  /* max_completion_tokens | max_tokens */
+	unsigned    timeout_ms;        /* total, retries and waits included */
+	unsigned    max_attempts;
+};
+
+/* An OpenAI-compatible provider; every call runs on loop. */
+struct provider *provider_openai_create(struct loop *loop,
+                     const struct provider_openai_opts *opts);
+
 #endif

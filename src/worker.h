@@ -14,12 +14,14 @@
 #define KEYROTA_WORKER_H
 
 #include "fingerprint.h"
+#include "secret.h"
 
 struct config;
 
 /* Secrets read by the supervisor before it gave up root. */
 struct worker_secrets {
 	struct fingerprint_key fingerprint;
+	char                   model_key[SECRET_MAX];   /* "" for the fixture */
 };
 
 /* Exit statuses the supervisor reads. */

@@ -169,12 +169,38 @@ def fcgi_get(sock_path_or_socket, path, params=None):
 def main(suite_name, modules):
     selected = os.environ.get("KEYROTA_TEST_FILTER", "")
     passed = failed = 0
-    for mod in modules:
-        __import__(mod)
-    for fn in _tests:
-        name = "%s.%s" % (fn.__module__, fn.__name__)
-        if selected and selected not in name:
+    loaded = [__import__(mod) for mod in modules]
+    for mod in loaded:
+        tests = [fn for fn in _tests if fn.__module__ == mod.__name__ and
+                 (not selected or selected in "%s.%s" % (fn.__module__, fn.__name__))]
+        if not tests:
             continue
+        try:
+            if hasattr(mod, "setup_module"):
+                mod.setup_module()
+        except Exception:
+            print("FAIL %s.setup_module" % mod.__name__)
+            traceback.print_exc(file=sys.stdout)
+            failed += len(tests)
+            continue
+        p, f = _run(tests)
+        passed += p
+        failed += f
+        if hasattr(mod, "teardown_module"):
+            try:
+                mod.teardown_module()
+            except Exception:
+                failed += 1
+                print("FAIL %s.teardown_module" % mod.__name__)
+                traceback.print_exc(file=sys.stdout)
+    print("%s: %d passed, %d failed" % (suite_name, passed, failed))
+    return 1 if failed else 0
+
+
+def _run(tests):
+    passed = failed = 0
+    for fn in tests:
+        name = "%s.%s" % (fn.__module__, fn.__name__)
         started = time.monotonic()
         try:
             fn()
@@ -186,5 +212,4 @@ def main(suite_name, modules):
             passed += 1
             print("PASS %s (%.2fs)" % (name, time.monotonic() - started))
         sys.stdout.flush()
-    print("%s: %d passed, %d failed" % (suite_name, passed, failed))
-    return 1 if failed else 0
+    return passed, failed

@@ -1,0 +1,352 @@
+/* provider_openai: any OpenAI-compatible Chat Completions endpoint
+ * (OpenAI, vLLM, llama.cpp server, Ollama's /v1) over libcurl.
+ *
+ * Every call runs on the worker's loop (one multi handle, kept-alive
+ * connections), within one total deadline that covers every attempt and
+ * every wait between them. Response bodies are capped; the key is sent
+ * only in the Authorization header and never logged. */
+#include "autoconfig.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <openssl/rand.h>
+
+#include "buf.h"
+#include "log.h"
+#include "loop.h"
+#include "openai_format.h"
+#include "provider.h"
+#include "retry.h"
+#include "secret.h"
+
+#define RESPONSE_MAX     (256 * 1024)
+#define CONNECT_MAX_MS   5000
+#define IDLE_HANDLES_MAX 64
+
+struct openai {
+	struct loop  *loop;
+	char          url[600];
+	char          auth[SECRET_MAX + 32];     /* "Authorization: Bearer …" */
+	char          tokens_field[32];
+	unsigned      timeout_ms;
+	unsigned      max_attempts;
+	pthread_mutex_t lock;
+	CURL         *idle[IDLE_HANDLES_MAX];    /* reused: keep-alive */
+	unsigned      nidle;
+};
+
+struct openai_job {
+	struct provider        *p;
+	struct openai          *o;
+	char                   *body;
+	struct curl_slist      *headers;
+	long long               deadline_ms;
+	unsigned                attempt;
+	CURL                   *easy;
+	struct buf              response;
+	int                     oversized;
+	long                    retry_after_ms;
+	struct provider_result  result;
+	provider_done_fn        done;
+	void                   *ctx;
+};
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static CURL *
+handle_get(struct openai *o)
+{
+	CURL *h = NULL;
+
+	pthread_mutex_lock(&o->lock);
+	if (o->nidle > 0)
+		h = o->idle[--o->nidle];
+	pthread_mutex_unlock(&o->lock);
+	if (h != NULL)
+		curl_easy_reset(h);      /* keeps its connection and DNS cache */
+	else
+		h = curl_easy_init();
+	return h;
+}
+
+static void
+handle_put(struct openai *o, CURL *h)
+{
+	if (h == NULL)
+		return;
+	pthread_mutex_lock(&o->lock);
+	if (o->nidle < IDLE_HANDLES_MAX) {
+		o->idle[o->nidle++] = h;
+		h = NULL;
+	}
+	pthread_mutex_unlock(&o->lock);
+	if (h != NULL)
+		curl_easy_cleanup(h);
+}
+
+static void
+job_finish(struct openai_job *job, enum kr_error e)
+{
+	if (e != KR_OK)
+		job->result.error = e;
+	job->result.attempts = job->attempt;
+	handle_put(job->o, job->easy);
+	job->done(job->ctx, &job->result);
+	provider_result_free(&job->result);
+	curl_slist_free_all(job->headers);
+	buf_free(&job->response);
+	free(job->body);
+	free(job);
+}
+
+static size_t
+on_body(char *data, size_t size, size_t n, void *arg)
+{
+	struct openai_job *job = arg;
+
+	/* Past the cap the transfer is abandoned, not buffered. */
+	if (buf_append(&job->response, data, size * n) != BUF_OK) {
+		job->oversized = 1;
+		return 0;
+	}
+	return size * n;
+}
+
+static size_t
+on_header(char *data, size_t size, size_t n, void *arg)
+{
+	struct openai_job *job = arg;
+	size_t len = size * n;
+	char line[256];
+	long v;
+
+	if (len >= sizeof(line))
+		return len;
+	memcpy(line, data, len);
+	line[len] = '\0';
+	line[strcspn(line, "\r\n")] = '\0';
+	if (strncasecmp(line, "HTTP/", 5) == 0)
+		job->retry_after_ms = -1;        /* a new response begins */
+	else if (strncasecmp(line, "retry-after-ms:", 15) == 0) {
+		if ((v = retry_after_ms_parse(line + 15 +
+		    strspn(line + 15, " \t"))) >= 0)
+			job->retry_after_ms = v;
+	} else if (strncasecmp(line, "retry-after:", 12) == 0 &&
+	    job->retry_after_ms < 0) {
+		job->retry_after_ms = retry_after_parse(line + 12, time(NULL));
+	}
+	return len;
+}
+
+static double
+jitter(void)
+{
+	unsigned int r = 0;
+
+	if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
+		return 0.5;
+	return (double)r / 4294967296.0;
+}
+
+static void start_attempt(void *arg);
+
+static void
+transfer_done(void *arg, CURL *easy, CURLcode rc)
+{
+	struct openai_job *job = arg;
+	struct attempt_outcome ao;
+	struct retry_plan plan;
+	long status = 0;
+
+	(void)easy;
+	memset(&ao, 0, sizeof(ao));
+	ao.attempt = job->attempt;
+	ao.max_attempts = job->o->max_attempts;
+	ao.retry_after_ms = -1;
+	ao.remaining_ms = (long)(job->deadline_ms - now_ms());
+	curl_easy_getinfo(job->easy, CURLINFO_RESPONSE_CODE, &status);
+
+	if (rc == CURLE_OK && status == 200) {
+		openai_parse_response(buf_str(&job->response), job->response.len,
+		    &job->result);
+		job_finish(job, KR_OK);
+		return;
+	}
+	if (rc == CURLE_WRITE_ERROR && job->oversized) {
+		job_finish(job, KR_INVALID_DECISION);
+		return;
+	}
+	if (rc == CURLE_ABORTED_BY_CALLBACK) {     /* the loop is stopping */
+		job_finish(job, KR_PROVIDER_UNAVAILABLE);
+		return;
+	}
+	if (rc == CURLE_OK) {
+		ao.http_status = status;
+		ao.retry_after_ms = job->retry_after_ms;
+		ao.insufficient_quota = status == 429 &&
+		    openai_error_is_insufficient_quota(buf_str(&job->response),
+		    job->response.len);
+	} else if (rc == CURLE_OPERATION_TIMEDOUT && ao.remaining_ms <= 50)
+		ao.timed_out = 1;
+	else
+		ao.transport_error = 1;  /* refused, reset, connect timeout, TLS */
+	if (ao.remaining_ms <= 0)
+		ao.timed_out = 1;
+	log_warn("model call attempt %u failed: %s (HTTP %ld)", job->attempt,
+	    rc == CURLE_OK ? "bad status" : curl_easy_strerror(rc), status);
+
+	plan = retry_plan(&ao, jitter());
+	if (plan.retry && loop_after(job->o->loop, (unsigned)plan.wait_ms,
+	    start_attempt, job) == 0)
+		return;
+	job_finish(job, plan.error);
+}
+
+static void
+start_attempt(void *arg)
+{
+	struct openai_job *job = arg;
+	struct openai *o = job->o;
+	long remaining = (long)(job->deadline_ms - now_ms());
+
+	if (remaining <= 0) {
+		job_finish(job, KR_PROVIDER_TIMEOUT);
+		return;
+	}
+	if (job->easy == NULL && (job->easy = handle_get(o)) == NULL) {
+		job_finish(job, KR_INTERNAL_ERROR);
+		return;
+	}
+	if (job->attempt > 0)
+		curl_easy_reset(job->easy);
+	job->attempt++;
+	buf_reset(&job->response);
+	job->oversized = 0;
+	job->retry_after_ms = -1;
+	curl_easy_setopt(job->easy, CURLOPT_URL, o->url);
+	curl_easy_setopt(job->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(job->easy, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(job->easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(job->easy, CURLOPT_VERBOSE, 0L);
+	curl_easy_setopt(job->easy, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(job->easy, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(job->easy, CURLOPT_USERAGENT, "keyrota/" PACKAGE_VERSION);
+	curl_easy_setopt(job->easy, CURLOPT_HTTPHEADER, job->headers);
+	curl_easy_setopt(job->easy, CURLOPT_POSTFIELDS, job->body);
+	curl_easy_setopt(job->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(job->body));
+	curl_easy_setopt(job->easy, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(job->easy, CURLOPT_WRITEDATA, job);
+	curl_easy_setopt(job->easy, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(job->easy, CURLOPT_HEADERDATA, job);
+	curl_easy_setopt(job->easy, CURLOPT_TIMEOUT_MS, remaining);
+	curl_easy_setopt(job->easy, CURLOPT_CONNECTTIMEOUT_MS,
+	    remaining < CONNECT_MAX_MS ? remaining : CONNECT_MAX_MS);
+	if (loop_add_transfer(o->loop, job->easy, transfer_done, job) != 0)
+		job_finish(job, KR_INTERNAL_ERROR);
+}
+
+static void
+openai_decide(struct provider *p, const struct provider_call *call,
+    provider_done_fn done, void *ctx)
+{
+	struct openai *o = p->state;
+	struct openai_request_opts opts = { p->model, o->tokens_field };
+	struct openai_job *job;
+	struct provider_result fail;
+
+	if ((job = calloc(1, sizeof(*job))) == NULL) {
+		provider_result_init(&fail);
+		fail.error = KR_INTERNAL_ERROR;
+		done(ctx, &fail);
+		return;
+	}
+	job->p = p;
+	job->o = o;
+	job->done = done;
+	job->ctx = ctx;
+	job->deadline_ms = now_ms() + o->timeout_ms;
+	provider_result_init(&job->result);
+	buf_init(&job->response, RESPONSE_MAX);
+	job->body = openai_build_request(&opts, call);
+	job->headers = curl_slist_append(NULL, o->auth);
+	if (job->headers != NULL)
+		job->headers = curl_slist_append(job->headers,
+		    "Content-Type: application/json");
+	if (job->headers != NULL)
+		job->headers = curl_slist_append(job->headers, "Expect:");
+	if (job->body == NULL || job->headers == NULL) {
+		job_finish(job, KR_INTERNAL_ERROR);
+		return;
+	}
+	start_attempt(job);
+}
+
+static void
+openai_destroy(struct provider *p)
+{
+	struct openai *o = p->state;
+	unsigned i;
+
+	for (i = 0; i < o->nidle; i++)
+		curl_easy_cleanup(o->idle[i]);
+	pthread_mutex_destroy(&o->lock);
+	secret_wipe(o->auth, sizeof(o->auth));
+	free(o);
+	free(p);
+}
+
+static const struct provider_ops openai_ops = {
+	.name = "openai",
+	.decide = openai_decide,
+	.destroy = openai_destroy,
+};
+
+struct provider *
+provider_openai_create(struct loop *loop, const struct provider_openai_opts *opts)
+{
+	struct provider *p;
+	struct openai *o;
+	size_t n;
+
+	p = calloc(1, sizeof(*p));
+	o = calloc(1, sizeof(*o));
+	if (p == NULL || o == NULL)
+		goto fail;
+	n = strlen(opts->base_url);
+	while (n > 0 && opts->base_url[n - 1] == '/')
+		n--;
+	if (snprintf(o->url, sizeof(o->url), "%.*s/chat/completions", (int)n,
+	    opts->base_url) >= (int)sizeof(o->url) ||
+	    snprintf(o->auth, sizeof(o->auth), "Authorization: Bearer %s",
+	    opts->key) >= (int)sizeof(o->auth))
+		goto fail;
+	snprintf(o->tokens_field, sizeof(o->tokens_field), "%s",
+	    opts->max_tokens_field);
+	snprintf(p->model, sizeof(p->model), "%s", opts->model);
+	o->loop = loop;
+	o->timeout_ms = opts->timeout_ms;
+	o->max_attempts = opts->max_attempts;
+	pthread_mutex_init(&o->lock, NULL);
+	p->ops = &openai_ops;
+	p->state = o;
+	return p;
+fail:
+	if (o != NULL)
+		secret_wipe(o->auth, sizeof(o->auth));
+	free(o);
+	free(p);
+	return NULL;
+}

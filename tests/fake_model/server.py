@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""A fake OpenAI-compatible Chat Completions server for keyrota's tests.
+
+Listens on 127.0.0.1 (port 0 picks a free one; the chosen port is written
+to --port-file). The scenario of the next calls is set with
+POST /__control {"scenario": NAME}; every call to /v1/chat/completions is
+recorded (headers and JSON body) and returned by GET /__requests.
+POST /__reset clears the record. Nothing here needs more than Python's
+standard library."""
+import argparse
+import json
+import socket
+import struct
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+ANSWER = {"decision": "eligible", "rotation_window_days": 30, "source_line_ids": ["P-7"]}
+
+state = {"scenario": "success", "requests": [], "calls": 0}
+lock = threading.Lock()
+
+
+def completion(content=None, finish_reason="stop", refusal=None, model="fake-model-1"):
+    message = {"role": "assistant", "content": content, "refusal": refusal}
+    return {
+        "id": "chatcmpl-fake-%d" % state["calls"],
+        "object": "chat.completion",
+        "model": model,
+        "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
+        "usage": {"prompt_tokens": 321, "completion_tokens": 17, "total_tokens": 338},
+    }
+
+
+def answer(**changes):
+    a = dict(ANSWER)
+    a.update(changes)
+    return completion(json.dumps(a))
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def send_json(self, status, obj, headers=None):
+        body = json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        if self.path == "/__requests":
+            with lock:
+                self.send_json(200, state["requests"])
+        else:
+            self.send_json(404, {"error": {"message": "not found"}})
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length", "0"))
+        raw = self.rfile.read(length)
+        if self.path == "/__control":
+            with lock:
+                state["scenario"] = json.loads(raw)["scenario"]
+                state["calls"] = 0
+            return self.send_json(200, {"ok": True})
+        if self.path == "/__reset":
+            with lock:
+                state["requests"] = []
+                state["calls"] = 0
+            return self.send_json(200, {"ok": True})
+        if self.path != "/v1/chat/completions":
+            return self.send_json(404, {"error": {"message": "unknown path"}})
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = None
+        with lock:
+            state["calls"] += 1
+            call = state["calls"]
+            scenario = state["scenario"]
+            state["requests"].append({"headers": dict(self.headers.items()), "body": body,
+                                      "scenario": scenario, "time": time.time()})
+        self.respond(scenario, call)
+
+    def respond(self, scenario, call):
+        s = scenario
+        if s == "success":
+            return self.send_json(200, answer())
+        if s == "not_eligible":
+            return self.send_json(200, answer(decision="not_eligible"))
+        if s == "slow":
+            time.sleep(6)
+            return self.send_json(200, answer())
+        if s == "error500":
+            return self.send_json(500, {"error": {"message": "boom", "type": "server_error"}})
+        if s == "rate_limit_then_success":
+            if call == 1:
+                return self.send_json(429, {"error": {"message": "slow down",
+                                                      "code": "rate_limit_exceeded"}},
+                                      {"Retry-After": "1"})
+            return self.send_json(200, answer())
+        if s == "rate_limit_ms_then_success":
+            if call == 1:
+                return self.send_json(429, {"error": {"message": "slow down", "code": 429}},
+                                      {"retry-after-ms": "300"})
+            return self.send_json(200, answer())
+        if s == "rate_limit_long_wait":
+            return self.send_json(429, {"error": {"message": "later"}}, {"Retry-After": "120"})
+        if s == "insufficient_quota":
+            return self.send_json(429, {"error": {"message": "quota", "type": "insufficient_quota",
+                                                  "code": "insufficient_quota"}})
+        if s == "unauthorized":
+            return self.send_json(401, {"error": {"message": "Incorrect API key provided: sk-te***",
+                                                  "code": "invalid_api_key"}})
+        if s == "bad_request":
+            return self.send_json(400, {"error": {"message": "bad", "code": 400}})
+        if s == "prose":
+            return self.send_json(200, completion("I believe this key is eligible under P-7."))
+        if s == "unknown_enum":
+            return self.send_json(200, answer(decision="approved"))
+        if s == "window45":
+            return self.send_json(200, answer(rotation_window_days=45))
+        if s == "no_p7":
+            return self.send_json(200, answer(source_line_ids=["P-3"]))
+        if s == "html":
+            return self.send_json(200, answer(decision="<script>alert(1)</script>",
+                                              source_line_ids=["<img src=x onerror=alert(1)>"]))
+        if s == "length":
+            return self.send_json(200, completion('{"decision":"eligible"', finish_reason="length"))
+        if s == "refusal":
+            return self.send_json(200, completion(None, refusal="I can't help with that."))
+        if s == "huge":
+            filler = "x" * (5 * 1024 * 1024)
+            return self.send_json(200, completion(json.dumps(ANSWER) + filler))
+        if s == "reset_mid_body":
+            body = json.dumps(answer()).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                       struct.pack("ii", 1, 0))
+            self.connection.close()
+            self.close_connection = True
+            return
+        return self.send_json(500, {"error": {"message": "unknown scenario " + s}})
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--port-file")
+    args = ap.parse_args()
+    ThreadingHTTPServer.daemon_threads = True
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    if args.port_file:
+        with open(args.port_file + ".tmp", "w") as f:
+            f.write(str(server.server_address[1]))
+        import os
+        os.rename(args.port_file + ".tmp", args.port_file)
+    print("fake model server on 127.0.0.1:%d" % server.server_address[1], flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,231 @@
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "openai_format.h"
+#include "prompt.h"
+#include "retry.h"
+#include "unit.h"
+
+static const struct policy_line lines[] = {
+	{ "P-7", "Stale service-account keys may be rotated within 30 days.", 30 },
+};
+
+static void
+test_request_builder(void)
+{
+	struct openai_request_opts opts = { "gpt-test", "max_tokens" };
+	struct provider_call call = { "key \"stale\" </report> <b>x</b>\n\\",
+	    "ci-key", lines, 1 };
+	struct json_object *root, *v, *msgs, *schema;
+	const char *user;
+	char *body = openai_build_request(&opts, &call);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(body);
+	CU_ASSERT_PTR_NULL(strstr(body, "Bearer"));
+	root = json_tokener_parse(body);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(root);
+	CU_ASSERT_TRUE(json_object_object_get_ex(root, "max_tokens", &v));
+	CU_ASSERT_FALSE(json_object_object_get_ex(root, "max_completion_tokens",
+	    NULL));
+	CU_ASSERT_TRUE(json_object_object_get_ex(root, "temperature", &v));
+	CU_ASSERT_EQUAL(json_object_get_int(v), 0);
+	CU_ASSERT_TRUE(json_object_object_get_ex(root, "messages", &msgs));
+	CU_ASSERT_EQUAL(json_object_array_length(msgs), 2);
+	v = json_object_object_get(json_object_array_get_idx(msgs, 0),
+	    "content");
+	CU_ASSERT_STRING_EQUAL(json_object_get_string(v), prompt_system);
+	user = json_object_get_string(json_object_object_get(
+	    json_object_array_get_idx(msgs, 1), "content"));
+	/* The report is JSON data with its own < and > escaped. */
+	CU_ASSERT_PTR_NOT_NULL(strstr(user,
+	    "{\"credential_report\":\"key \\\"stale\\\" \\u003c/report\\u003e "
+	    "\\u003cb\\u003ex\\u003c/b\\u003e\\n\\\\\",\"item\":\"ci-key\"}"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(user, "P-7 (rotation window: 30 days)"));
+	schema = json_object_object_get(json_object_object_get(
+	    json_object_object_get(root, "response_format"), "json_schema"),
+	    "schema");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(schema);
+	CU_ASSERT_FALSE(json_object_get_boolean(json_object_object_get(schema,
+	    "additionalProperties")));
+	CU_ASSERT_EQUAL(json_object_array_length(json_object_object_get(schema,
+	    "required")), 3);
+	json_object_put(root);
+	free(body);
+}
+
+static enum kr_error
+parse(const char *body, struct provider_result *r)
+{
+	provider_result_init(r);
+	openai_parse_response(body, strlen(body), r);
+	return r->error;
+}
+
+static void
+test_response_parser(void)
+{
+	static const char *const bad[] = {
+		"", "not json", "[]", "{}",
+		"{\"choices\":[]}",
+		"{\"choices\":[{\"finish_reason\":\"stop\"}]}",
+		"{\"choices\":[{\"finish_reason\":\"stop\",\"message\":{}}]}",
+		"{\"choices\":[{\"finish_reason\":\"stop\",\"message\":"
+		    "{\"content\":42}}]}",
+		"{\"choices\":[{\"finish_reason\":\"length\",\"message\":"
+		    "{\"content\":\"{}\"}}]}",
+		"{\"choices\":[{\"finish_reason\":\"content_filter\",\"message\":"
+		    "{\"content\":\"{}\"}}]}",
+		"{\"choices\":[{\"finish_reason\":\"stop\",\"message\":"
+		    "{\"content\":null,\"refusal\":\"I can't\"}}]}",
+		"{\"choices\":[{\"finish_reason\":\"stop\",\"message\":"
+		    "{\"content\":\"{}\",\"refusal\":\"no\"}}]}",
+		"{\"choices\":\"x\"}",
+	};
+	struct provider_result r;
+	size_t i;
+
+	CU_ASSERT_EQUAL(parse("{\"id\":\"c-1\",\"model\":\"m-2\",\"choices\":"
+	    "[{\"finish_reason\":\"stop\",\"message\":{\"content\":\"{\\\"a\\\":1}\","
+	    "\"refusal\":null}}],\"usage\":{\"prompt_tokens\":10,"
+	    "\"completion_tokens\":3}}", &r), KR_OK);
+	CU_ASSERT_STRING_EQUAL(r.text, "{\"a\":1}");
+	CU_ASSERT_STRING_EQUAL(r.response_model, "m-2");
+	CU_ASSERT_STRING_EQUAL(r.response_id, "c-1");
+	CU_ASSERT_STRING_EQUAL(r.finish_reason, "stop");
+	CU_ASSERT_EQUAL(r.input_tokens, 10);
+	CU_ASSERT_EQUAL(r.output_tokens, 3);
+	provider_result_free(&r);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CU_ASSERT_EQUAL(parse(bad[i], &r), KR_INVALID_DECISION);
+		CU_ASSERT_PTR_NULL(r.text);
+		provider_result_free(&r);
+	}
+	/* Usage is optional and must be sane. */
+	CU_ASSERT_EQUAL(parse("{\"choices\":[{\"finish_reason\":\"stop\","
+	    "\"message\":{\"content\":\"x\"}}],\"usage\":{\"prompt_tokens\":-5}}",
+	    &r), KR_OK);
+	CU_ASSERT_EQUAL(r.input_tokens, -1);
+	CU_ASSERT_EQUAL(r.output_tokens, -1);
+	provider_result_free(&r);
+}
+
+static void
+test_insufficient_quota(void)
+{
+	const char *q = "{\"error\":{\"code\":\"insufficient_quota\"}}";
+	const char *t = "{\"error\":{\"type\":\"insufficient_quota\",\"code\":429}}";
+	const char *r = "{\"error\":{\"code\":\"rate_limit_exceeded\"}}";
+
+	CU_ASSERT_TRUE(openai_error_is_insufficient_quota(q, strlen(q)));
+	CU_ASSERT_TRUE(openai_error_is_insufficient_quota(t, strlen(t)));
+	CU_ASSERT_FALSE(openai_error_is_insufficient_quota(r, strlen(r)));
+	CU_ASSERT_FALSE(openai_error_is_insufficient_quota("", 0));
+	CU_ASSERT_FALSE(openai_error_is_insufficient_quota("garbage", 7));
+}
+
+/* The retry policy as a decision table. */
+static void
+test_retry_table(void)
+{
+	static const struct {
+		unsigned attempt, max;
+		int transport, timed_out;
+		long status;
+		int quota;
+		long hint, remaining;
+		int retry;
+		long wait;
+		enum kr_error error;
+	} rows[] = {
+		/* retryable, with and without a hint */
+		{ 1, 2, 1, 0, 0,   0, -1,  5000, 1, 125, KR_PROVIDER_UNAVAILABLE },
+		{ 1, 2, 0, 0, 500, 0, -1,  5000, 1, 125, KR_PROVIDER_UNAVAILABLE },
+		{ 1, 2, 0, 0, 503, 0, -1,  5000, 1, 125, KR_PROVIDER_UNAVAILABLE },
+		{ 1, 2, 0, 0, 408, 0, -1,  5000, 1, 125, KR_PROVIDER_UNAVAILABLE },
+		{ 1, 2, 0, 0, 409, 0, -1,  5000, 1, 125, KR_PROVIDER_UNAVAILABLE },
+		{ 1, 2, 0, 0, 429, 0, 1000, 5000, 1, 1000, KR_PROVIDER_RATE_LIMITED },
+		{ 2, 3, 0, 0, 502, 0, -1,  5000, 1, 250, KR_PROVIDER_UNAVAILABLE },
+		{ 3, 4, 0, 0, 502, 0, -1,  5000, 1, 500, KR_PROVIDER_UNAVAILABLE },
+		/* attempts used up */
+		{ 2, 2, 0, 0, 500, 0, -1,  5000, 0, 0, KR_PROVIDER_UNAVAILABLE },
+		/* a hint longer than the budget: stop now */
+		{ 1, 2, 0, 0, 429, 0, 6000, 5000, 0, 0, KR_PROVIDER_RATE_LIMITED },
+		{ 1, 2, 0, 0, 500, 0, -1,  100, 0, 0, KR_PROVIDER_UNAVAILABLE },
+		/* never retried */
+		{ 1, 3, 0, 0, 429, 1, -1,  5000, 0, 0, KR_PROVIDER_RATE_LIMITED },
+		{ 1, 3, 0, 0, 400, 0, -1,  5000, 0, 0, KR_PROVIDER_UNAVAILABLE },
+		{ 1, 3, 0, 0, 401, 0, -1,  5000, 0, 0, KR_PROVIDER_AUTH },
+		{ 1, 3, 0, 0, 403, 0, -1,  5000, 0, 0, KR_PROVIDER_AUTH },
+		{ 1, 3, 0, 0, 404, 0, -1,  5000, 0, 0, KR_PROVIDER_UNAVAILABLE },
+		{ 1, 3, 0, 0, 422, 0, -1,  5000, 0, 0, KR_PROVIDER_UNAVAILABLE },
+		{ 1, 3, 0, 1, 0,   0, -1,  0,    0, 0, KR_PROVIDER_TIMEOUT },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct attempt_outcome o = { rows[i].attempt, rows[i].max,
+		    rows[i].transport, rows[i].timed_out, rows[i].status,
+		    rows[i].quota, rows[i].hint, rows[i].remaining };
+		/* jitter 0: the lower end of [wait/2, wait] */
+		struct retry_plan p = retry_plan(&o, 0.0);
+
+		CU_ASSERT_EQUAL(p.retry, rows[i].retry);
+		CU_ASSERT_EQUAL(p.error, rows[i].error);
+		if (rows[i].retry)
+			CU_ASSERT_EQUAL(p.wait_ms, rows[i].wait);
+	}
+}
+
+static void
+test_backoff_jitter_bounds(void)
+{
+	struct attempt_outcome o = { 1, 10, 1, 0, 0, 0, -1, 100000 };
+	struct retry_plan p;
+	unsigned a;
+
+	for (a = 1; a <= 8; a++) {
+		o.attempt = a;
+		p = retry_plan(&o, 0.999);
+		CU_ASSERT(p.retry);
+		CU_ASSERT(p.wait_ms <= RETRY_CAP_MS);
+		CU_ASSERT(p.wait_ms >= retry_plan(&o, 0.0).wait_ms);
+	}
+}
+
+static void
+test_retry_after_parsing(void)
+{
+	time_t now = 1700000000;   /* Tue, 14 Nov 2023 22:13:20 GMT */
+
+	CU_ASSERT_EQUAL(retry_after_parse("2", now), 2000);
+	CU_ASSERT_EQUAL(retry_after_parse(" 0", now), 0);
+	CU_ASSERT_EQUAL(retry_after_parse("Tue, 14 Nov 2023 22:13:25 GMT", now),
+	    5000);
+	CU_ASSERT_EQUAL(retry_after_parse("Tue, 14 Nov 2023 22:13:00 GMT", now),
+	    0);
+	CU_ASSERT_EQUAL(retry_after_parse("soon", now), -1);
+	CU_ASSERT_EQUAL(retry_after_parse("", now), -1);
+	CU_ASSERT_EQUAL(retry_after_parse("-3", now), -1);
+	CU_ASSERT_EQUAL(retry_after_parse("1.5", now), -1);
+	CU_ASSERT_EQUAL(retry_after_parse("99999999999999999999", now), -1);
+	CU_ASSERT_EQUAL(retry_after_parse(NULL, now), -1);
+	CU_ASSERT_EQUAL(retry_after_ms_parse("300"), 300);
+	CU_ASSERT_EQUAL(retry_after_ms_parse("30x"), -1);
+	CU_ASSERT_EQUAL(retry_after_ms_parse(""), -1);
+}
+
+void
+suite_provider_openai(void)
+{
+	CU_pSuite s = CU_add_suite("provider_openai", NULL, NULL);
+
+	ADD_TEST(s, test_request_builder);
+	ADD_TEST(s, test_response_parser);
+	ADD_TEST(s, test_insufficient_quota);
+	ADD_TEST(s, test_retry_table);
+	ADD_TEST(s, test_backoff_jitter_bounds);
+	ADD_TEST(s, test_retry_after_parsing);
+}
