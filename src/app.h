@@ -11,6 +11,7 @@ struct db_pool;
 struct fingerprint_key;
 struct http_request;
 struct loop;
+struct pages;
 struct provider;
 
 struct app {
@@ -18,6 +19,7 @@ struct app {
 	struct db_pool               *db;
 	struct loop                  *loop;
 	struct provider              *provider;
+	struct pages                 *pages;
 	const struct fingerprint_key *fingerprint_key;
 	atomic_long                   decisions_in_flight;
 };

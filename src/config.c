@@ -186,7 +186,9 @@ config_load(struct config *cfg, config_getenv_fn get, void *ctx, char *err,
 	    get_string(get, ctx, "KEYROTA_USER", "keyrota", cfg->user,
 	    sizeof(cfg->user), err, errlen) != 0 ||
 	    get_string(get, ctx, "KEYROTA_SQL_DIR", PKGDATADIR "/sql",
-	    cfg->sql_dir, sizeof(cfg->sql_dir), err, errlen) != 0)
+	    cfg->sql_dir, sizeof(cfg->sql_dir), err, errlen) != 0 ||
+	    get_string(get, ctx, "KEYROTA_TEMPLATE_DIR", PKGDATADIR "/templates",
+	    cfg->template_dir, sizeof(cfg->template_dir), err, errlen) != 0)
 		return -1;
 
 	if (get_string(get, ctx, "KEYROTA_MODEL_MAX_TOKENS_FIELD",

@@ -43,6 +43,7 @@ struct config {
 	char               fingerprint_key_file[CONFIG_PATH_MAX];
 	char               user[64];            /* drop to this user when root */
 	char               sql_dir[CONFIG_PATH_MAX];
+	char               template_dir[CONFIG_PATH_MAX];
 };
 
 /* Looks a variable up; returns NULL when unset. Tests pass their own. */

@@ -16,6 +16,7 @@
 #include "listener.h"
 #include "log.h"
 #include "migrate.h"
+#include "pages.h"
 #include "provider_check.h"
 #include "secret.h"
 #include "supervisor.h"
@@ -79,6 +80,7 @@ cmd_serve(void)
 	size_t keylen;
 	struct listener l;
 	struct passwd *pw = NULL;
+	struct pages *pages;
 	char err[512];
 	int rc;
 
@@ -94,6 +96,15 @@ cmd_serve(void)
 		secret_wipe(&sec, sizeof(sec));
 		return EXIT_USAGE;
 	}
+	/* Templates are compiled again in each worker; a broken one stops
+	 * keyrota here, with its file and line, instead of in a crash loop. */
+	if ((pages = pages_load(cfg.template_dir, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "keyrota: configuration error: "
+		    "KEYROTA_TEMPLATE_DIR: %s\n", err);
+		secret_wipe(&sec, sizeof(sec));
+		return EXIT_USAGE;
+	}
+	pages_free(pages);
 	if (geteuid() == 0 && (pw = getpwnam(cfg.user)) == NULL) {
 		fprintf(stderr, "keyrota: configuration error: KEYROTA_USER: "
 		    "no user \"%s\" to run as (keyrota does not serve as "

@@ -7,14 +7,33 @@
 #include "api.h"
 #include "app.h"
 #include "health.h"
+#include "pages.h"
 #include "http.h"
 #include "router.h"
 
+/* JSON clients get the API, browsers the pages. */
+static enum handler_result
+decide(struct app *app, struct http_request *req)
+{
+	if (http_content_type_is(req, "application/json"))
+		return api_decide(app, req);
+	return pages_decide(app, req);
+}
+
+static enum handler_result
+trace(struct app *app, struct http_request *req)
+{
+	if (http_wants_json(req))
+		return api_trace(app, req);
+	return pages_trace(app, req);
+}
+
 static const struct route routes[] = {
+	{ "GET",  "/", BODY_NONE, pages_index },
 	{ "GET",  "/healthz", BODY_NONE, health_live },
 	{ "GET",  "/readyz",  BODY_NONE, health_ready },
-	{ "POST", "/rotation/decide", BODY_JSON, api_decide },
-	{ "GET",  "/rotation/traces/{trace_id}", BODY_NONE, api_trace },
+	{ "POST", "/rotation/decide", BODY_JSON | BODY_FORM, decide },
+	{ "GET",  "/rotation/traces/{trace_id}", BODY_NONE, trace },
 };
 
 static int
@@ -38,12 +57,12 @@ app_handle(struct app *app, struct http_request *req)
 	switch (router_match(routes, sizeof(routes) / sizeof(routes[0]),
 	    req->method, req->path, &m)) {
 	case ROUTE_NOT_FOUND:
-		http_respond_error(req, 404, "not_found",
+		pages_error(app, req, 404, "not_found",
 		    "There is no page at this address.", NULL);
 		goto out;
 	case ROUTE_BAD_METHOD:
 		snprintf(allow, sizeof(allow), "Allow: %s\r\n", m.allow);
-		http_respond_error(req, 405, "method_not_allowed",
+		pages_error(app, req, 405, "method_not_allowed",
 		    "This address does not accept that method.", allow);
 		goto out;
 	case ROUTE_FOUND:
@@ -53,12 +72,12 @@ app_handle(struct app *app, struct http_request *req)
 	memcpy(req->route_param, m.param, sizeof(req->route_param));
 	if (m.route->bodies != BODY_NONE) {
 		if (req->content_length > HTTP_BODY_MAX) {
-			http_respond_error(req, 413, "payload_too_large",
+			pages_error(app, req, 413, "payload_too_large",
 			    "The request body is larger than 16 KiB.", NULL);
 			goto out;
 		}
 		if (!body_allowed(req, m.route->bodies)) {
-			http_respond_error(req, 415, "unsupported_media_type",
+			pages_error(app, req, 415, "unsupported_media_type",
 			    "Send application/json or a form.", NULL);
 			goto out;
 		}
@@ -66,11 +85,11 @@ app_handle(struct app *app, struct http_request *req)
 		case HTTP_BODY_OK:
 			break;
 		case HTTP_BODY_TOO_LARGE:
-			http_respond_error(req, 413, "payload_too_large",
+			pages_error(app, req, 413, "payload_too_large",
 			    "The request body is larger than 16 KiB.", NULL);
 			goto out;
 		case HTTP_BODY_IO:
-			http_respond_error(req, 400, "bad_request",
+			pages_error(app, req, 400, "bad_request",
 			    "The request body could not be read.", NULL);
 			goto out;
 		}
@@ -78,7 +97,7 @@ app_handle(struct app *app, struct http_request *req)
 	if (m.route->handler(app, req) == HANDLER_PARKED)
 		return;      /* req belongs to the callback now */
 	if (req->status == 0)
-		http_respond_error(req, 500, "internal_error",
+		pages_error(app, req, 500, "internal_error",
 		    "The server could not answer this request.", NULL);
 out:
 	http_request_finish(req);

@@ -18,6 +18,7 @@
 #include "http.h"
 #include "log.h"
 #include "loop.h"
+#include "pages.h"
 #include "provider.h"
 #include "reaper.h"
 #include "trace_store.h"
@@ -116,6 +117,7 @@ worker_start(struct worker *w, const struct config *cfg,
 {
 	struct sigaction sa;
 	sigset_t block;
+	char err[512];
 	unsigned i;
 
 	memset(w, 0, sizeof(*w));
@@ -155,6 +157,11 @@ worker_start(struct worker *w, const struct config *cfg,
 	if (w->app.provider == NULL) {
 		log_error("cannot create the %s provider",
 		    config_provider_name(cfg->provider));
+		return -1;
+	}
+	w->app.pages = pages_load(cfg->template_dir, err, sizeof(err));
+	if (w->app.pages == NULL) {
+		log_error("templates: %s", err);
 		return -1;
 	}
 	if (loop_start(w->app.loop) != 0) {
@@ -245,6 +252,7 @@ static void
 worker_free(struct worker *w)
 {
 	loop_destroy(w->app.loop);
+	pages_free(w->app.pages);
 	provider_destroy(w->app.provider);
 	db_pool_destroy(w->app.db);
 	free(w->threads);

@@ -154,6 +154,32 @@ def timeout_answers_within_the_deadline():
 
 
 @test
+def form_flow_shows_the_failed_page_for_a_provider_timeout():
+    import re
+    import urllib.parse
+    scenario("slow")
+    r = get("/", headers={"Accept": "text/html"})
+    csrf = re.search(r"keyrota_csrf=([A-Za-z0-9_-]+)", r.headers["set-cookie"]).group(1)
+    token = re.search(r'name="request_token" value="([^"]+)"', r.text).group(1)
+    form = urllib.parse.urlencode({"csrf_token": csrf, "request_token": token,
+                                   "account_id": "acct_10234", "credential_report": STALE})
+    started = time.monotonic()
+    r = request("POST", "/rotation/decide", body=form,
+                headers={"Content-Type": "application/x-www-form-urlencoded",
+                         "Cookie": "keyrota_csrf=" + csrf})
+    eq(r.status, 303)
+    check(time.monotonic() - started < 1.0, "303 before the model call ends")
+    location = r.headers["location"]
+    check("Checking policy P-7..." in get(location).text, "running first")
+    failed = wait_for(lambda: "Decision unavailable; retry safely." in get(location).text,
+                      timeout=TIMEOUT_MS / 1000 + 3)
+    check(failed, "never failed")
+    page = get(location).text
+    check("provider_timeout" in page and "did not answer within the time allowed" in page,
+          page[:600])
+
+
+@test
 def server_errors_are_retried_then_unavailable():
     body, _ = expect_failure("error500", "provider_unavailable", 2)
     eq(row(body["trace_id"])["provider_attempts"], 2)

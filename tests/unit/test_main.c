@@ -21,6 +21,7 @@ main(int argc, char **argv)
 	suite_provider_openai();
 	suite_report();
 	suite_router();
+	suite_template();
 	CU_basic_set_mode(argc > 1 && strcmp(argv[1], "-v") == 0 ?
 	    CU_BRM_VERBOSE : CU_BRM_NORMAL);
 	CU_basic_run_tests();

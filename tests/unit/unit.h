@@ -14,5 +14,6 @@ void suite_form(void);
 void suite_provider_openai(void);
 void suite_report(void);
 void suite_router(void);
+void suite_template(void);
 
 #endif
