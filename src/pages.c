@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "app.h"
 #include "db_pool.h"
@@ -236,19 +237,25 @@ pages_index(struct app *app, struct http_request *req)
 	return HANDLER_ANSWERED;
 }
 
-/* The request must come from a page of this site: browsers say so in
- * Sec-Fetch-Site and Origin; the token pair proves it for all others. */
+/* The request must come from a page of this site. Browsers say so in
+ * Sec-Fetch-Site, which page scripts cannot set; it decides when present.
+ * (Under Referrer-Policy: no-referrer, Chromium sends Origin: null with a
+ * same-origin form post, so Origin cannot decide then.) Without it, an
+ * Origin must name this host: nginx passes HTTP_HOST as $host, without
+ * the port, so the host is compared and the port is not. The token pair
+ * is checked for every request besides. */
 static int
 same_origin(const struct http_request *req)
 {
 	const char *site = http_param(req, "HTTP_SEC_FETCH_SITE");
 	const char *origin = http_param(req, "HTTP_ORIGIN");
 	const char *host = http_param(req, "HTTP_HOST");
-	const char *rest;
+	const char *rest, *end;
+	size_t n;
 
-	if (site != NULL && strcmp(site, "same-origin") != 0 &&
-	    strcmp(site, "none") != 0)
-		return 0;
+	if (site != NULL)
+		return strcmp(site, "same-origin") == 0 ||
+		    strcmp(site, "none") == 0;
 	if (origin == NULL)
 		return 1;
 	if (host == NULL)
@@ -258,8 +265,13 @@ same_origin(const struct http_request *req)
 	else if (strncmp(origin, "https://", 8) == 0)
 		rest = origin + 8;
 	else
-		return 0;
-	return strcmp(rest, host) == 0;
+		return 0;          /* "null" and anything else */
+	end = rest[0] == '[' ? strchr(rest, ']') : strchr(rest, ':');
+	if (end != NULL && rest[0] == '[')
+		end++;
+	n = end != NULL ? (size_t)(end - rest) : strlen(rest);
+	return strlen(host) == n && strncasecmp(rest, host, n) == 0 &&
+	    (end == NULL || *end == '\0' || *end == ':');
 }
 
 /* Browsers send textarea line breaks as CRLF; the report rules allow

@@ -3,7 +3,7 @@ import re
 import time
 import urllib.parse
 
-from harness import check, eq, get, psql, request, restart_keyrota, test, wait_for
+from harness import PORT, check, eq, get, psql, request, restart_keyrota, test, wait_for
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; "
        "base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
@@ -30,10 +30,11 @@ def open_form():
 
 def post_form(values, csrf_cookie=None, headers=None):
     h = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html",
-         "Host": "127.0.0.1", "Sec-Fetch-Site": "same-origin"}
+         "Sec-Fetch-Site": "same-origin"}
     if csrf_cookie is not None:
         h["Cookie"] = "other=1; keyrota_csrf=" + csrf_cookie
     h.update(headers or {})
+    h = {k: v for k, v in h.items() if v is not None}
     return request("POST", "/rotation/decide", body=urllib.parse.urlencode(values), headers=h)
 
 
@@ -75,7 +76,11 @@ def csrf_failures_are_403_and_write_no_trace():
         (dict(good, csrf_token="A" * len(csrf)), csrf, {}),
         (good, None, {}),
         (good, csrf, {"Sec-Fetch-Site": "cross-site"}),
-        (good, csrf, {"Origin": "http://evil.example"}),
+        (good, csrf, {"Sec-Fetch-Site": "same-site"}),
+        (good, csrf, {"Sec-Fetch-Site": None, "Origin": "http://evil.example"}),
+        (good, csrf, {"Sec-Fetch-Site": None,
+                      "Origin": "http://127.0.0.1.evil.example:18080"}),
+        (good, csrf, {"Sec-Fetch-Site": None, "Origin": "null"}),
         (dict(good, request_token="bad token!"), csrf, {}),
     ]
     for values, cookie, headers in cases:
@@ -84,6 +89,21 @@ def csrf_failures_are_403_and_write_no_trace():
         check("csrf_failed" in r.text, r.text[:200])
         html_headers_ok(r)
     eq(trace_count(), before, "no trace for a refused form")
+
+
+@test
+def same_origin_post_with_a_port_is_accepted():
+    _, csrf, fields = open_form()
+    values = {"csrf_token": fields["csrf_token"], "request_token": fields["request_token"],
+              "account_id": "acct_10234", "credential_report": STALE}
+    r = post_form(values, csrf, {"Sec-Fetch-Site": None,
+                                 "Origin": "http://127.0.0.1:%d" % PORT})
+    eq(r.status, 303, r.text[:300])
+    # Chromium under Referrer-Policy: no-referrer: Origin null, same-origin.
+    _, csrf, fields = open_form()
+    values.update(csrf_token=fields["csrf_token"], request_token=fields["request_token"])
+    r = post_form(values, csrf, {"Origin": "null"})
+    eq(r.status, 303, r.text[:300])
 
 
 @test
