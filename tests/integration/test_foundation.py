@@ -170,6 +170,21 @@ def unsafe_or_missing_fingerprint_key_refuses_to_start():
 
 
 @test
+def a_broken_template_refuses_to_start_naming_file_and_line():
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in os.listdir(os.path.join(ROOT, "templates")):
+            shutil.copy(os.path.join(ROOT, "templates", name), tmp)
+        with open(os.path.join(tmp, "form.html"), "a") as f:
+            f.write("\n{{#unclosed}}\n")
+        out = run_binary(["serve"], {
+            "KEYROTA_FINGERPRINT_KEY_FILE": os.path.join(VAR, "secrets", "fingerprint.key"),
+            "KEYROTA_TEMPLATE_DIR": tmp})
+        eq(out.returncode, 2)
+        check("KEYROTA_TEMPLATE_DIR" in out.stderr and "form.html:" in out.stderr and
+              "never closed" in out.stderr, out.stderr)
+
+
+@test
 def cli_version_help_and_unknown_command():
     out = run_binary(["version"], {})
     eq(out.returncode, 0)
@@ -212,6 +227,7 @@ def serve_on_inherited_socket(extra_env, pass_fd, use_stdin):
     env = {"KEYROTA_WORKERS": "1", "KEYROTA_THREADS": "2", "KEYROTA_USER": "keyrota",
            "KEYROTA_DATABASE_URL": database_url(),
            "KEYROTA_FINGERPRINT_KEY_FILE": os.path.join(VAR, "secrets", "fingerprint.key"),
+           "KEYROTA_TEMPLATE_DIR": os.path.join(ROOT, "templates"),
            "KEYROTA_LISTEN": "unix:" + os.path.join(tmp, "unused.sock")}
     env.update(extra_env)
     full = {k: v for k, v in os.environ.items() if not k.startswith(("KEYROTA_", "LISTEN_"))}
