@@ -4,8 +4,6 @@
 #ifndef KEYROTA_APP_H
 #define KEYROTA_APP_H
 
-#include <stdatomic.h>
-
 struct config;
 struct db_pool;
 struct fingerprint_key;
@@ -21,12 +19,15 @@ struct app {
 	struct provider              *provider;
 	struct pages                 *pages;
 	const struct fingerprint_key *fingerprint_key;
-	atomic_long                   decisions_in_flight;
 };
 
 /* Routes one request: 404/405/413/415 are answered here, everything else by
  * the route's handler. Unless the handler parked it, the request is
  * finished (and freed) before this returns. */
 void app_handle(struct app *app, struct http_request *req);
+
+/* Creates the shared metrics, labelled with the route table; called once
+ * by the supervisor before it forks. */
+int  app_metrics_init(void);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include "db_pool.h"
 #include "log.h"
+#include "metrics.h"
 
 struct db_pool {
 	pthread_mutex_t   lock;
@@ -125,6 +126,7 @@ db_pool_acquire(struct db_pool *pool, unsigned timeout_ms)
 		pthread_mutex_lock(&pool->lock);
 		pool->open--;
 		pool->connect_failures++;
+		metrics_db_connect_failure();
 		pthread_cond_signal(&pool->freed);
 		pthread_mutex_unlock(&pool->lock);
 	}

@@ -1,6 +1,5 @@
 #include "autoconfig.h"
 
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -11,6 +10,7 @@
 #include "decide.h"
 #include "fingerprint.h"
 #include "log.h"
+#include "metrics.h"
 #include "prompt.h"
 #include "provider.h"
 #include "report.h"
@@ -23,6 +23,7 @@ struct decide_job {
 	struct report           report;
 	char                    trace_id[TRACE_ID_SIZE];
 	struct timespec         started;
+	struct timespec         provider_started;
 	struct policy_line      lines[JOB_MAX_LINES];
 	size_t                  nlines;
 	int                     key_age_days;
@@ -93,7 +94,7 @@ end_without_trace(struct decide_job *job, enum kr_error e)
 	memset(&o, 0, sizeof(o));
 	o.error = e;
 	job->on_done(job->ctx, &o);
-	atomic_fetch_sub(&job->app->decisions_in_flight, 1);
+	metrics_in_flight(-1);
 	job_free(job);
 }
 
@@ -150,8 +151,9 @@ finish(struct decide_job *job, const struct trace_finish *f)
 		} else
 			o.trace_error = f->error;
 	}
+	metrics_decision(o.status, o.has_decision, o.decision, o.trace_error);
 	job->on_done(job->ctx, &o);
-	atomic_fetch_sub(&app->decisions_in_flight, 1);
+	metrics_in_flight(-1);
 	job_free(job);
 }
 
@@ -187,6 +189,7 @@ provider_done(void *arg, struct provider_result *res)
 	f.input_tokens = res->input_tokens;
 	f.output_tokens = res->output_tokens;
 
+	metrics_provider(elapsed_ms(&job->provider_started), res->attempts);
 	e = res->error;
 	if (e == KR_OK)
 		e = answer_parse(res->text, res->text_len, &a);
@@ -228,7 +231,7 @@ answer_repeat(struct decide_job *job, PGconn *conn, const char *key,
 	decide_outcome_from_row(&row, &o);
 	o.replayed = 1;
 	job->on_done(job->ctx, &o);
-	atomic_fetch_sub(&job->app->decisions_in_flight, 1);
+	metrics_in_flight(-1);
 	job_free(job);
 }
 
@@ -244,13 +247,13 @@ decide_start(struct app *app, struct report *report, const char *key,
 	PGconn *conn = NULL;
 	int attempt;
 
-	atomic_fetch_add(&app->decisions_in_flight, 1);
+	metrics_in_flight(1);
 	if ((job = calloc(1, sizeof(*job))) == NULL) {
 		report_free(report);
 		memset(&o, 0, sizeof(o));
 		o.error = KR_INTERNAL_ERROR;
 		on_done(ctx, &o);
-		atomic_fetch_sub(&app->decisions_in_flight, 1);
+		metrics_in_flight(-1);
 		return;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &job->started);
@@ -322,5 +325,6 @@ decide_start(struct app *app, struct report *report, const char *key,
 	job->call.item = job->report.item;
 	job->call.lines = job->lines;
 	job->call.nlines = job->nlines;
+	clock_gettime(CLOCK_MONOTONIC, &job->provider_started);
 	provider_decide(app->provider, &job->call, provider_done, job);
 }

@@ -13,6 +13,7 @@
 #include "html.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 
 static const char *
 param_or(const struct http_request *r, const char *name, const char *def)
@@ -74,6 +75,7 @@ http_request_accept(struct http_request *r)
 	r->query = param_or(r, "QUERY_STRING", "");
 	r->content_type = param_or(r, "CONTENT_TYPE", "");
 	r->route_name = "unmatched";
+	r->route_index = -1;
 	r->content_length = -1;
 	cl = FCGX_GetParam("CONTENT_LENGTH", r->fcgx->envp);
 	if (cl != NULL && *cl != '\0') {
@@ -105,6 +107,7 @@ http_request_finish(struct http_request *r)
 
 	log_request(r->request_id, r->method, r->route_name, r->status,
 	    http_elapsed_ms(r));
+	metrics_request(r->route_index, r->status);
 	FCGX_Finish_r(r->fcgx);
 	buf_free(&r->body);
 	free(r);

@@ -29,6 +29,7 @@ struct http_request {
 	struct timespec  started;
 	const char      *route_name;     /* for logs; "unmatched" until routed */
 	char             route_param[128]; /* the {param} of the route, or "" */
+	int              route_index;    /* in the route table; -1 unmatched */
 	int              status;         /* 0 until a response is written */
 	struct buf       body;
 	void           (*on_finish)(void *arg);   /* after the response */

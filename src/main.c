@@ -11,6 +11,7 @@
 
 #include <curl/curl.h>
 
+#include "app.h"
 #include "config.h"
 #include "db_pool.h"
 #include "listener.h"
@@ -120,6 +121,8 @@ cmd_serve(void)
 		listener_close(&l);
 		return 1;
 	}
+	if (app_metrics_init() != 0)
+		fprintf(stderr, "keyrota: metrics unavailable (no shared memory)\n");
 	rc = supervisor_run(&cfg, &sec, l.fd);
 	listener_close(&l);
 	secret_wipe(&sec, sizeof(sec));

@@ -33,9 +33,6 @@
 	"Referrer-Policy: no-referrer\r\n" \
 	"Cache-Control: no-store\r\n"
 
-enum page { PAGE_LAYOUT, PAGE_FORM, PAGE_RUNNING, PAGE_COMPLETED,
-	PAGE_FAILED, PAGE_ERROR, PAGE__MAX };
-
 static const char *const page_files[PAGE__MAX] = {
 	[PAGE_LAYOUT] = "layout.html",
 	[PAGE_FORM] = "form.html",
@@ -43,6 +40,8 @@ static const char *const page_files[PAGE__MAX] = {
 	[PAGE_COMPLETED] = "trace_completed.html",
 	[PAGE_FAILED] = "trace_failed.html",
 	[PAGE_ERROR] = "error.html",
+	[PAGE_ADMIN_LIST] = "admin_list.html",
+	[PAGE_ADMIN_DETAIL] = "admin_detail.html",
 };
 
 struct pages {
@@ -82,9 +81,8 @@ pages_free(struct pages *p)
 	free(p);
 }
 
-/* Renders a page in the layout and sends it. */
-static void
-send_page(struct app *app, struct http_request *req, int status,
+void
+pages_send(struct app *app, struct http_request *req, int status,
     enum page page, struct tctx *ctx, const char *title,
     const char *extra_headers)
 {
@@ -144,7 +142,7 @@ pages_error(struct app *app, struct http_request *req, int status,
 	tctx_set(ctx, "message", message);
 	tctx_set(ctx, "error_code", code);
 	tctx_setf(ctx, "status", "%d", status);
-	send_page(app, req, status, PAGE_ERROR, ctx, status_heading(status),
+	pages_send(app, req, status, PAGE_ERROR, ctx, status_heading(status),
 	    extra_headers);
 	tctx_free(ctx);
 }
@@ -225,7 +223,7 @@ send_form(struct app *app, struct http_request *req, int status,
 	}
 	if (form_error != NULL)
 		tctx_set(ctx, "form_error", form_error);
-	send_page(app, req, status, PAGE_FORM, ctx, "Report a stale key",
+	pages_send(app, req, status, PAGE_FORM, ctx, "Report a stale key",
 	    cookie);
 	tctx_free(ctx);
 }
@@ -483,7 +481,7 @@ pages_trace(struct app *app, struct http_request *req)
 		tctx_set(ctx, "meaning", meaning(row.decision));
 		add_lines(conn, &row, ctx);
 		db_pool_release(app->db, conn);
-		send_page(app, req, 200, PAGE_COMPLETED, ctx,
+		pages_send(app, req, 200, PAGE_COMPLETED, ctx,
 		    headline(row.decision), NULL);
 	} else if (strcmp(row.status, "failed") == 0) {
 		db_pool_release(app->db, conn);
@@ -491,12 +489,12 @@ pages_trace(struct app *app, struct http_request *req)
 		tctx_set(ctx, "error_code", row.error_code);
 		tctx_set(ctx, "explanation", kr_error_explain(
 		    e == KR_ERROR__MAX ? KR_INTERNAL_ERROR : e));
-		send_page(app, req, 200, PAGE_FAILED, ctx,
+		pages_send(app, req, 200, PAGE_FAILED, ctx,
 		    "Decision unavailable", NULL);
 	} else {
 		db_pool_release(app->db, conn);
 		tctx_set_bool(ctx, "refresh", 1);
-		send_page(app, req, 200, PAGE_RUNNING, ctx,
+		pages_send(app, req, 200, PAGE_RUNNING, ctx,
 		    "Checking policy P-7", NULL);
 	}
 	tctx_free(ctx);

@@ -10,6 +10,11 @@
 struct app;
 struct http_request;
 struct pages;
+struct tctx;
+
+/* The templates: one page each, all rendered inside PAGE_LAYOUT. */
+enum page { PAGE_LAYOUT, PAGE_FORM, PAGE_RUNNING, PAGE_COMPLETED,
+	PAGE_FAILED, PAGE_ERROR, PAGE_ADMIN_LIST, PAGE_ADMIN_DETAIL, PAGE__MAX };
 
 /* Loads and compiles every template of dir. NULL with err set on error
  * (file and line). */
@@ -22,6 +27,12 @@ enum handler_result pages_index(struct app *app, struct http_request *req);
 enum handler_result pages_decide(struct app *app, struct http_request *req);
 /* GET /rotation/traces/{id} as HTML. */
 enum handler_result pages_trace(struct app *app, struct http_request *req);
+
+/* Renders page inside the layout (adding the provider and title) and
+ * sends it with the HTML security headers. */
+void pages_send(struct app *app, struct http_request *req, int status,
+         enum page page, struct tctx *ctx, const char *title,
+         const char *extra_headers);
 
 /* An error page in the layout, or {"error_code","error"} for JSON
  * clients. extra_headers may be NULL. */

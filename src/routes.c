@@ -4,12 +4,29 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "admin.h"
 #include "api.h"
 #include "app.h"
 #include "health.h"
+#include "metrics.h"
 #include "pages.h"
 #include "http.h"
 #include "router.h"
+
+/* GET /metrics: nginx serves it to loopback only. */
+static enum handler_result
+metrics(struct app *app, struct http_request *req)
+{
+	struct buf out;
+
+	(void)app;
+	buf_init(&out, 256 * 1024);
+	metrics_render(&out);
+	http_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8",
+	    "Cache-Control: no-store\r\n", buf_str(&out), out.len);
+	buf_free(&out);
+	return HANDLER_ANSWERED;
+}
 
 /* JSON clients get the API, browsers the pages. */
 static enum handler_result
@@ -32,8 +49,11 @@ static const struct route routes[] = {
 	{ "GET",  "/", BODY_NONE, pages_index },
 	{ "GET",  "/healthz", BODY_NONE, health_live },
 	{ "GET",  "/readyz",  BODY_NONE, health_ready },
+	{ "GET",  "/metrics", BODY_NONE, metrics },
 	{ "POST", "/rotation/decide", BODY_JSON | BODY_FORM, decide },
 	{ "GET",  "/rotation/traces/{trace_id}", BODY_NONE, trace },
+	{ "GET",  "/admin/traces", BODY_NONE, admin_list },
+	{ "GET",  "/admin/traces/{trace_id}", BODY_NONE, admin_detail },
 };
 
 static int
@@ -69,6 +89,7 @@ app_handle(struct app *app, struct http_request *req)
 		break;
 	}
 	req->route_name = m.route->pattern;
+	req->route_index = (int)(m.route - routes);
 	memcpy(req->route_param, m.param, sizeof(req->route_param));
 	if (m.route->bodies != BODY_NONE) {
 		if (req->content_length > HTTP_BODY_MAX) {
@@ -101,4 +122,15 @@ app_handle(struct app *app, struct http_request *req)
 		    "The server could not answer this request.", NULL);
 out:
 	http_request_finish(req);
+}
+
+int
+app_metrics_init(void)
+{
+	static const char *names[sizeof(routes) / sizeof(routes[0])];
+	size_t i;
+
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+		names[i] = routes[i].pattern;
+	return metrics_init(names, (int)(sizeof(routes) / sizeof(routes[0])));
 }

@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "supervisor.h"
 #include "worker.h"
 
@@ -101,6 +102,7 @@ slot_died(struct pool *p, struct slot *s, int status)
 			    (long)s->pid, WEXITSTATUS(status), lived);
 	}
 	p->restarts++;
+	metrics_worker_restart();
 	s->pid = 0;
 	s->restart_at_ms = now_ms() + backoff_ms(s->failures);
 }

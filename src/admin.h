@@ -1,0 +1,40 @@
+/* admin: the operator's trace lookup (SPEC §4): a filtered, newest-first
+ * list with keyset pagination and counts by status, and a detail page with
+ * every stored field. HTML, or JSON with Accept: application/json.
+ *
+ * nginx authenticates /admin with auth_basic; keyrota refuses any admin
+ * request that does not carry the user nginx authenticated. */
+#ifndef KEYROTA_ADMIN_H
+#define KEYROTA_ADMIN_H
+
+#include <stddef.h>
+
+#include "router.h"
+#include "trace_id.h"
+
+struct app;
+struct http_request;
+struct report_errors;
+
+#define ADMIN_PAGE_SIZE 50
+
+/* Validated filters of the list; "" for a filter not given. */
+struct admin_filter {
+	char trace_id[TRACE_ID_SIZE];
+	char account_id[16];
+	char status[16];
+	char error_code[32];
+	char from[32], to[32];             /* as typed (echoed) */
+	char from_sql[40], to_sql[40];     /* UTC timestamps for PostgreSQL */
+	char after_ts[40];                 /* keyset cursor */
+	char after_id[TRACE_ID_SIZE];
+};
+
+/* Parses a query string; returns 0, or -1 with a message per bad field. */
+int admin_filter_parse(const char *query, struct admin_filter *f,
+        struct report_errors *errs);
+
+enum handler_result admin_list(struct app *app, struct http_request *req);
+enum handler_result admin_detail(struct app *app, struct http_request *req);
+
+#endif

@@ -1,0 +1,35 @@
+/* metrics: Prometheus counters shared by every process of one keyrota.
+ *
+ * The counters live in one anonymous shared mapping that the supervisor
+ * creates before it forks, so every worker (and every replacement of a
+ * worker) adds to the same numbers with atomic operations, and any worker
+ * can render them for GET /metrics. Without metrics_init (tests, CLI
+ * commands) every call is a no-op. */
+#ifndef KEYROTA_METRICS_H
+#define KEYROTA_METRICS_H
+
+#include "buf.h"
+#include "decision.h"
+#include "errors.h"
+#include "trace_store.h"
+
+#define METRICS_MAX_ROUTES 16
+
+/* Names the routes (by index; index -1 is "unmatched") and maps the shared
+ * counters. Returns 0, or -1 when the mapping fails. */
+int  metrics_init(const char *const *route_names, int nroutes);
+
+void metrics_request(int route_index, int status);
+/* A trace reached a terminal state. */
+void metrics_decision(enum trace_status status, int has_decision,
+         enum decision decision, enum kr_error error);
+/* One provider call finished: its latency and attempts. */
+void metrics_provider(long latency_ms, unsigned attempts);
+void metrics_in_flight(int delta);
+void metrics_worker_restart(void);
+void metrics_db_connect_failure(void);
+
+/* The Prometheus text exposition (format 0.0.4). */
+void metrics_render(struct buf *out);
+
+#endif
