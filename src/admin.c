@@ -340,7 +340,7 @@ admin_list(struct app *app, struct http_request *req)
 	struct json_object *obj = NULL, *arr, *item, *cobj;
 	struct tctx *ctx = NULL, *row;
 	struct buf link;
-	char key[32], cnt[32];
+	char key[32], cnt[32], cursor[80];
 	PGconn *conn;
 	int i, n, more;
 
@@ -384,9 +384,8 @@ admin_list(struct app *app, struct http_request *req)
 	/* The next page: the same filters, after the last row shown. */
 	buf_init(&link, 4096);
 	filter_query(&link, &f);
+	cursor[0] = '\0';
 	if (more) {
-		char cursor[80];
-
 		snprintf(cursor, sizeof(cursor), "%s|%s",
 		    PQgetvalue(rows, n - 1, 5), PQgetvalue(rows, n - 1, 0));
 		query_add(&link, "after", cursor);
@@ -414,8 +413,8 @@ admin_list(struct app *app, struct http_request *req)
 			json_object_array_add(arr, item);
 		}
 		json_object_object_add(obj, "traces", arr);
-		json_object_object_add(obj, "next", more ? json_object_new_string(
-		    strstr(buf_str(&link), "after=") + 6) : NULL);
+		json_object_object_add(obj, "next", more ?
+		    json_object_new_string(cursor) : NULL);
 		cobj = json_object_new_object();
 		for (i = 0; i < PQntuples(counts); i++)
 			json_object_object_add(cobj, PQgetvalue(counts, i, 0),

@@ -90,6 +90,9 @@ pages_send(struct app *app, struct http_request *req, int status,
 	char err[256];
 
 	tctx_set(ctx, "title", title);
+	/* Admin tables need the room; the person's pages read better narrow. */
+	tctx_set_bool(ctx, "wide", page == PAGE_ADMIN_LIST ||
+	    page == PAGE_ADMIN_DETAIL);
 	tctx_set(ctx, "provider_name", app->provider->ops->name);
 	tctx_set(ctx, "model_name", app->provider->model);
 	tctx_set_bool(ctx, "is_fixture",

@@ -3,7 +3,7 @@
 // that takes a moment (KEYROTA_FIXTURE_DELAY_MS) so the running state shows.
 // Screenshots of every state go to KEYROTA_ARTIFACTS/screenshots.
 import { chromium } from "playwright-core";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 const base = process.env.KEYROTA_URL || "http://127.0.0.1:18080";
@@ -129,6 +129,29 @@ await test("not_found_page", async () => {
   check(r.status() === 404, "status " + r.status());
   check(await page.isVisible("text=Back to the form"), "way back");
   await page.screenshot({ path: join(shots, "7-not-found.png"), fullPage: true });
+  await context.close();
+});
+
+await test("admin_list_to_detail_and_back", async () => {
+  const password = readFileSync(join(process.env.KEYROTA_VAR || "var/test", "secrets",
+    "admin.password"), "utf8").trim();
+  const { context, page } = await newPage({
+    httpCredentials: { username: "admin", password },
+    viewport: { width: 1100, height: 900 },
+  });
+  await page.goto(base + "/admin/traces?account_id=acct_10235");
+  await page.waitForSelector("#trace-table");
+  await page.screenshot({ path: join(shots, "8-admin-list.png"), fullPage: true });
+  const first = page.locator("#trace-table tbody a").first();
+  const id = (await first.textContent()).trim();
+  await first.click();
+  await page.waitForSelector("#trace-fields");
+  check((await page.textContent("h1")).includes(id), "detail of the clicked trace");
+  check((await page.textContent("#d-error")).includes("policy_conflict"), "error shown");
+  await page.screenshot({ path: join(shots, "9-admin-detail.png"), fullPage: true });
+  await page.click("#back-to-list");
+  await page.waitForSelector("#filters");
+  check(page.problems.length === 0, page.problems.join("\n"));
   await context.close();
 });
 

@@ -1,0 +1,234 @@
+"""Admin trace lookup and /metrics, through nginx."""
+import base64
+import json
+import os
+import random
+import re
+import signal
+import urllib.parse
+
+from harness import (VAR, check, eq, fcgi_get, get, psql, request, test, wait_for,
+                     worker_pids)
+
+STALE = "The CI deploy key of this service account is stale."
+
+
+def password():
+    with open(os.path.join(VAR, "secrets", "admin.password")) as f:
+        return f.read().strip()
+
+
+def auth(user="admin", pw=None):
+    token = base64.b64encode(("%s:%s" % (user, pw if pw is not None else password())).encode())
+    return {"Authorization": "Basic " + token.decode()}
+
+
+def admin(path, json_=True, **params):
+    q = ("?" + urllib.parse.urlencode(params)) if params else ""
+    headers = auth()
+    if json_:
+        headers["Accept"] = "application/json"
+    return get(path + q, headers=headers)
+
+
+def fresh_account():
+    return "acct_9%04d" % random.randrange(10000)
+
+
+def insert_traces(account, n, status="completed", error=None, minutes_ago=60, step_s=1):
+    """n traces for account, created minutes_ago back, step_s seconds apart."""
+    outcome = {
+        "completed": "'completed', 'eligible', 30, '{P-7}', NULL, now(), 5",
+        "failed": "'failed', NULL, NULL, NULL, %s, now(), 5" % ("'%s'" % (error or "provider_timeout")),
+        "running": "'running', NULL, NULL, NULL, NULL, NULL, NULL",
+    }[status]
+    psql("INSERT INTO traces (trace_id, account_id, status, decision, rotation_window_days,"
+         " source_line_ids, error_code, finished_at, latency_ms, prompt_version, provider,"
+         " request_model, input_fingerprint, fingerprint_key_id, created_at)"
+         " SELECT 'tr_' || substr(md5(random()::text || g), 1, 22), :'p1', " + outcome + ","
+         " 'rotation_decision@2', 'fixture', 'm', 'abcdef012345', 'fk_test',"
+         " now() - make_interval(mins => :'p2'::int) - make_interval(secs => g * :'p3'::int)"
+         " FROM generate_series(1, :'p4'::int) g", account, str(minutes_ago), str(step_s), str(n))
+
+
+@test
+def admin_needs_the_right_password():
+    eq(get("/admin/traces").status, 401, "no credentials")
+    eq(get("/admin/traces", headers=auth(pw="wrong")).status, 401, "wrong password")
+    eq(get("/admin/traces", headers=auth(user="root")).status, 401, "wrong user")
+    r = get("/admin/traces", headers=auth())
+    eq(r.status, 200)
+    eq(r.headers.get("cache-control"), "no-store")
+    check("default-src 'self'" in r.headers.get("content-security-policy", ""), r.headers)
+    # A spoofed Authorization header elsewhere does not reach keyrota as a user.
+    r = get("/admin/traces/" + "tr_" + "A" * 22, headers=auth(pw="wrong"))
+    eq(r.status, 401)
+
+
+@test
+def keyrota_refuses_admin_without_the_user_nginx_authenticated():
+    out = fcgi_get(os.path.join(VAR, "run", "keyrota.sock"), "/admin/traces")
+    check(out.startswith(b"Status: 401"), out[:100])
+    out = fcgi_get(os.path.join(VAR, "run", "keyrota.sock"), "/admin/traces",
+                   {"REMOTE_USER": "admin"})
+    check(out.startswith(b"Status: 200"), out[:100])
+
+
+@test
+def each_filter_and_combinations():
+    acct = fresh_account()
+    insert_traces(acct, 3, "completed")
+    insert_traces(acct, 2, "failed", "provider_timeout")
+    insert_traces(acct, 1, "failed", "invalid_decision")
+    insert_traces(acct, 1, "running", minutes_ago=0)
+    body = admin("/admin/traces", account_id=acct).json()
+    eq(len(body["traces"]), 7)
+    eq(body["counts"], {"running": "1", "completed": "3", "failed": "3"})
+    times = [t["created_at"] for t in body["traces"]]
+    eq(times, sorted(times, reverse=True), "newest first")
+    eq(len(admin("/admin/traces", account_id=acct, status="failed").json()["traces"]), 3)
+    eq(len(admin("/admin/traces", account_id=acct, error_code="provider_timeout")
+           .json()["traces"]), 2)
+    got = admin("/admin/traces", account_id=acct, status="failed",
+                error_code="invalid_decision").json()["traces"]
+    eq([t["error.type"] for t in got], ["invalid_decision"])
+    one = body["traces"][4]["trace_id"]
+    eq([t["trace_id"] for t in admin("/admin/traces", trace_id=one).json()["traces"]], [one])
+    # Time range: the running trace is recent, the others an hour old.
+    recent = admin("/admin/traces", account_id=acct,
+                   **{"from": _utc_minutes_ago(5)}).json()["traces"]
+    eq([t["status"] for t in recent], ["running"])
+    old = admin("/admin/traces", account_id=acct, to=_utc_minutes_ago(5)).json()["traces"]
+    eq(len(old), 6)
+    # The HTML page shows the same rows.
+    page = admin("/admin/traces", json_=False, account_id=acct)
+    eq(page.text.count('href="/admin/traces/tr_'), 7)
+    check("<strong>3</strong> completed" in page.text, "counts shown")
+
+
+def _utc_minutes_ago(m):
+    return psql("SELECT to_char((now() - make_interval(mins => :'p1'::int)) AT TIME ZONE 'UTC',"
+                " 'YYYY-MM-DD\"T\"HH24:MI')", str(m))[0][0]
+
+
+@test
+def bad_filters_are_422_and_echoed_escaped():
+    for params, field in (({"account_id": "<script>alert(1)</script>"}, "account_id"),
+                          ({"status": "done"}, "status"),
+                          ({"error_code": "csrf_failed"}, "error_code"),
+                          ({"from": "yesterday"}, "from"),
+                          ({"to": "2026-13-01"}, "to"),
+                          ({"trace_id": "tr_x"}, "trace_id"),
+                          ({"after": "garbage|tr_x"}, "after")):
+        r = admin("/admin/traces", **params)
+        eq(r.status, 422, repr(params))
+        check(field in r.json()["fields"], r.text)
+    r = admin("/admin/traces", json_=False, account_id='"><script>alert(1)</script>')
+    eq(r.status, 422)
+    check("<script>alert(1)" not in r.text, "echo not escaped")
+    check("&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in r.text, "input echoed escaped")
+    eq(admin("/admin/traces", **{"from": "2026-02-30"}).status, 422, "a date that does not exist")
+
+
+@test
+def keyset_pagination_is_stable_while_traces_arrive():
+    acct = fresh_account()
+    insert_traces(acct, 120, "completed", minutes_ago=30)
+    original = {t[0] for t in psql("SELECT trace_id FROM traces WHERE account_id = :'p1'", acct)}
+    seen = []
+    body = admin("/admin/traces", account_id=acct).json()
+    pages = 0
+    while True:
+        pages += 1
+        seen += [t["trace_id"] for t in body["traces"]]
+        eq(len(body["traces"]) <= 50, True)
+        # New traces arrive between pages; they are newer than any cursor.
+        insert_traces(acct, 7, "completed", minutes_ago=0)
+        if not body["next"]:
+            break
+        body = admin("/admin/traces", account_id=acct, after=body["next"]).json()
+    eq(pages, 3, "120 traces are three pages of 50")
+    eq(len(seen), len(set(seen)), "no duplicates")
+    eq(set(seen), original, "no misses")
+    # The HTML pager links to the next page with the filters kept.
+    page = admin("/admin/traces", json_=False, account_id=acct)
+    link = re.search(r'href="(/admin/traces\?[^"]+)" id="next-page"', page.text)
+    check(link and ("account_id=" + acct) in link.group(1).replace("&amp;", "&"), "next link")
+
+
+@test
+def detail_shows_every_field():
+    r = request("POST", "/rotation/decide", body=json.dumps(
+        {"account_id": "acct_10235", "credential_report": STALE}).encode(),
+        headers={"Content-Type": "application/json", "Idempotency-Key": "adm-" + os.urandom(6).hex()})
+    tid = r.json()["trace_id"]
+    d = admin("/admin/traces/" + tid).json()
+    for k in ("trace_id", "account_id", "status", "decision", "rotation_window_days",
+              "source_line_ids", "model_decision", "error.type", "gen_ai.system",
+              "gen_ai.request.model", "gen_ai.response.model", "gen_ai.usage.input_tokens",
+              "gen_ai.usage.output_tokens", "gen_ai.response.finish_reasons", "provider_attempts",
+              "latency_ms", "created_at", "finished_at", "idempotency_key", "input_fingerprint",
+              "fingerprint_key_id", "prompt_version"):
+        check(k in d, "detail lacks " + k)
+    eq((d["status"], d["error.type"], d["model_decision"]), ("failed", "policy_conflict", "eligible"))
+    check(d["idempotency_key"].startswith("adm-"), d)
+    page = admin("/admin/traces/" + tid, json_=False)
+    eq(page.status, 200)
+    for needle in (tid, "policy_conflict", "rotation_decision@2", d["input_fingerprint"],
+                   "the report text is never stored"):
+        check(needle in page.text, "detail page lacks " + needle)
+    eq(admin("/admin/traces/tr_" + "B" * 22).status, 404)
+
+
+def metric(text, name, **labels):
+    want = ",".join('%s="%s"' % kv for kv in labels.items())
+    for line in text.splitlines():
+        if line.startswith(name + ("{" + want + "}" if labels else " ")) or \
+                (labels and line.startswith(name + "{") and all(
+                    '%s="%s"' % kv in line for kv in labels.items())):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+@test
+def metrics_count_known_traffic():
+    before = get("/metrics").text
+    for acct in ("acct_10234", "acct_10234", "acct_10235"):
+        eq(request("POST", "/rotation/decide", body=json.dumps(
+            {"account_id": acct, "credential_report": STALE}).encode(),
+            headers={"Content-Type": "application/json"}).status, 200)
+    eq(get("/nope").status, 404)
+    after = get("/metrics")
+    eq(after.status, 200)
+    check(after.headers["content-type"].startswith("text/plain; version=0.0.4"), after.headers)
+    a, b = after.text, before
+    eq(metric(a, "keyrota_decisions_total", status="completed", decision="eligible") -
+       metric(b, "keyrota_decisions_total", status="completed", decision="eligible"), 2)
+    eq(metric(a, "keyrota_decisions_total", status="failed", error_code="policy_conflict") -
+       metric(b, "keyrota_decisions_total", status="failed", error_code="policy_conflict"), 1)
+    eq(metric(a, "keyrota_http_requests_total", route="/rotation/decide", status="200") -
+       metric(b, "keyrota_http_requests_total", route="/rotation/decide", status="200"), 3)
+    eq(metric(a, "keyrota_http_requests_total", route="unmatched", status="404") -
+       metric(b, "keyrota_http_requests_total", route="unmatched", status="404"), 1)
+    eq(metric(a, "keyrota_provider_latency_seconds_count") -
+       metric(b, "keyrota_provider_latency_seconds_count"), 3)
+    eq(metric(a, "keyrota_decisions_in_flight"), 0)
+
+
+@test
+def metrics_count_worker_restarts_across_processes():
+    before = metric(get("/metrics").text, "keyrota_worker_restarts_total")
+    victim = worker_pids()[0]
+    os.kill(victim, signal.SIGKILL)
+    wait_for(lambda: victim not in worker_pids() and len(worker_pids()) >= 2, timeout=5)
+    after = metric(get("/metrics").text, "keyrota_worker_restarts_total")
+    eq(after - before, 1)
+
+
+@test
+def metrics_are_loopback_only_in_nginx():
+    with open(os.path.join(VAR, "nginx", "keyrota-locations.conf")) as f:
+        conf = f.read()
+    block = conf[conf.index("location = /metrics"):]
+    block = block[:block.index("}")]
+    check("allow 127.0.0.1;" in block and "deny all;" in block, block)
