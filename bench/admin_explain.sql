@@ -1,16 +1,19 @@
--- The admin list query of src/admin.c (list_sql) with one set of filter
--- values as constants, which is how PostgreSQL plans it for keyrota
--- (PQexecParams: a custom plan per request). Empty variables mean "no
--- filter". Variables: tid acct status err from to.
-EXPLAIN (ANALYZE, COSTS OFF)
+-- The admin list query of src/admin.c (list_sql) as keyrota runs
+-- them: parameters bound (PQexecParams), so PostgreSQL makes a custom plan
+-- with the values known. Empty psql variables mean "no filter".
+-- Variables: tid acct status err from to.
+SET plan_cache_mode = force_custom_plan;
+PREPARE list(text, text, text, text, timestamptz, timestamptz, timestamptz, text) AS
 SELECT trace_id, account_id, status, coalesce(decision, ''), coalesce(error_code, ''),
   to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
   to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')
 FROM traces
-WHERE (NULLIF(:'tid', '') IS NULL OR trace_id = NULLIF(:'tid', ''))
-  AND (NULLIF(:'acct', '') IS NULL OR account_id = NULLIF(:'acct', ''))
-  AND (NULLIF(:'status', '') IS NULL OR status = NULLIF(:'status', ''))
-  AND (NULLIF(:'err', '') IS NULL OR error_code = NULLIF(:'err', ''))
-  AND (NULLIF(:'from', '')::timestamptz IS NULL OR created_at >= NULLIF(:'from', '')::timestamptz)
-  AND (NULLIF(:'to', '')::timestamptz IS NULL OR created_at < NULLIF(:'to', '')::timestamptz)
+WHERE ($1::text IS NULL OR trace_id = $1) AND ($2::text IS NULL OR account_id = $2)
+  AND ($3::text IS NULL OR status = $3) AND ($4::text IS NULL OR error_code = $4)
+  AND ($5::timestamptz IS NULL OR created_at >= $5::timestamptz)
+  AND ($6::timestamptz IS NULL OR created_at < $6::timestamptz)
+  AND ($7::timestamptz IS NULL OR (created_at, trace_id) < ($7::timestamptz, $8::text))
 ORDER BY created_at DESC, trace_id DESC LIMIT 51;
+EXPLAIN (ANALYZE, COSTS OFF) EXECUTE list(NULLIF(:'tid', ''), NULLIF(:'acct', ''),
+  NULLIF(:'status', ''), NULLIF(:'err', ''), NULLIF(:'from', '')::timestamptz,
+  NULLIF(:'to', '')::timestamptz, NULL, NULL);
