@@ -86,7 +86,11 @@ def expect_failure(name, code, ncalls):
     eq(r.status, 200, r.text)
     body = r.json()
     eq((body["status"], body["error_code"]), ("failed", code), name)
-    eq(len(calls()), ncalls, name + ": provider calls")
+    reqs = calls()
+    eq(len(reqs), ncalls, name + ": provider calls")
+    for call in reqs:
+        headers = {k.lower(): v for k, v in call["headers"].items()}
+        eq(headers.get("authorization"), "Bearer " + MODEL_KEY, name + ": Authorization")
     return body, r
 
 
