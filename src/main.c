@@ -14,6 +14,7 @@
 #include "app.h"
 #include "config.h"
 #include "db_pool.h"
+#include "eval.h"
 #include "listener.h"
 #include "log.h"
 #include "migrate.h"
@@ -33,6 +34,10 @@ usage(FILE *out)
 	    "commands:\n"
 	    "  serve      run the FastCGI worker pool (see README: configuration)\n"
 	    "  migrate    apply pending database migrations from KEYROTA_SQL_DIR\n"
+	    "  eval [FILE] [--json OUT] [--quiet]\n"
+	    "             run the eval set (default: the installed\n"
+	    "             evals/rotations.jsonl) through the decision service;\n"
+	    "             exit 1 when a case fails, 2 for a malformed file\n"
 	    "  provider-check\n"
 	    "             one call to the configured model provider; prints the\n"
 	    "             latency and the answer or the named error; no trace\n"
@@ -154,8 +159,11 @@ cmd_migrate(void)
 	return 0;
 }
 
+/* Commands that call the configured provider directly. */
+enum provider_cmd { CMD_PROVIDER_CHECK, CMD_EVAL };
+
 static int
-cmd_provider_check(void)
+cmd_with_provider(enum provider_cmd which, int argc, char **argv)
 {
 	static char key[SECRET_MAX];
 	struct config cfg;
@@ -171,7 +179,8 @@ cmd_provider_check(void)
 		fprintf(stderr, "keyrota: configuration error: %s\n", err);
 		return EXIT_USAGE;
 	}
-	rc = provider_check_run(&cfg, key);
+	rc = which == CMD_EVAL ? eval_command(&cfg, key, argc, argv) :
+	    provider_check_run(&cfg, key);
 	secret_wipe(key, sizeof(key));
 	return rc;
 }
@@ -181,6 +190,8 @@ main(int argc, char **argv)
 {
 	/* Before any thread exists, as libcurl requires. */
 	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (argc >= 2 && strcmp(argv[1], "eval") == 0)
+		return cmd_with_provider(CMD_EVAL, argc - 2, argv + 2);
 	if (argc != 2) {
 		usage(stderr);
 		return EXIT_USAGE;
@@ -190,7 +201,7 @@ main(int argc, char **argv)
 	if (strcmp(argv[1], "migrate") == 0)
 		return cmd_migrate();
 	if (strcmp(argv[1], "provider-check") == 0)
-		return cmd_provider_check();
+		return cmd_with_provider(CMD_PROVIDER_CHECK, 0, NULL);
 	if (strcmp(argv[1], "version") == 0) {
 		printf("keyrota %s\n", PACKAGE_VERSION);
 		return 0;

@@ -1,0 +1,793 @@
+#include "autoconfig.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "app.h"
+#include "buf.h"
+#include "config.h"
+#include "db_pool.h"
+#include "decide.h"
+#include "eval.h"
+#include "fingerprint.h"
+#include "log.h"
+#include "loop.h"
+#include "prompt.h"
+#include "provider.h"
+#include "report.h"
+#include "token.h"
+#include "trace_store.h"
+
+#define EVAL_MAX_CASES   1000
+#define EVAL_MAX_BYTES   (1024 * 1024)
+#define EXPECT_MAX       4
+#define OUTCOME_MAX      200
+
+enum outcome_kind { OUT_COMPLETED, OUT_FAILED, OUT_REJECTED, OUT_ERROR };
+
+/* One acceptable outcome of a case. */
+struct expect {
+	enum outcome_kind kind;
+	enum decision     decision;           /* completed */
+	int               has_sources;
+	char              sources[64];        /* "P-7,P-3", completed */
+	enum kr_error     error;              /* failed */
+	char              fields[128];        /* "a,b", rejected; "" = any */
+};
+
+struct eval_case {
+	unsigned        line;
+	char            name[81];
+	int             age_days;
+	char           *report_json;      /* the request body, as the API gets */
+	struct expect   expect[EXPECT_MAX];
+	size_t          nexpect;
+	char            account_id[16];
+	/* filled by the run */
+	char            got[OUTCOME_MAX];
+	char            expected[OUTCOME_MAX * 2];
+	char            trace_id[TRACE_ID_SIZE];
+	int             passed;
+	long            latency_ms;
+	struct timespec started;
+};
+
+struct eval_run_state {
+	struct app        *app;
+	pthread_mutex_t    lock;
+	pthread_cond_t     changed;
+	unsigned           in_flight;
+};
+
+struct case_ctx {
+	struct eval_run_state *run;
+	struct eval_case      *c;
+};
+
+static const char *const kind_names[] = { "completed", "failed", "rejected",
+	"error" };
+
+/* ---- reading the eval set ------------------------------------------------ */
+
+static int
+malformed(const char *file, unsigned line, const char *msg)
+{
+	fprintf(stderr, "keyrota eval: %s:%u: %s\n", file, line, msg);
+	return -1;
+}
+
+/* "a,b" from a JSON array of short strings. */
+static int
+join_strings(struct json_object *arr, char *out, size_t outlen)
+{
+	size_t i, n;
+	struct json_object *v;
+	struct buf b;
+	int rc = 0;
+
+	if (!json_object_is_type(arr, json_type_array))
+		return -1;
+	buf_init(&b, outlen - 1);
+	n = json_object_array_length(arr);
+	for (i = 0; i < n && rc == 0; i++) {
+		v = json_object_array_get_idx(arr, i);
+		if (!json_object_is_type(v, json_type_string) ||
+		    strchr(json_object_get_string(v), ',') != NULL ||
+		    (i > 0 && buf_putc(&b, ',') != BUF_OK) ||
+		    buf_puts(&b, json_object_get_string(v)) != BUF_OK)
+			rc = -1;
+	}
+	snprintf(out, outlen, "%s", buf_str(&b));
+	buf_free(&b);
+	return rc;
+}
+
+static int
+parse_expect(struct json_object *o, struct expect *e, const char **msg)
+{
+	struct json_object *v;
+	const char *status;
+
+	memset(e, 0, sizeof(*e));
+	*msg = "expect must be {\"status\": completed|failed|rejected, ...}";
+	if (!json_object_is_type(o, json_type_object) ||
+	    !json_object_object_get_ex(o, "status", &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return -1;
+	status = json_object_get_string(v);
+	json_object_object_foreach(o, key, val) {
+		(void)val;
+		if (strcmp(key, "status") != 0 && strcmp(key, "decision") != 0 &&
+		    strcmp(key, "source_line_ids") != 0 &&
+		    strcmp(key, "error_code") != 0 && strcmp(key, "fields") != 0) {
+			*msg = "expect has an unknown key";
+			return -1;
+		}
+	}
+	if (strcmp(status, "completed") == 0) {
+		e->kind = OUT_COMPLETED;
+		*msg = "a completed expectation needs a known decision";
+		if (!json_object_object_get_ex(o, "decision", &v) ||
+		    !json_object_is_type(v, json_type_string) ||
+		    decision_from_name(json_object_get_string(v), &e->decision))
+			return -1;
+		if (json_object_object_get_ex(o, "source_line_ids", &v)) {
+			*msg = "source_line_ids must be an array of ids";
+			if (join_strings(v, e->sources, sizeof(e->sources)) != 0)
+				return -1;
+			e->has_sources = 1;
+		}
+		return 0;
+	}
+	if (strcmp(status, "failed") == 0) {
+		e->kind = OUT_FAILED;
+		*msg = "a failed expectation needs a trace error_code";
+		if (!json_object_object_get_ex(o, "error_code", &v) ||
+		    !json_object_is_type(v, json_type_string))
+			return -1;
+		e->error = kr_error_from_code(json_object_get_string(v));
+		return kr_error_is_trace_error(e->error) ? 0 : -1;
+	}
+	if (strcmp(status, "rejected") == 0) {
+		e->kind = OUT_REJECTED;
+		*msg = "fields must be an array of field names";
+		if (json_object_object_get_ex(o, "fields", &v) &&
+		    join_strings(v, e->fields, sizeof(e->fields)) != 0)
+			return -1;
+		return 0;
+	}
+	return -1;
+}
+
+static int
+parse_case(struct json_object *o, struct eval_case *c, const char **msg)
+{
+	struct json_object *v, *body, *exp;
+	size_t i, n;
+
+	*msg = "each line must be a JSON object";
+	if (!json_object_is_type(o, json_type_object))
+		return -1;
+	json_object_object_foreach(o, key, val) {
+		(void)val;
+		if (strcmp(key, "name") != 0 && strcmp(key, "age_days") != 0 &&
+		    strcmp(key, "report") != 0 && strcmp(key, "item") != 0 &&
+		    strcmp(key, "expect") != 0 && strcmp(key, "note") != 0) {
+			*msg = "unknown key (name, age_days, report, item, "
+			    "expect, note)";
+			return -1;
+		}
+	}
+	*msg = "name must be a string of 1 to 80 characters";
+	if (!json_object_object_get_ex(o, "name", &v) ||
+	    !json_object_is_type(v, json_type_string) ||
+	    json_object_get_string_len(v) < 1 ||
+	    json_object_get_string_len(v) > 80)
+		return -1;
+	snprintf(c->name, sizeof(c->name), "%s", json_object_get_string(v));
+	*msg = "age_days must be a whole number from 0 to 36500";
+	if (!json_object_object_get_ex(o, "age_days", &v) ||
+	    !json_object_is_type(v, json_type_int) ||
+	    json_object_get_int64(v) < 0 || json_object_get_int64(v) > 36500)
+		return -1;
+	c->age_days = (int)json_object_get_int64(v);
+	*msg = "report must be a string";
+	if (!json_object_object_get_ex(o, "report", &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return -1;
+	/* The request body as a client would send it; account filled later. */
+	body = json_object_new_object();
+	json_object_object_add(body, "credential_report", json_object_get(v));
+	if (json_object_object_get_ex(o, "item", &v)) {
+		if (!json_object_is_type(v, json_type_string)) {
+			json_object_put(body);
+			*msg = "item must be a string";
+			return -1;
+		}
+		json_object_object_add(body, "item", json_object_get(v));
+	}
+	c->report_json = strdup(json_object_to_json_string_ext(body,
+	    JSON_C_TO_STRING_PLAIN));
+	json_object_put(body);
+	*msg = "expect is required";
+	if (!json_object_object_get_ex(o, "expect", &exp))
+		return -1;
+	if (json_object_is_type(exp, json_type_array)) {
+		n = json_object_array_length(exp);
+		*msg = "expect may list 1 to 4 outcomes";
+		if (n < 1 || n > EXPECT_MAX)
+			return -1;
+		for (i = 0; i < n; i++)
+			if (parse_expect(json_object_array_get_idx(exp, i),
+			    &c->expect[i], msg) != 0)
+				return -1;
+		c->nexpect = n;
+		return 0;
+	}
+	c->nexpect = 1;
+	return parse_expect(exp, &c->expect[0], msg);
+}
+
+static void
+free_cases(struct eval_case *cases, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(cases[i].report_json);
+	free(cases);
+}
+
+static int
+load_cases(const char *file, struct eval_case **out, size_t *count,
+    char digest[65])
+{
+	struct eval_case *cases;
+	struct json_tokener *tok;
+	struct json_object *o;
+	struct buf text;
+	const char *p, *nl, *msg;
+	char chunk[8192];
+	unsigned char md[32];
+	unsigned int mdlen;
+	unsigned line = 0, i;
+	size_t n = 0, k, len;
+	FILE *f;
+
+	if ((f = fopen(file, "re")) == NULL) {
+		fprintf(stderr, "keyrota eval: cannot open %s\n", file);
+		return -1;
+	}
+	buf_init(&text, EVAL_MAX_BYTES);
+	while ((len = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (buf_append(&text, chunk, len) != BUF_OK) {
+			fclose(f);
+			buf_free(&text);
+			return malformed(file, 0, "the file is larger than 1 MiB");
+		}
+	fclose(f);
+	EVP_Digest(buf_str(&text), text.len, md, &mdlen, EVP_sha256(), NULL);
+	for (i = 0; i < 32; i++)
+		snprintf(digest + 2 * i, 3, "%02x", md[i]);
+	cases = calloc(EVAL_MAX_CASES, sizeof(*cases));
+	tok = json_tokener_new();
+	if (cases == NULL || tok == NULL) {
+		free(cases);
+		json_tokener_free(tok);
+		buf_free(&text);
+		return -1;
+	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
+	    JSON_TOKENER_VALIDATE_UTF8);
+	for (p = buf_str(&text); *p != '\0'; p = nl + (*nl != '\0')) {
+		nl = strchr(p, '\n');
+		if (nl == NULL)
+			nl = p + strlen(p);
+		line++;
+		len = (size_t)(nl - p);
+		if (strspn(p, " \t\r") >= len)
+			continue;                /* blank line */
+		json_tokener_reset(tok);
+		o = json_tokener_parse_ex(tok, p, (int)len);
+		msg = "not a JSON object";
+		if (o == NULL || json_tokener_get_error(tok) !=
+		    json_tokener_success || n == EVAL_MAX_CASES ||
+		    (cases[n].line = line, parse_case(o, &cases[n], &msg)) != 0) {
+			json_object_put(o);
+			malformed(file, line, n == EVAL_MAX_CASES ?
+			    "too many cases" : msg);
+			goto fail;
+		}
+		json_object_put(o);
+		for (k = 0; k < n; k++)
+			if (strcmp(cases[k].name, cases[n].name) == 0) {
+				malformed(file, line, "a case of this name "
+				    "already exists");
+				n++;
+				goto fail;
+			}
+		n++;
+	}
+	json_tokener_free(tok);
+	buf_free(&text);
+	if (n == 0) {
+		free_cases(cases, n);
+		return malformed(file, line, "no cases");
+	}
+	*out = cases;
+	*count = n;
+	return 0;
+fail:
+	json_tokener_free(tok);
+	buf_free(&text);
+	free_cases(cases, n + 1);
+	return -1;
+}
+
+/* ---- running ------------------------------------------------------------- */
+
+static void
+describe_expect(const struct eval_case *c, char *out, size_t len)
+{
+	struct buf b;
+	size_t i;
+
+	buf_init(&b, len - 1);
+	for (i = 0; i < c->nexpect; i++) {
+		const struct expect *e = &c->expect[i];
+
+		if (i > 0)
+			buf_puts(&b, " | ");
+		buf_puts(&b, kind_names[e->kind]);
+		if (e->kind == OUT_COMPLETED)
+			buf_printf(&b, " %s%s%s%s", decision_name(e->decision),
+			    e->has_sources ? " [" : "", e->sources,
+			    e->has_sources ? "]" : "");
+		else if (e->kind == OUT_FAILED)
+			buf_printf(&b, " %s", kr_error_code(e->error));
+		else if (e->fields[0])
+			buf_printf(&b, " %s", e->fields);
+	}
+	snprintf(out, len, "%s", buf_str(&b));
+	buf_free(&b);
+}
+
+/* Compares the outcome (kind plus details) with each acceptable one. */
+static int
+matches(const struct eval_case *c, enum outcome_kind kind,
+    const struct decide_outcome *o, const char *fields)
+{
+	char sources[64];
+	size_t i, k;
+
+	for (i = 0; i < c->nexpect; i++) {
+		const struct expect *e = &c->expect[i];
+
+		if (e->kind != kind)
+			continue;
+		if (kind == OUT_REJECTED)
+			return e->fields[0] == '\0' || strcmp(e->fields, fields) == 0;
+		if (kind == OUT_FAILED && e->error == o->trace_error)
+			return 1;
+		if (kind == OUT_COMPLETED && o->has_decision &&
+		    e->decision == o->decision) {
+			sources[0] = '\0';
+			for (k = 0; k < o->nsources; k++)
+				snprintf(sources + strlen(sources), sizeof(sources) -
+				    strlen(sources), "%s%s", k ? "," : "",
+				    o->sources[k]);
+			if (!e->has_sources || strcmp(e->sources, sources) == 0)
+				return 1;
+		}
+	}
+	return 0;
+}
+
+static long
+ms_since(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long)((now.tv_sec - t->tv_sec) * 1000 +
+	    (now.tv_nsec - t->tv_nsec) / 1000000);
+}
+
+static void
+case_finished(struct eval_run_state *run)
+{
+	pthread_mutex_lock(&run->lock);
+	run->in_flight--;
+	pthread_cond_signal(&run->changed);
+	pthread_mutex_unlock(&run->lock);
+}
+
+static void
+case_done(void *arg, const struct decide_outcome *o)
+{
+	struct case_ctx *ctx = arg;
+	struct eval_case *c = ctx->c;
+	struct eval_run_state *run = ctx->run;
+	enum outcome_kind kind;
+	size_t k;
+
+	c->latency_ms = ms_since(&c->started);
+	memcpy(c->trace_id, o->trace_id, sizeof(c->trace_id));
+	if (o->error != KR_OK) {
+		kind = OUT_ERROR;
+		snprintf(c->got, sizeof(c->got), "error %s",
+		    kr_error_code(o->error));
+	} else if (o->status == TRACE_COMPLETED) {
+		kind = OUT_COMPLETED;
+		snprintf(c->got, sizeof(c->got), "completed %s [",
+		    o->has_decision ? decision_name(o->decision) : "?");
+		for (k = 0; k < o->nsources; k++)
+			snprintf(c->got + strlen(c->got), sizeof(c->got) -
+			    strlen(c->got), "%s%s", k ? "," : "", o->sources[k]);
+		snprintf(c->got + strlen(c->got), sizeof(c->got) -
+		    strlen(c->got), "]");
+	} else {
+		kind = OUT_FAILED;
+		snprintf(c->got, sizeof(c->got), "failed %s",
+		    kr_error_code(o->trace_error));
+	}
+	c->passed = kind != OUT_ERROR && matches(c, kind, o, "");
+	free(ctx);
+	case_finished(run);
+}
+
+static void
+start_case(struct eval_run_state *run, struct eval_case *c)
+{
+	struct report_errors errs;
+	struct report report;
+	struct decide_outcome none;
+	struct case_ctx *ctx;
+	char fields[128], *body;
+	size_t i, n;
+
+	clock_gettime(CLOCK_MONOTONIC, &c->started);
+	/* The account goes first, as the API's field order allows any. */
+	n = strlen(c->report_json) + 64;
+	body = malloc(n);
+	if (body == NULL) {
+		snprintf(c->got, sizeof(c->got), "error internal_error");
+		case_finished(run);
+		return;
+	}
+	snprintf(body, n, "{\"account_id\":\"%s\",%s", c->account_id,
+	    c->report_json + 1);
+	if (report_from_json(body, strlen(body), &report, &errs) != 0) {
+		free(body);
+		fields[0] = '\0';
+		for (i = 0; i < errs.n; i++)
+			snprintf(fields + strlen(fields), sizeof(fields) -
+			    strlen(fields), "%s%s", i ? "," : "",
+			    errs.e[i].field);
+		snprintf(c->got, sizeof(c->got), "rejected %s", fields);
+		memset(&none, 0, sizeof(none));
+		c->passed = matches(c, OUT_REJECTED, &none, fields);
+		c->latency_ms = ms_since(&c->started);
+		case_finished(run);
+		return;
+	}
+	free(body);
+	if ((ctx = calloc(1, sizeof(*ctx))) == NULL) {
+		report_free(&report);
+		snprintf(c->got, sizeof(c->got), "error internal_error");
+		case_finished(run);
+		return;
+	}
+	ctx->run = run;
+	ctx->c = c;
+	decide_start(run->app, &report, NULL, NULL, case_done, ctx);
+}
+
+static int
+exec_ok(PGconn *conn, const char *sql, int n, const char *const *params)
+{
+	PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+	int ok = PQresultStatus(res) == PGRES_COMMAND_OK ||
+	    PQresultStatus(res) == PGRES_TUPLES_OK;
+
+	if (!ok)
+		fprintf(stderr, "keyrota eval: %s", PQerrorMessage(conn));
+	PQclear(res);
+	return ok;
+}
+
+/* Temporary accounts, one per case, with the case's trusted key age.
+ * The hour's margin keeps the whole-day age exact. */
+static int
+create_accounts(PGconn *conn, struct eval_case *cases, size_t n)
+{
+	unsigned char r[2];
+	char age[16];
+	const char *p[2];
+	unsigned base;
+	size_t i;
+
+	/* A random block of acct_8xxxx ids, so runs rarely meet. */
+	if (RAND_bytes(r, sizeof(r)) != 1)
+		return -1;
+	base = ((unsigned)r[0] << 8 | r[1]) % 10000;
+	for (i = 0; i < n; i++) {
+		snprintf(cases[i].account_id, sizeof(cases[i].account_id),
+		    "acct_8%04u", (unsigned)((base + i) % 10000));
+		snprintf(age, sizeof(age), "%d", cases[i].age_days);
+		p[0] = cases[i].account_id;
+		p[1] = age;
+		if (!exec_ok(conn, "INSERT INTO accounts (account_id, "
+		    "key_created_at) VALUES ($1, now() - make_interval(days => "
+		    "$2::int) - interval '1 hour') ON CONFLICT (account_id) DO "
+		    "UPDATE SET key_created_at = EXCLUDED.key_created_at", 2, p))
+			return -1;
+	}
+	return 0;
+}
+
+static void
+drop_accounts(PGconn *conn, struct eval_case *cases, size_t n)
+{
+	const char *p[1];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		p[0] = cases[i].account_id;
+		exec_ok(conn, "DELETE FROM accounts WHERE account_id = $1", 1, p);
+	}
+}
+
+static void
+record_run(PGconn *conn, const char *file, const char *digest,
+    const struct provider *prov, const char *started, struct eval_case *cases,
+    size_t n, unsigned passed, struct eval_summary *out)
+{
+	char run_id[32], npass[16], nfail[16], lat[16];
+	const char *base = strrchr(file, '/');
+	const char *p[9];
+	size_t i;
+	int ok;
+
+	memcpy(run_id, "ev_", 3);
+	if (token_random(run_id + 3, sizeof(run_id) - 3, 16) != 0)
+		return;
+	snprintf(npass, sizeof(npass), "%u", passed);
+	snprintf(nfail, sizeof(nfail), "%u", (unsigned)n - passed);
+	p[0] = run_id;
+	p[1] = base != NULL ? base + 1 : file;
+	p[2] = digest;
+	p[3] = prov->ops->name;
+	p[4] = prov->model;
+	p[5] = PROMPT_VERSION;
+	p[6] = started;
+	p[7] = npass;
+	p[8] = nfail;
+	ok = exec_ok(conn, "BEGIN", 0, NULL) && exec_ok(conn, "INSERT INTO "
+	    "eval_runs (run_id, eval_file, eval_digest, provider, model, "
+	    "prompt_version, started_at, finished_at, passed, failed) VALUES "
+	    "($1, $2, $3, $4, $5, $6, $7::timestamptz, now(), $8, $9)", 9, p);
+	for (i = 0; ok && i < n; i++) {
+		snprintf(lat, sizeof(lat), "%ld", cases[i].latency_ms);
+		p[0] = run_id;
+		p[1] = cases[i].name;
+		p[2] = cases[i].passed ? "true" : "false";
+		p[3] = cases[i].expected;
+		p[4] = cases[i].got;
+		p[5] = lat;
+		p[6] = cases[i].trace_id[0] ? cases[i].trace_id : NULL;
+		ok = exec_ok(conn, "INSERT INTO eval_case_results (run_id, "
+		    "case_name, passed, expected, got, latency_ms, trace_id) "
+		    "VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, p);
+	}
+	if (ok && exec_ok(conn, "COMMIT", 0, NULL))
+		snprintf(out->run_id, sizeof(out->run_id), "%s", run_id);
+	else
+		exec_ok(conn, "ROLLBACK", 0, NULL);
+}
+
+static void
+write_json(const char *path, const char *file, const struct eval_summary *s,
+    const struct provider *prov, struct eval_case *cases, size_t n)
+{
+	struct json_object *root = json_object_new_object();
+	struct json_object *arr = json_object_new_array(), *c;
+	FILE *f;
+	size_t i;
+
+	json_object_object_add(root, "eval_file", json_object_new_string(file));
+	json_object_object_add(root, "run_id", s->run_id[0] ?
+	    json_object_new_string(s->run_id) : NULL);
+	json_object_object_add(root, "gen_ai.system",
+	    json_object_new_string(prov->ops->name));
+	json_object_object_add(root, "gen_ai.request.model",
+	    json_object_new_string(prov->model));
+	json_object_object_add(root, "prompt_version",
+	    json_object_new_string(PROMPT_VERSION));
+	json_object_object_add(root, "passed", json_object_new_int((int)s->passed));
+	json_object_object_add(root, "failed", json_object_new_int((int)s->failed));
+	for (i = 0; i < n; i++) {
+		c = json_object_new_object();
+		json_object_object_add(c, "name", json_object_new_string(cases[i].name));
+		json_object_object_add(c, "passed",
+		    json_object_new_boolean(cases[i].passed));
+		json_object_object_add(c, "expected",
+		    json_object_new_string(cases[i].expected));
+		json_object_object_add(c, "got", json_object_new_string(cases[i].got));
+		json_object_object_add(c, "latency_ms",
+		    json_object_new_int64(cases[i].latency_ms));
+		json_object_object_add(c, "trace_id", cases[i].trace_id[0] ?
+		    json_object_new_string(cases[i].trace_id) : NULL);
+		json_object_array_add(arr, c);
+	}
+	json_object_object_add(root, "cases", arr);
+	if ((f = fopen(path, "we")) == NULL)
+		fprintf(stderr, "keyrota eval: cannot write %s\n", path);
+	else {
+		fputs(json_object_to_json_string_ext(root,
+		    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE), f);
+		fputc('\n', f);
+		fclose(f);
+	}
+	json_object_put(root);
+}
+
+static struct provider *
+make_provider(const struct config *cfg, const char *model_key,
+    struct loop *loop)
+{
+	struct provider_openai_opts o;
+
+	if (cfg->provider == PROVIDER_FIXTURE)
+		return provider_fixture_create(loop, cfg->fixture_delay_ms);
+	o.base_url = cfg->model_base_url;
+	o.model = cfg->model;
+	o.key = model_key;
+	o.max_tokens_field = cfg->model_max_tokens_field;
+	o.timeout_ms = cfg->model_timeout_ms;
+	o.max_attempts = cfg->model_max_attempts;
+	return provider_openai_create(loop, &o);
+}
+
+/* The fingerprint key of the server when configured; otherwise a key made
+ * for this run (fingerprints are then only comparable within it). */
+static int
+fingerprint_key(const struct config *cfg, struct fingerprint_key *k)
+{
+	char err[256], key[64];
+
+	if (cfg->fingerprint_key_file[0] != '\0') {
+		if (fingerprint_key_load(k, cfg->fingerprint_key_file, err,
+		    sizeof(err)) == 0)
+			return 0;
+		fprintf(stderr, "keyrota eval: %s\n", err);
+		return -1;
+	}
+	if (token_random(key, sizeof(key), 32) != 0)
+		return -1;
+	return fingerprint_key_set(k, key, strlen(key));
+}
+
+int
+eval_run(const struct config *cfg, const char *model_key,
+    const struct eval_options *opts, struct eval_summary *out)
+{
+	static struct fingerprint_key fkey;
+	struct eval_run_state run;
+	struct eval_case *cases = NULL;
+	struct app app;
+	char digest[65], started[40];
+	PGconn *conn = NULL;
+	PGresult *res;
+	size_t n = 0, i;
+	int rc = 3;
+
+	memset(out, 0, sizeof(*out));
+	memset(&app, 0, sizeof(app));
+	if (load_cases(opts->file, &cases, &n, digest) != 0)
+		return 2;
+	if (fingerprint_key(cfg, &fkey) != 0)
+		goto out;
+	app.cfg = cfg;
+	app.fingerprint_key = &fkey;
+	if ((conn = db_connect(cfg->database_url)) == NULL) {
+		fprintf(stderr, "keyrota eval: database unavailable\n");
+		goto out;
+	}
+	res = PQexecParams(conn, "SELECT now()::text", 0, NULL, NULL, NULL,
+	    NULL, 0);
+	snprintf(started, sizeof(started), "%s", PQresultStatus(res) ==
+	    PGRES_TUPLES_OK ? PQgetvalue(res, 0, 0) : "now");
+	PQclear(res);
+	if (create_accounts(conn, cases, n) != 0)
+		goto out;
+	app.db = db_pool_create(cfg->database_url, 8, trace_store_prepare);
+	app.loop = loop_create();
+	if (app.db == NULL || app.loop == NULL || loop_start(app.loop) != 0 ||
+	    (app.provider = make_provider(cfg, model_key, app.loop)) == NULL)
+		goto out;
+
+	memset(&run, 0, sizeof(run));
+	run.app = &app;
+	pthread_mutex_init(&run.lock, NULL);
+	pthread_cond_init(&run.changed, NULL);
+	for (i = 0; i < n; i++) {
+		describe_expect(&cases[i], cases[i].expected,
+		    sizeof(cases[i].expected));
+		pthread_mutex_lock(&run.lock);
+		while (run.in_flight >= opts->concurrency)
+			pthread_cond_wait(&run.changed, &run.lock);
+		run.in_flight++;
+		pthread_mutex_unlock(&run.lock);
+		start_case(&run, &cases[i]);
+	}
+	pthread_mutex_lock(&run.lock);
+	while (run.in_flight > 0)
+		pthread_cond_wait(&run.changed, &run.lock);
+	pthread_mutex_unlock(&run.lock);
+	pthread_cond_destroy(&run.changed);
+	pthread_mutex_destroy(&run.lock);
+
+	for (i = 0; i < n; i++) {
+		if (cases[i].passed)
+			out->passed++;
+		else
+			out->failed++;
+		if (!opts->quiet || !cases[i].passed)
+			printf("%s %s: expected %s, got %s (%ld ms)\n",
+			    cases[i].passed ? "PASS" : "FAIL", cases[i].name,
+			    cases[i].expected, cases[i].got,
+			    cases[i].latency_ms);
+	}
+	record_run(conn, opts->file, digest, app.provider, started, cases, n,
+	    out->passed, out);
+	if (opts->json_out != NULL)
+		write_json(opts->json_out, opts->file, out, app.provider, cases,
+		    n);
+	printf("eval: %u passed, %u failed\n", out->passed, out->failed);
+	if (out->run_id[0])
+		printf("recorded as run %s (/admin/evals)\n", out->run_id);
+	rc = out->failed == 0 ? 0 : 1;
+out:
+	if (conn != NULL && cases != NULL)
+		drop_accounts(conn, cases, n);
+	loop_destroy(app.loop);
+	provider_destroy(app.provider);
+	db_pool_destroy(app.db);
+	if (conn != NULL)
+		PQfinish(conn);
+	free_cases(cases, n);
+	return rc;
+}
+
+int
+eval_command(const struct config *cfg, const char *model_key, int argc,
+    char **argv)
+{
+	struct eval_options opts = { PKGDATADIR "/evals/rotations.jsonl", NULL,
+	    0, 8 };
+	struct eval_summary s;
+	int i;
+
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0 && i + 1 < argc)
+			opts.json_out = argv[++i];
+		else if (strcmp(argv[i], "--quiet") == 0)
+			opts.quiet = 1;
+		else if (argv[i][0] != '-')
+			opts.file = argv[i];
+		else {
+			fprintf(stderr, "usage: keyrota eval [FILE] [--json OUT] "
+			    "[--quiet]\n");
+			return 2;
+		}
+	}
+	return eval_run(cfg, model_key, &opts, &s);
+}

@@ -1,0 +1,36 @@
+/* eval: the eval set (evals/rotations.jsonl) run through the decision
+ * service, the same code path as POST /rotation/decide: report validation,
+ * then decide_start with the configured provider and P-7 verification.
+ * Each case's trusted key age becomes a temporary account row in
+ * PostgreSQL for the run. Runs are recorded (eval_runs) so a prompt or
+ * model change that regresses a case shows on /admin/evals. */
+#ifndef KEYROTA_EVAL_H
+#define KEYROTA_EVAL_H
+
+#include <stddef.h>
+
+struct config;
+
+struct eval_options {
+	const char *file;         /* the JSON-lines eval set */
+	const char *json_out;     /* NULL, or where to write a JSON report */
+	int         quiet;        /* only the summary line */
+	unsigned    concurrency;  /* cases in flight at once */
+};
+
+struct eval_summary {
+	unsigned passed;
+	unsigned failed;
+	char     run_id[32];      /* "" when the run could not be recorded */
+};
+
+/* Returns 0 when every case passed, 1 when one failed, 2 when the file is
+ * malformed (the message names the line), 3 when keyrota could not run. */
+int eval_run(const struct config *cfg, const char *model_key,
+        const struct eval_options *opts, struct eval_summary *out);
+
+/* `keyrota eval [FILE] [--json OUT]` */
+int eval_command(const struct config *cfg, const char *model_key, int argc,
+        char **argv);
+
+#endif
