@@ -164,9 +164,8 @@ admin_filter_parse(const char *query, struct admin_filter *f,
 	return errs->n == 0 ? 0 : -1;
 }
 
-/* nginx authenticated the user; without that, keyrota answers 401 too. */
-static int
-authenticated(struct app *app, struct http_request *req)
+int
+admin_authenticated(struct app *app, struct http_request *req)
 {
 	const char *user = http_param(req, "REMOTE_USER");
 
@@ -369,7 +368,7 @@ admin_list(struct app *app, struct http_request *req)
 	PGconn *conn;
 	int i, n, more;
 
-	if (!authenticated(app, req))
+	if (!admin_authenticated(app, req))
 		return HANDLER_ANSWERED;
 	if (admin_filter_parse(req->query, &f, &errs) != 0)
 		return list_invalid(app, req, &errs);
@@ -562,7 +561,7 @@ admin_detail(struct app *app, struct http_request *req)
 	size_t nlines = 0, i, j;
 	int age;
 
-	if (!authenticated(app, req))
+	if (!admin_authenticated(app, req))
 		return HANDLER_ANSWERED;
 	if (trace_id_valid(req->route_param)) {
 		if ((conn = db_pool_acquire(app->db, DB_WAIT_MS)) == NULL)

@@ -34,7 +34,13 @@ struct admin_filter {
 int admin_filter_parse(const char *query, struct admin_filter *f,
         struct report_errors *errs);
 
+/* True when the request carries the user nginx authenticated; otherwise
+ * answers 401 (keyrota's own check behind nginx's auth_basic). */
+int admin_authenticated(struct app *app, struct http_request *req);
+
 enum handler_result admin_list(struct app *app, struct http_request *req);
 enum handler_result admin_detail(struct app *app, struct http_request *req);
+/* GET /admin/evals (admin_evals.c) */
+enum handler_result admin_evals(struct app *app, struct http_request *req);
 
 #endif

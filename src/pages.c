@@ -42,6 +42,8 @@ static const char *const page_files[PAGE__MAX] = {
 	[PAGE_ERROR] = "error.html",
 	[PAGE_ADMIN_LIST] = "admin_list.html",
 	[PAGE_ADMIN_DETAIL] = "admin_detail.html",
+	[PAGE_ADMIN_EVALS] = "admin_evals.html",
+	[PAGE_ADMIN_EVAL_RUN] = "admin_eval_run.html",
 };
 
 struct pages {
@@ -91,8 +93,7 @@ pages_send(struct app *app, struct http_request *req, int status,
 
 	tctx_set(ctx, "title", title);
 	/* Admin tables need the room; the person's pages read better narrow. */
-	tctx_set_bool(ctx, "wide", page == PAGE_ADMIN_LIST ||
-	    page == PAGE_ADMIN_DETAIL);
+	tctx_set_bool(ctx, "wide", page >= PAGE_ADMIN_LIST);
 	tctx_set(ctx, "provider_name", app->provider->ops->name);
 	tctx_set(ctx, "model_name", app->provider->model);
 	tctx_set_bool(ctx, "is_fixture",

@@ -14,7 +14,8 @@ struct tctx;
 
 /* The templates: one page each, all rendered inside PAGE_LAYOUT. */
 enum page { PAGE_LAYOUT, PAGE_FORM, PAGE_RUNNING, PAGE_COMPLETED,
-	PAGE_FAILED, PAGE_ERROR, PAGE_ADMIN_LIST, PAGE_ADMIN_DETAIL, PAGE__MAX };
+	PAGE_FAILED, PAGE_ERROR, PAGE_ADMIN_LIST, PAGE_ADMIN_DETAIL,
+	PAGE_ADMIN_EVALS, PAGE_ADMIN_EVAL_RUN, PAGE__MAX };
 
 /* Loads and compiles every template of dir. NULL with err set on error
  * (file and line). */

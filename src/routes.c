@@ -54,6 +54,7 @@ static const struct route routes[] = {
 	{ "GET",  "/rotation/traces/{trace_id}", BODY_NONE, trace },
 	{ "GET",  "/admin/traces", BODY_NONE, admin_list },
 	{ "GET",  "/admin/traces/{trace_id}", BODY_NONE, admin_detail },
+	{ "GET",  "/admin/evals", BODY_NONE, admin_evals },
 };
 
 static int
