@@ -13,6 +13,7 @@
 
 #include "app.h"
 #include "config.h"
+#include "check.h"
 #include "db_pool.h"
 #include "eval.h"
 #include "listener.h"
@@ -34,6 +35,10 @@ usage(FILE *out)
 	    "commands:\n"
 	    "  serve      run the FastCGI worker pool (see README: configuration)\n"
 	    "  migrate    apply pending database migrations from KEYROTA_SQL_DIR\n"
+	    "  check [--eval-run RUN_ID]\n"
+	    "             the deploy checklist: configuration, key files,\n"
+	    "             database, migrations, /healthz and /readyz, the eval\n"
+	    "             set, the README's limits; exit 1 on any failure\n"
 	    "  eval [FILE] [--json OUT] [--quiet]\n"
 	    "             run the eval set (default: the installed\n"
 	    "             evals/rotations.jsonl) through the decision service;\n"
@@ -190,6 +195,8 @@ main(int argc, char **argv)
 {
 	/* Before any thread exists, as libcurl requires. */
 	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (argc >= 2 && strcmp(argv[1], "check") == 0)
+		return check_command(argc - 2, argv + 2);
 	if (argc >= 2 && strcmp(argv[1], "eval") == 0)
 		return cmd_with_provider(CMD_EVAL, argc - 2, argv + 2);
 	if (argc != 2) {

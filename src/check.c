@@ -1,0 +1,231 @@
+#include "autoconfig.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <libpq-fe.h>
+
+#include "buf.h"
+#include "check.h"
+#include "config.h"
+#include "db_pool.h"
+#include "eval.h"
+#include "fingerprint.h"
+#include "migrate.h"
+#include "secret.h"
+
+#define EVAL_RUN_MAX_AGE "7 days"
+
+struct checklist {
+	unsigned failed;
+};
+
+static void
+line(struct checklist *cl, int ok, const char *what, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void
+line(struct checklist *cl, int ok, const char *what, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%s %s", ok ? "PASS" : "FAIL", what);
+	if (fmt != NULL && *fmt != '\0') {
+		printf(": ");
+		va_start(ap, fmt);
+		vprintf(fmt, ap);
+		va_end(ap);
+	}
+	putchar('\n');
+	fflush(stdout);
+	if (!ok)
+		cl->failed++;
+}
+
+static size_t
+collect(char *data, size_t size, size_t n, void *arg)
+{
+	return buf_append(arg, data, size * n) == BUF_OK ? size * n : 0;
+}
+
+/* GET url; ok when the status is 200 and the body holds want. */
+static void
+check_url(struct checklist *cl, const char *base, const char *path,
+    const char *want)
+{
+	char url[600];
+	struct buf body;
+	long status = 0;
+	CURLcode rc;
+	CURL *h;
+
+	snprintf(url, sizeof(url), "%s%s", base, path);
+	buf_init(&body, 64 * 1024);
+	if ((h = curl_easy_init()) == NULL) {
+		line(cl, 0, path, "libcurl unavailable");
+		return;
+	}
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 5000L);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
+	rc = curl_easy_perform(h);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(h);
+	if (rc != CURLE_OK)
+		line(cl, 0, path, "%s: %s", url, curl_easy_strerror(rc));
+	else
+		line(cl, status == 200 && strstr(buf_str(&body), want) != NULL,
+		    path, "%s answered %ld", url, status);
+	buf_free(&body);
+}
+
+/* The README a new user reads must say what keyrota does not do. */
+static void
+check_readme(struct checklist *cl, const char *path)
+{
+	static const char *const musts[] = { "eligibility only",
+	    "never creates a rotation job", "Eligibility is not rotation" };
+	struct buf text;
+	char chunk[8192];
+	size_t n, i;
+	FILE *f;
+
+	if ((f = fopen(path, "re")) == NULL) {
+		line(cl, 0, "README states the limits", "cannot read %s", path);
+		return;
+	}
+	buf_init(&text, 1024 * 1024);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		buf_append(&text, chunk, n);
+	fclose(f);
+	for (i = 0; i < sizeof(musts) / sizeof(musts[0]); i++)
+		if (strcasestr(buf_str(&text), musts[i]) == NULL)
+			break;
+	line(cl, i == sizeof(musts) / sizeof(musts[0]),
+	    "README states the limits", i < sizeof(musts) / sizeof(musts[0]) ?
+	    "%s does not say \"%s\"" : "%s", path,
+	    i < sizeof(musts) / sizeof(musts[0]) ? musts[i] : "");
+	buf_free(&text);
+}
+
+static void
+check_eval_run(struct checklist *cl, PGconn *conn, const char *run_id)
+{
+	const char *p[1] = { run_id };
+	PGresult *res;
+
+	res = PQexecParams(conn, "SELECT passed, failed, started_at > now() - "
+	    "interval '" EVAL_RUN_MAX_AGE "' FROM eval_runs WHERE run_id = $1",
+	    1, NULL, p, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+		line(cl, 0, "eval set passes", "no recorded run %s", run_id);
+	else if (strcmp(PQgetvalue(res, 0, 1), "0") != 0)
+		line(cl, 0, "eval set passes", "run %s had %s failed cases",
+		    run_id, PQgetvalue(res, 0, 1));
+	else if (*PQgetvalue(res, 0, 2) != 't')
+		line(cl, 0, "eval set passes", "run %s is older than "
+		    EVAL_RUN_MAX_AGE, run_id);
+	else
+		line(cl, 1, "eval set passes", "recorded run %s: %s passed",
+		    run_id, PQgetvalue(res, 0, 0));
+	PQclear(res);
+}
+
+int
+check_command(int argc, char **argv)
+{
+	static char model_key[SECRET_MAX];
+	struct fingerprint_key fk;
+	struct eval_options eo = { PKGDATADIR "/evals/rotations.jsonl", NULL, 1,
+	    8 };
+	struct eval_summary es;
+	struct checklist cl = { 0 };
+	struct config cfg;
+	const char *eval_run_id = NULL, *readme = PKGDATADIR "/README.md";
+	const char *v;
+	char err[512], url[300];
+	unsigned pending = 0;
+	size_t keylen;
+	PGconn *conn = NULL;
+	int i, rc;
+
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--eval-run") == 0 && i + 1 < argc)
+			eval_run_id = argv[++i];
+		else if (strcmp(argv[i], "--eval-file") == 0 && i + 1 < argc)
+			eo.file = argv[++i];
+		else if (strcmp(argv[i], "--readme") == 0 && i + 1 < argc)
+			readme = argv[++i];
+		else {
+			fprintf(stderr, "usage: keyrota check [--eval-run RUN_ID] "
+			    "[--eval-file FILE] [--readme FILE]\n");
+			return 2;
+		}
+	}
+	if (config_from_environ(&cfg, err, sizeof(err)) != 0) {
+		line(&cl, 0, "configuration valid", "%s", err);
+		printf("1 check failed\n");
+		return 1;
+	}
+	line(&cl, 1, "configuration valid", "provider %s",
+	    config_provider_name(cfg.provider));
+	rc = fingerprint_key_load(&fk, cfg.fingerprint_key_file, err,
+	    sizeof(err));
+	line(&cl, rc == 0, "fingerprint key file", "%s", rc == 0 ?
+	    cfg.fingerprint_key_file : err);
+	if (cfg.provider == PROVIDER_OPENAI) {
+		rc = secret_read("KEYROTA_MODEL_KEY_FILE", cfg.model_key_file,
+		    model_key, &keylen, err, sizeof(err));
+		line(&cl, rc == 0, "model key file", "%s", rc == 0 ?
+		    cfg.model_key_file : err);
+	} else
+		line(&cl, 1, "model key file", "none needed by the fixture");
+	secret_wipe(&fk, sizeof(fk));
+
+	if ((conn = db_connect(cfg.database_url)) == NULL)
+		line(&cl, 0, "database reachable", "see the warning above");
+	else {
+		line(&cl, 1, "database reachable", NULL);
+		rc = migrate_run(conn, cfg.sql_dir, 1, &pending, err, sizeof(err));
+		if (rc != 0)
+			line(&cl, 0, "migrations current", "%s", err);
+		else if (pending > 0)
+			line(&cl, 0, "migrations current",
+			    "%u pending: run keyrota migrate", pending);
+		else
+			line(&cl, 1, "migrations current", NULL);
+	}
+
+	if ((v = getenv("KEYROTA_CHECK_URL")) != NULL && *v != '\0')
+		snprintf(url, sizeof(url), "%s", v);
+	else
+		snprintf(url, sizeof(url), "http://127.0.0.1:%u", cfg.http_port);
+	check_url(&cl, url, "/healthz", "\"ok\"");
+	check_url(&cl, url, "/readyz", "\"ready\"");
+
+	if (eval_run_id != NULL) {
+		if (conn != NULL)
+			check_eval_run(&cl, conn, eval_run_id);
+		else
+			line(&cl, 0, "eval set passes", "database unavailable");
+	} else {
+		rc = eval_run(&cfg, model_key, &eo, &es);
+		line(&cl, rc == 0, "eval set passes", "%u passed, %u failed%s%s",
+		    es.passed, es.failed, es.run_id[0] ? ", run " : "",
+		    es.run_id);
+	}
+	check_readme(&cl, readme);
+	secret_wipe(model_key, sizeof(model_key));
+	if (conn != NULL)
+		PQfinish(conn);
+	if (cl.failed)
+		printf("%u check%s failed\n", cl.failed, cl.failed == 1 ? "" : "s");
+	else
+		printf("all checks passed\n");
+	return cl.failed ? 1 : 0;
+}
