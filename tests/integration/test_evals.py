@@ -1,0 +1,156 @@
+"""keyrota eval, recorded runs on /admin/evals, and keyrota check."""
+import base64
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+
+from harness import BINARY, ROOT, VAR, check, database_url, eq, get, test
+
+EVALS = os.path.join(ROOT, "evals", "rotations.jsonl")
+
+
+def env(**extra):
+    e = {k: v for k, v in os.environ.items() if not k.startswith("KEYROTA_")}
+    e.update({"KEYROTA_DATABASE_URL": database_url(), "KEYROTA_PROVIDER": "fixture",
+              "KEYROTA_SQL_DIR": os.path.join(ROOT, "sql"),
+              "KEYROTA_HTTP_PORT": os.environ["KEYROTA_HTTP_PORT"],
+              "KEYROTA_FINGERPRINT_KEY_FILE": os.path.join(VAR, "secrets", "fingerprint.key")})
+    e.update(extra)
+    return e
+
+
+def run(args, **extra):
+    return subprocess.run([BINARY] + args, env=env(**extra), capture_output=True, text=True,
+                          timeout=120)
+
+
+def admin_json(path):
+    with open(os.path.join(VAR, "secrets", "admin.password")) as f:
+        pw = f.read().strip()
+    token = base64.b64encode(("admin:" + pw).encode()).decode()
+    r = get(path, headers={"Authorization": "Basic " + token, "Accept": "application/json"})
+    eq(r.status, 200, r.text[:200])
+    return r.json()
+
+
+def case(name, age, report, expect, **more):
+    d = {"name": name, "age_days": age, "report": report, "expect": expect}
+    d.update(more)
+    return json.dumps(d)
+
+
+STALE = "The deploy key of this service account is stale."
+ELIGIBLE = {"status": "completed", "decision": "eligible", "source_line_ids": ["P-7"]}
+
+
+@test
+def the_shipped_eval_set_passes_with_the_fixture():
+    with open(EVALS) as f:
+        n = sum(1 for line in f if line.strip())
+    check(n >= 20, "at least 20 cases, found %d" % n)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = run(["eval", EVALS, "--json", os.path.join(tmp, "report.json")])
+        eq(out.returncode, 0, out.stdout[-2000:] + out.stderr)
+        check("eval: %d passed, 0 failed" % n in out.stdout, out.stdout[-500:])
+        eq(out.stdout.count("\nPASS ") + out.stdout.startswith("PASS "), n, "one line a case")
+        with open(os.path.join(tmp, "report.json")) as f:
+            report = json.load(f)
+        eq((report["passed"], report["failed"], len(report["cases"])), (n, 0, n))
+        check(report["run_id"].startswith("ev_"), report["run_id"])
+    # The temporary trusted accounts are gone again.
+    from harness import psql
+    eq(psql("SELECT count(*) FROM accounts WHERE account_id LIKE 'acct_8%'")[0][0], "0")
+
+
+@test
+def a_failing_case_exits_1_and_names_it():
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "wrong.jsonl")
+        with open(path, "w") as f:
+            f.write(case("right", 12, STALE, ELIGIBLE) + "\n")
+            f.write(case("wrong_on_purpose", 45, STALE, ELIGIBLE) + "\n")
+        out = run(["eval", path])
+        eq(out.returncode, 1, out.stdout + out.stderr)
+        check("FAIL wrong_on_purpose: expected completed eligible [P-7], got failed "
+              "policy_conflict" in out.stdout, out.stdout)
+        check("PASS right" in out.stdout and "eval: 1 passed, 1 failed" in out.stdout, out.stdout)
+
+
+@test
+def a_malformed_line_exits_2_naming_it():
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "bad.jsonl")
+        for third in ('{"name": "x", "age_days": 1', case("x", -1, STALE, ELIGIBLE),
+                      case("x", 1, STALE, {"status": "approved"}),
+                      case("dup", 1, STALE, ELIGIBLE)):
+            with open(path, "w") as f:
+                f.write(case("dup", 12, STALE, ELIGIBLE) + "\n\n" + third + "\n")
+            out = run(["eval", path])
+            eq(out.returncode, 2, third)
+            check(path + ":3:" in out.stderr, out.stderr)
+
+
+@test
+def recorded_runs_show_counts_and_changed_cases():
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "compare-%s.jsonl" % os.urandom(4).hex())
+        with open(path, "w") as f:
+            f.write(case("steady", 12, STALE, ELIGIBLE) + "\n")
+            f.write(case("flips", 12, STALE, ELIGIBLE) + "\n")
+        eq(run(["eval", path]).returncode, 0)
+        with open(path, "w") as f:
+            f.write(case("steady", 12, STALE, ELIGIBLE) + "\n")
+            f.write(case("flips", 45, STALE, ELIGIBLE) + "\n")
+            f.write(case("brand_new", 12, "Nothing special here.",
+                         {"status": "completed", "decision": "needs_review"}) + "\n")
+        out = run(["eval", path])
+        eq(out.returncode, 1)
+        run_id = out.stdout.split("recorded as run ")[1].split()[0]
+    runs = admin_json("/admin/evals")["runs"]
+    mine = [r for r in runs if r["run_id"] == run_id]
+    eq(len(mine), 1, "the run is listed")
+    eq((mine[0]["passed"], mine[0]["total"]), (2, 3))
+    detail = admin_json("/admin/evals?run=" + run_id)
+    changed = sorted(c["name"] for c in detail["cases"] if c["changed"])
+    eq(changed, ["brand_new", "flips"], "steady did not change")
+    check(detail["previous_run_id"], "compared with the previous run")
+
+
+@test
+def check_passes_on_a_healthy_deploy():
+    out = run(["check", "--eval-file", EVALS, "--readme", os.path.join(ROOT, "README.md")])
+    eq(out.returncode, 0, out.stdout + out.stderr)
+    for what in ("configuration valid", "fingerprint key file", "database reachable",
+                 "migrations current", "/healthz", "/readyz", "eval set passes",
+                 "README states the limits"):
+        check("PASS " + what in out.stdout, "no PASS line for " + what + ":\n" + out.stdout)
+
+
+@test
+def check_fails_for_a_world_readable_key_and_a_pending_migration():
+    with tempfile.TemporaryDirectory() as tmp:
+        key = os.path.join(tmp, "fp.key")
+        with open(key, "w") as f:
+            f.write("0123456789abcdef0123456789abcdef\n")
+        os.chmod(key, 0o644)
+        sql = os.path.join(tmp, "sql")
+        shutil.copytree(os.path.join(ROOT, "sql"), sql)
+        with open(os.path.join(sql, "999_not_yet.sql"), "w") as f:
+            f.write("SELECT 1;\n")
+        out = run(["check", "--eval-file", EVALS, "--readme", os.path.join(ROOT, "README.md")],
+                  KEYROTA_FINGERPRINT_KEY_FILE=key, KEYROTA_SQL_DIR=sql)
+        eq(out.returncode, 1, out.stdout)
+        check("FAIL fingerprint key file" in out.stdout and "group or others" in out.stdout,
+              out.stdout)
+        check("FAIL migrations current: 1 pending" in out.stdout, out.stdout)
+        check("PASS database reachable" in out.stdout, out.stdout)
+        # A README without the limits fails too.
+        readme = os.path.join(tmp, "README.md")
+        with open(readme, "w") as f:
+            f.write("# keyrota\nIt rotates keys.\n")
+        out = run(["check", "--eval-run", "ev_" + "A" * 22, "--readme", readme])
+        eq(out.returncode, 1)
+        check("FAIL README states the limits" in out.stdout, out.stdout)
+        check("FAIL eval set passes: no recorded run" in out.stdout, out.stdout)
