@@ -137,6 +137,24 @@ buf_json_escape(struct buf *b, const char *s)
 	return st;
 }
 
+enum buf_status
+buf_read_file(struct buf *b, const char *path)
+{
+	enum buf_status st = BUF_OK;
+	char chunk[8192];
+	size_t n;
+	FILE *f;
+
+	if ((f = fopen(path, "re")) == NULL)
+		return BUF_NOMEM;
+	while (st == BUF_OK && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		st = buf_append(b, chunk, n);
+	if (st == BUF_OK && ferror(f))
+		st = BUF_NOMEM;
+	fclose(f);
+	return st;
+}
+
 const char *
 buf_str(const struct buf *b)
 {

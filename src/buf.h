@@ -32,6 +32,9 @@ enum buf_status buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 /* Appends s as the body of a JSON string (no quotes), escaping as RFC 8259
  * requires. */
 enum buf_status buf_json_escape(struct buf *b, const char *s);
+/* Appends the whole file at path; BUF_TOOBIG past the bound, BUF_NOMEM
+ * also when the file cannot be read. */
+enum buf_status buf_read_file(struct buf *b, const char *path);
 /* Returns the contents ("" for an empty buffer). */
 const char     *buf_str(const struct buf *b);
 /* Hands the allocation to the caller (who frees it); the buffer is empty

@@ -91,18 +91,14 @@ check_readme(struct checklist *cl, const char *path)
 	static const char *const musts[] = { "eligibility only",
 	    "never creates a rotation job", "Eligibility is not rotation" };
 	struct buf text;
-	char chunk[8192];
-	size_t n, i;
-	FILE *f;
+	size_t i;
 
-	if ((f = fopen(path, "re")) == NULL) {
+	buf_init(&text, 1024 * 1024);
+	if (buf_read_file(&text, path) != BUF_OK) {
+		buf_free(&text);
 		line(cl, 0, "README states the limits", "cannot read %s", path);
 		return;
 	}
-	buf_init(&text, 1024 * 1024);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		buf_append(&text, chunk, n);
-	fclose(f);
 	for (i = 0; i < sizeof(musts) / sizeof(musts[0]); i++)
 		if (strcasestr(buf_str(&text), musts[i]) == NULL)
 			break;

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "app.h"
+#include "clock.h"
 #include "config.h"
 #include "db_pool.h"
 #include "decide.h"
@@ -66,16 +67,6 @@ decide_outcome_from_row(const struct trace_row *row, struct decide_outcome *o)
 			o->trace_error = KR_INTERNAL_ERROR;
 	} else
 		o->status = TRACE_RUNNING;
-}
-
-static long
-elapsed_ms(const struct timespec *since)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (long)((now.tv_sec - since->tv_sec) * 1000 +
-	    (now.tv_nsec - since->tv_nsec) / 1000000);
 }
 
 static void
@@ -166,7 +157,7 @@ fail_trace(struct decide_job *job, enum kr_error e)
 	f.status = TRACE_FAILED;
 	f.error = e;
 	f.input_tokens = f.output_tokens = -1;
-	f.latency_ms = elapsed_ms(&job->started);
+	f.latency_ms = clock_since_ms(&job->started);
 	finish(job, &f);
 }
 
@@ -189,7 +180,7 @@ provider_done(void *arg, struct provider_result *res)
 	f.input_tokens = res->input_tokens;
 	f.output_tokens = res->output_tokens;
 
-	metrics_provider(elapsed_ms(&job->provider_started), res->attempts);
+	metrics_provider(clock_since_ms(&job->provider_started), res->attempts);
 	e = res->error;
 	if (e == KR_OK)
 		e = answer_parse(res->text, res->text_len, &a);
@@ -198,7 +189,7 @@ provider_done(void *arg, struct provider_result *res)
 		f.model_decision = a.decision;
 		e = decision_verify(&a, &t);
 	}
-	f.latency_ms = elapsed_ms(&job->started);
+	f.latency_ms = clock_since_ms(&job->started);
 	if (e == KR_OK) {
 		f.status = TRACE_COMPLETED;
 		f.answer = &a;

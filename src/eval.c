@@ -12,6 +12,7 @@
 
 #include "app.h"
 #include "buf.h"
+#include "clock.h"
 #include "config.h"
 #include "db_pool.h"
 #include "decide.h"
@@ -254,25 +255,23 @@ load_cases(const char *file, struct eval_case **out, size_t *count,
 	struct json_object *o;
 	struct buf text;
 	const char *p, *nl, *msg;
-	char chunk[8192];
 	unsigned char md[32];
 	unsigned int mdlen;
 	unsigned line = 0, i;
 	size_t n = 0, k, len;
-	FILE *f;
 
-	if ((f = fopen(file, "re")) == NULL) {
-		fprintf(stderr, "keyrota eval: cannot open %s\n", file);
+	buf_init(&text, EVAL_MAX_BYTES);
+	switch (buf_read_file(&text, file)) {
+	case BUF_OK:
+		break;
+	case BUF_TOOBIG:
+		buf_free(&text);
+		return malformed(file, 0, "the file is larger than 1 MiB");
+	default:
+		buf_free(&text);
+		fprintf(stderr, "keyrota eval: cannot read %s\n", file);
 		return -1;
 	}
-	buf_init(&text, EVAL_MAX_BYTES);
-	while ((len = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		if (buf_append(&text, chunk, len) != BUF_OK) {
-			fclose(f);
-			buf_free(&text);
-			return malformed(file, 0, "the file is larger than 1 MiB");
-		}
-	fclose(f);
 	EVP_Digest(buf_str(&text), text.len, md, &mdlen, EVP_sha256(), NULL);
 	for (i = 0; i < 32; i++)
 		snprintf(digest + 2 * i, 3, "%02x", md[i]);
@@ -390,16 +389,6 @@ matches(const struct eval_case *c, enum outcome_kind kind,
 	return 0;
 }
 
-static long
-ms_since(const struct timespec *t)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (long)((now.tv_sec - t->tv_sec) * 1000 +
-	    (now.tv_nsec - t->tv_nsec) / 1000000);
-}
-
 static void
 case_finished(struct eval_run_state *run)
 {
@@ -418,7 +407,7 @@ case_done(void *arg, const struct decide_outcome *o)
 	enum outcome_kind kind;
 	size_t k;
 
-	c->latency_ms = ms_since(&c->started);
+	c->latency_ms = clock_since_ms(&c->started);
 	memcpy(c->trace_id, o->trace_id, sizeof(c->trace_id));
 	if (o->error != KR_OK) {
 		kind = OUT_ERROR;
@@ -474,7 +463,7 @@ start_case(struct eval_run_state *run, struct eval_case *c)
 		snprintf(c->got, sizeof(c->got), "rejected %s", fields);
 		memset(&none, 0, sizeof(none));
 		c->passed = matches(c, OUT_REJECTED, &none, fields);
-		c->latency_ms = ms_since(&c->started);
+		c->latency_ms = clock_since_ms(&c->started);
 		case_finished(run);
 		return;
 	}
@@ -639,23 +628,6 @@ write_json(const char *path, const char *file, const struct eval_summary *s,
 	json_object_put(root);
 }
 
-static struct provider *
-make_provider(const struct config *cfg, const char *model_key,
-    struct loop *loop)
-{
-	struct provider_openai_opts o;
-
-	if (cfg->provider == PROVIDER_FIXTURE)
-		return provider_fixture_create(loop, cfg->fixture_delay_ms);
-	o.base_url = cfg->model_base_url;
-	o.model = cfg->model;
-	o.key = model_key;
-	o.max_tokens_field = cfg->model_max_tokens_field;
-	o.timeout_ms = cfg->model_timeout_ms;
-	o.max_attempts = cfg->model_max_attempts;
-	return provider_openai_create(loop, &o);
-}
-
 /* The fingerprint key of the server when configured; otherwise a key made
  * for this run (fingerprints are then only comparable within it). */
 static int
@@ -711,7 +683,8 @@ eval_run(const struct config *cfg, const char *model_key,
 	app.db = db_pool_create(cfg->database_url, 8, trace_store_prepare);
 	app.loop = loop_create();
 	if (app.db == NULL || app.loop == NULL || loop_start(app.loop) != 0 ||
-	    (app.provider = make_provider(cfg, model_key, app.loop)) == NULL)
+	    (app.provider = provider_from_config(cfg, model_key,
+	    app.loop)) == NULL)
 		goto out;
 
 	memset(&run, 0, sizeof(run));

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "loop.h"
 
@@ -38,15 +39,6 @@ struct loop {
 	struct transfer *running;      /* added to multi */
 };
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 struct loop *
 loop_create(void)
 {
@@ -69,7 +61,7 @@ loop_after(struct loop *l, unsigned ms, loop_fn fn, void *arg)
 
 	if ((t = malloc(sizeof(*t))) == NULL)
 		return -1;
-	t->due_ms = now_ms() + ms;
+	t->due_ms = clock_now_ms() + ms;
 	t->fn = fn;
 	t->arg = arg;
 	pthread_mutex_lock(&l->lock);
@@ -116,7 +108,7 @@ run_timers(struct loop *l)
 	int wait;
 
 	for (;;) {
-		now = now_ms();
+		now = clock_now_ms();
 		pthread_mutex_lock(&l->lock);
 		t = l->timers;
 		if (t == NULL || t->due_ms > now) {

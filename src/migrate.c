@@ -57,27 +57,6 @@ is_migration_name(const char *s)
 	    s[3] == '_' && strcmp(s + n - 4, ".sql") == 0;
 }
 
-static int
-read_file(const char *path, struct buf *out)
-{
-	char chunk[8192];
-	FILE *f;
-	size_t n;
-	int rc = 0;
-
-	if ((f = fopen(path, "re")) == NULL)
-		return -1;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		if (buf_append(out, chunk, n) != BUF_OK) {
-			rc = -1;
-			break;
-		}
-	if (ferror(f))
-		rc = -1;
-	fclose(f);
-	return rc;
-}
-
 static void
 sha256_hex(const char *data, size_t len, char hex[65])
 {
@@ -127,7 +106,7 @@ load_migrations(const char *dir, struct migration **out, size_t *count,
 		}
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		buf_init(&text, MIGRATION_MAX_BYTES);
-		if (read_file(path, &text) != 0) {
+		if (buf_read_file(&text, path) != BUF_OK) {
 			buf_free(&text);
 			rc = fail(err, errlen, "cannot read %s", path);
 			break;

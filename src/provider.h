@@ -92,4 +92,10 @@ struct provider_openai_opts {
 struct provider *provider_openai_create(struct loop *loop,
                      const struct provider_openai_opts *opts);
 
+struct config;
+/* The provider the configuration names (KEYROTA_PROVIDER and friends);
+ * model_key is only read by the openai provider. */
+struct provider *provider_from_config(const struct config *cfg,
+                     const char *model_key, struct loop *loop);
+
 #endif

@@ -76,7 +76,6 @@ int
 provider_check_run(const struct config *cfg, const char *model_key)
 {
 	static struct policy_line lines[CHECK_MAX_LINES];
-	struct provider_openai_opts opts;
 	struct trusted_context t;
 	struct provider_call call;
 	struct provider *p = NULL;
@@ -97,18 +96,7 @@ provider_check_run(const struct config *cfg, const char *model_key)
 
 	if ((loop = loop_create()) == NULL || loop_start(loop) != 0)
 		goto out;
-	if (cfg->provider == PROVIDER_FIXTURE)
-		p = provider_fixture_create(loop, cfg->fixture_delay_ms);
-	else {
-		opts.base_url = cfg->model_base_url;
-		opts.model = cfg->model;
-		opts.key = model_key;
-		opts.max_tokens_field = cfg->model_max_tokens_field;
-		opts.timeout_ms = cfg->model_timeout_ms;
-		opts.max_attempts = cfg->model_max_attempts;
-		p = provider_openai_create(loop, &opts);
-	}
-	if (p == NULL)
+	if ((p = provider_from_config(cfg, model_key, loop)) == NULL)
 		goto out;
 	printf("provider: %s\nmodel:    %s\nprompt:   %s\n", p->ops->name,
 	    p->model, PROMPT_VERSION);

@@ -18,6 +18,7 @@
 #include <openssl/rand.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "log.h"
 #include "loop.h"
 #include "openai_format.h"
@@ -56,15 +57,6 @@ struct openai_job {
 	provider_done_fn        done;
 	void                   *ctx;
 };
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static CURL *
 handle_get(struct openai *o)
@@ -176,7 +168,7 @@ transfer_done(void *arg, CURL *easy, CURLcode rc)
 	ao.attempt = job->attempt;
 	ao.max_attempts = job->o->max_attempts;
 	ao.retry_after_ms = -1;
-	ao.remaining_ms = (long)(job->deadline_ms - now_ms());
+	ao.remaining_ms = (long)(job->deadline_ms - clock_now_ms());
 	curl_easy_getinfo(job->easy, CURLINFO_RESPONSE_CODE, &status);
 
 	if (rc == CURLE_OK && status == 200) {
@@ -220,7 +212,7 @@ start_attempt(void *arg)
 {
 	struct openai_job *job = arg;
 	struct openai *o = job->o;
-	long remaining = (long)(job->deadline_ms - now_ms());
+	long remaining = (long)(job->deadline_ms - clock_now_ms());
 
 	if (remaining <= 0) {
 		job_finish(job, KR_PROVIDER_TIMEOUT);
@@ -277,7 +269,7 @@ openai_decide(struct provider *p, const struct provider_call *call,
 	job->o = o;
 	job->done = done;
 	job->ctx = ctx;
-	job->deadline_ms = now_ms() + o->timeout_ms;
+	job->deadline_ms = clock_now_ms() + o->timeout_ms;
 	provider_result_init(&job->result);
 	buf_init(&job->response, RESPONSE_MAX);
 	job->body = openai_build_request(&opts, call);

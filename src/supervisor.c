@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "clock.h"
 #include "log.h"
 #include "metrics.h"
 #include "supervisor.h"
@@ -36,15 +37,6 @@ struct pool {
 	unsigned long        restarts;
 };
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 spawn(struct pool *p, struct slot *s)
 {
@@ -54,7 +46,7 @@ spawn(struct pool *p, struct slot *s)
 	pid = fork();
 	if (pid < 0) {
 		log_error("fork failed: %s", strerror(errno));
-		s->restart_at_ms = now_ms() + BACKOFF_FIRST_MS;
+		s->restart_at_ms = clock_now_ms() + BACKOFF_FIRST_MS;
 		return;
 	}
 	if (pid == 0) {
@@ -64,7 +56,7 @@ spawn(struct pool *p, struct slot *s)
 		exit(worker_main(p->cfg, p->secrets, p->listen_fd));
 	}
 	s->pid = pid;
-	s->started_ms = now_ms();
+	s->started_ms = clock_now_ms();
 	s->restart_at_ms = 0;
 	log_info("worker %ld started", (long)pid);
 }
@@ -85,7 +77,7 @@ backoff_ms(unsigned failures)
 static void
 slot_died(struct pool *p, struct slot *s, int status)
 {
-	long long lived = now_ms() - s->started_ms;
+	long long lived = clock_now_ms() - s->started_ms;
 	int planned = WIFEXITED(status) &&
 	    WEXITSTATUS(status) == WORKER_EXIT_DRAINED;
 
@@ -104,7 +96,7 @@ slot_died(struct pool *p, struct slot *s, int status)
 	p->restarts++;
 	metrics_worker_restart();
 	s->pid = 0;
-	s->restart_at_ms = now_ms() + backoff_ms(s->failures);
+	s->restart_at_ms = clock_now_ms() + backoff_ms(s->failures);
 }
 
 static void
@@ -135,7 +127,7 @@ reap(struct pool *p, int stopping)
 static void
 respawn_due(struct pool *p)
 {
-	long long now = now_ms();
+	long long now = clock_now_ms();
 	unsigned i;
 
 	for (i = 0; i < p->cfg->workers; i++)
@@ -190,10 +182,10 @@ static void
 stop_all(struct pool *p, const sigset_t *set)
 {
 	struct timespec tick = { 0, 50 * 1000 * 1000 };
-	long long deadline = now_ms() + p->cfg->drain_timeout_ms + 1000;
+	long long deadline = clock_now_ms() + p->cfg->drain_timeout_ms + 1000;
 
 	signal_all(p, SIGTERM);
-	while (alive(p) > 0 && now_ms() < deadline) {
+	while (alive(p) > 0 && clock_now_ms() < deadline) {
 		sigtimedwait(set, NULL, &tick);
 		reap(p, 1);
 	}

@@ -359,24 +359,15 @@ template_load(const char *path, char *err, size_t errlen)
 {
 	struct template *t;
 	struct buf text;
-	char chunk[8192];
-	size_t n;
-	FILE *f;
 	const char *base = strrchr(path, '/');
 
-	if ((f = fopen(path, "re")) == NULL) {
-		snprintf(err, errlen, "%s: cannot open", path);
+	buf_init(&text, TEMPLATE_MAX_BYTES);
+	if (buf_read_file(&text, path) != BUF_OK) {
+		buf_free(&text);
+		snprintf(err, errlen, "%s: cannot read (or larger than %d KiB)",
+		    path, TEMPLATE_MAX_BYTES / 1024);
 		return NULL;
 	}
-	buf_init(&text, TEMPLATE_MAX_BYTES);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		if (buf_append(&text, chunk, n) != BUF_OK) {
-			fclose(f);
-			buf_free(&text);
-			snprintf(err, errlen, "%s: too large", path);
-			return NULL;
-		}
-	fclose(f);
 	t = template_compile(base != NULL ? base + 1 : path, buf_str(&text),
 	    err, errlen);
 	buf_free(&text);

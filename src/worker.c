@@ -94,23 +94,6 @@ accept_thread(void *arg)
 	return NULL;
 }
 
-static struct provider *
-provider_for(const struct config *cfg, const struct worker_secrets *sec,
-    struct loop *loop)
-{
-	struct provider_openai_opts opts;
-
-	if (cfg->provider == PROVIDER_FIXTURE)
-		return provider_fixture_create(loop, cfg->fixture_delay_ms);
-	opts.base_url = cfg->model_base_url;
-	opts.model = cfg->model;
-	opts.key = sec->model_key;
-	opts.max_tokens_field = cfg->model_max_tokens_field;
-	opts.timeout_ms = cfg->model_timeout_ms;
-	opts.max_attempts = cfg->model_max_attempts;
-	return provider_openai_create(loop, &opts);
-}
-
 static int
 worker_start(struct worker *w, const struct config *cfg,
     const struct worker_secrets *sec, int listen_fd)
@@ -153,7 +136,8 @@ worker_start(struct worker *w, const struct config *cfg,
 		log_error("out of memory starting worker");
 		return -1;
 	}
-	w->app.provider = provider_for(cfg, sec, w->app.loop);
+	w->app.provider = provider_from_config(cfg, sec->model_key,
+	    w->app.loop);
 	if (w->app.provider == NULL) {
 		log_error("cannot create the %s provider",
 		    config_provider_name(cfg->provider));
