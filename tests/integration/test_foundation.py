@@ -109,6 +109,34 @@ def killed_worker_is_replaced_and_service_keeps_answering():
 
 
 @test
+def sighup_replaces_every_worker_without_dropping_requests():
+    before = worker_pids()
+    sup = supervisor_pid()
+    statuses = []
+    stop = threading.Event()
+
+    def hammer():
+        while not stop.is_set():
+            statuses.append(get("/healthz").status)
+
+    t = threading.Thread(target=hammer)
+    t.start()
+    try:
+        time.sleep(0.2)
+        os.kill(sup, signal.SIGHUP)
+        fresh = wait_for(lambda: (lambda p: p if len(p) == len(before) and
+                                  not set(p) & set(before) else None)(worker_pids()), timeout=10)
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        t.join()
+    check(fresh, "old workers still serving: %r -> %r" % (before, worker_pids()))
+    eq(supervisor_pid(), sup, "the supervisor stays")
+    check(len(statuses) > 10, "requests were made during the reload")
+    eq(set(statuses), {200}, "no request failed during the reload")
+
+
+@test
 def worker_is_recycled_after_max_requests_without_failed_requests():
     restart_keyrota(KEYROTA_MAX_REQUESTS=5, KEYROTA_WORKERS=1)
     try:
