@@ -4,6 +4,8 @@
 #ifndef KEYROTA_APP_H
 #define KEYROTA_APP_H
 
+#include <stdatomic.h>
+
 struct config;
 struct db_pool;
 struct fingerprint_key;
@@ -19,6 +21,9 @@ struct app {
 	struct provider              *provider;
 	struct pages                 *pages;
 	const struct fingerprint_key *fingerprint_key;
+	/* Decisions of this process not yet terminal; a draining worker
+	 * waits for them, also those whose request already has its 303. */
+	atomic_long                   decisions;
 };
 
 /* Routes one request: 404/405/413/415 are answered here, everything else by

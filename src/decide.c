@@ -34,6 +34,13 @@ struct decide_job {
 	void                   *ctx;
 };
 
+static void
+in_flight(struct app *app, int delta)
+{
+	atomic_fetch_add(&app->decisions, delta);
+	metrics_in_flight(delta);
+}
+
 int
 decide_idempotency_key_valid(const char *key)
 {
@@ -85,7 +92,7 @@ end_without_trace(struct decide_job *job, enum kr_error e)
 	memset(&o, 0, sizeof(o));
 	o.error = e;
 	job->on_done(job->ctx, &o);
-	metrics_in_flight(-1);
+	in_flight(job->app, -1);
 	job_free(job);
 }
 
@@ -144,7 +151,7 @@ finish(struct decide_job *job, const struct trace_finish *f)
 	}
 	metrics_decision(o.status, o.has_decision, o.decision, o.trace_error);
 	job->on_done(job->ctx, &o);
-	metrics_in_flight(-1);
+	in_flight(app, -1);
 	job_free(job);
 }
 
@@ -222,7 +229,7 @@ answer_repeat(struct decide_job *job, PGconn *conn, const char *key,
 	decide_outcome_from_row(&row, &o);
 	o.replayed = 1;
 	job->on_done(job->ctx, &o);
-	metrics_in_flight(-1);
+	in_flight(job->app, -1);
 	job_free(job);
 }
 
@@ -238,13 +245,13 @@ decide_start(struct app *app, struct report *report, const char *key,
 	PGconn *conn = NULL;
 	int attempt;
 
-	metrics_in_flight(1);
+	in_flight(app, 1);
 	if ((job = calloc(1, sizeof(*job))) == NULL) {
 		report_free(report);
 		memset(&o, 0, sizeof(o));
 		o.error = KR_INTERNAL_ERROR;
 		on_done(ctx, &o);
-		metrics_in_flight(-1);
+		in_flight(app, -1);
 		return;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &job->started);

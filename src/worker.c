@@ -216,7 +216,8 @@ worker_drain(struct worker *w)
 		/* A thread between its stop check and accept() misses one
 		 * signal, so the signal is repeated until every thread is out. */
 		pthread_mutex_lock(&w->lock);
-		done = w->running == 0 && atomic_load(&w->active) == 0;
+		done = w->running == 0 && atomic_load(&w->active) == 0 &&
+		    atomic_load(&w->app.decisions) == 0;
 		pthread_mutex_unlock(&w->lock);
 		if (done)
 			break;

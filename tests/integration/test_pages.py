@@ -3,7 +3,8 @@ import re
 import time
 import urllib.parse
 
-from harness import PORT, check, eq, get, psql, request, restart_keyrota, test, wait_for
+from harness import (PORT, check, eq, get, psql, request, restart_keyrota, stack, test,
+                     wait_for)
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; "
        "base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
@@ -151,6 +152,21 @@ def form_redirects_at_once_then_shows_running_then_completed():
         check("Stale service-account keys may be rotated within 30 days." in page.text,
               "policy line text")
         check(location.rsplit("/", 1)[1] in page.text, "trace id shown")
+    finally:
+        restart_keyrota()
+
+
+@test
+def sigterm_after_the_303_still_finishes_the_decision():
+    restart_keyrota(KEYROTA_FIXTURE_DELAY_MS=1500)
+    try:
+        r, _, _ = submit()
+        eq(r.status, 303)
+        trace_id = r.headers["location"].rsplit("/", 1)[1]
+        stack("keyrota-stop")        # the request is answered; its decision is not
+        rows = psql("SELECT status, coalesce(decision, '') FROM traces WHERE trace_id = :'p1'",
+                    trace_id)
+        eq(rows, [["completed", "eligible"]], "drained, not lost")
     finally:
         restart_keyrota()
 
