@@ -109,6 +109,26 @@ def killed_worker_is_replaced_and_service_keeps_answering():
 
 
 @test
+def a_worker_that_keeps_dying_young_is_replaced_with_growing_delays():
+    gaps = []
+    victim = worker_pids()[0]
+    for _ in range(3):
+        others = set(worker_pids()) - {victim}
+        os.kill(victim, signal.SIGKILL)
+        killed = time.monotonic()
+        fresh = wait_for(lambda: (lambda p: p if p and len(p) == len(others) + 1 and
+                                  victim not in p else None)(worker_pids()), timeout=5)
+        check(fresh, "not replaced")
+        gaps.append(time.monotonic() - killed)
+        victim = (set(fresh) - others).pop()
+    check(gaps[0] < 1.0, "first replacement within a second: %r" % gaps)
+    check(gaps[1] >= 0.2 and gaps[2] >= 0.45, "backoff grows (250, 500 ms): %r" % gaps)
+    check(gaps[2] > gaps[1] > gaps[0], "each wait longer than the last: %r" % gaps)
+    for _ in range(5):
+        eq(get("/healthz").status, 200)
+
+
+@test
 def sighup_replaces_every_worker_without_dropping_requests():
     before = worker_pids()
     sup = supervisor_pid()
