@@ -86,9 +86,9 @@ show_runs(struct app *app, struct http_request *req, PGconn *conn)
 			json_object_object_add(o, "started_at",
 			    json_object_new_string(PQgetvalue(res, i, 5)));
 			json_object_object_add(o, "passed", json_object_new_int(
-			    atoi(PQgetvalue(res, i, 6))));
+			    (int)strtol(PQgetvalue(res, i, 6), NULL, 10)));
 			json_object_object_add(o, "total", json_object_new_int(
-			    atoi(PQgetvalue(res, i, 7))));
+			    (int)strtol(PQgetvalue(res, i, 7), NULL, 10)));
 			json_object_array_add(arr, o);
 		}
 		o = json_object_new_object();
@@ -156,9 +156,9 @@ show_run(struct app *app, struct http_request *req, PGconn *conn,
 		json_object_object_add(o, "previous_run_id", *PQgetvalue(run, 0, 8) ?
 		    json_object_new_string(PQgetvalue(run, 0, 8)) : NULL);
 		json_object_object_add(o, "passed",
-		    json_object_new_int(atoi(PQgetvalue(run, 0, 6))));
+		    json_object_new_int((int)strtol(PQgetvalue(run, 0, 6), NULL, 10)));
 		json_object_object_add(o, "failed",
-		    json_object_new_int(atoi(PQgetvalue(run, 0, 7))));
+		    json_object_new_int((int)strtol(PQgetvalue(run, 0, 7), NULL, 10)));
 		for (i = 0; i < PQntuples(cases); i++) {
 			had = *PQgetvalue(cases, i, 5) == 't';
 			changed = *PQgetvalue(run, 0, 8) && (!had ||
