@@ -19,7 +19,6 @@ struct db_pool {
 	unsigned          open;      /* connections in use or idle */
 	unsigned          nidle;
 	PGconn          **idle;      /* size slots */
-	unsigned long     connect_failures;
 };
 
 PGconn *
@@ -125,7 +124,6 @@ db_pool_acquire(struct db_pool *pool, unsigned timeout_ms)
 	if (conn == NULL) {
 		pthread_mutex_lock(&pool->lock);
 		pool->open--;
-		pool->connect_failures++;
 		metrics_db_connect_failure();
 		pthread_cond_signal(&pool->freed);
 		pthread_mutex_unlock(&pool->lock);
@@ -154,13 +152,3 @@ db_pool_release(struct db_pool *pool, PGconn *conn)
 	pthread_mutex_unlock(&pool->lock);
 }
 
-unsigned long
-db_pool_connect_failures(struct db_pool *pool)
-{
-	unsigned long n;
-
-	pthread_mutex_lock(&pool->lock);
-	n = pool->connect_failures;
-	pthread_mutex_unlock(&pool->lock);
-	return n;
-}

@@ -21,8 +21,6 @@ struct db_pool *db_pool_create(const char *conninfo, unsigned size,
 void            db_pool_destroy(struct db_pool *pool);
 PGconn         *db_pool_acquire(struct db_pool *pool, unsigned timeout_ms);
 void            db_pool_release(struct db_pool *pool, PGconn *conn);
-/* Connections that failed to open since the pool was created. */
-unsigned long   db_pool_connect_failures(struct db_pool *pool);
 
 /* Opens one connection outside any pool (migrate, check). */
 PGconn         *db_connect(const char *conninfo);

@@ -83,6 +83,17 @@ job_free(struct decide_job *job)
 	free(job);
 }
 
+/* Tells the caller the outcome; the job ends here. */
+static void
+job_end(struct decide_job *job, const struct decide_outcome *o)
+{
+	struct app *app = job->app;
+
+	job->on_done(job->ctx, o);
+	job_free(job);
+	in_flight(app, -1);
+}
+
 /* Answers without a trace (or about one that could not be finished). */
 static void
 end_without_trace(struct decide_job *job, enum kr_error e)
@@ -91,9 +102,7 @@ end_without_trace(struct decide_job *job, enum kr_error e)
 
 	memset(&o, 0, sizeof(o));
 	o.error = e;
-	job->on_done(job->ctx, &o);
-	in_flight(job->app, -1);
-	job_free(job);
+	job_end(job, &o);
 }
 
 /* Acquires a connection; one that went stale while idle is replaced once
@@ -150,9 +159,7 @@ finish(struct decide_job *job, const struct trace_finish *f)
 			o.trace_error = f->error;
 	}
 	metrics_decision(o.status, o.has_decision, o.decision, o.trace_error);
-	job->on_done(job->ctx, &o);
-	in_flight(app, -1);
-	job_free(job);
+	job_end(job, &o);
 }
 
 static void
@@ -228,9 +235,7 @@ answer_repeat(struct decide_job *job, PGconn *conn, const char *key,
 	}
 	decide_outcome_from_row(&row, &o);
 	o.replayed = 1;
-	job->on_done(job->ctx, &o);
-	in_flight(job->app, -1);
-	job_free(job);
+	job_end(job, &o);
 }
 
 void

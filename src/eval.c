@@ -7,7 +7,6 @@
 #include <time.h>
 
 #include <json-c/json.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "app.h"
@@ -255,9 +254,7 @@ load_cases(const char *file, struct eval_case **out, size_t *count,
 	struct json_object *o;
 	struct buf text;
 	const char *p, *nl, *msg;
-	unsigned char md[32];
-	unsigned int mdlen;
-	unsigned line = 0, i;
+	unsigned line = 0;
 	size_t n = 0, k, len;
 
 	buf_init(&text, EVAL_MAX_BYTES);
@@ -272,9 +269,7 @@ load_cases(const char *file, struct eval_case **out, size_t *count,
 		fprintf(stderr, "keyrota eval: cannot read %s\n", file);
 		return -1;
 	}
-	EVP_Digest(buf_str(&text), text.len, md, &mdlen, EVP_sha256(), NULL);
-	for (i = 0; i < 32; i++)
-		snprintf(digest + 2 * i, 3, "%02x", md[i]);
+	fingerprint_sha256_hex(buf_str(&text), text.len, digest);
 	cases = calloc(EVAL_MAX_CASES, sizeof(*cases));
 	tok = json_tokener_new();
 	if (cases == NULL || tok == NULL) {

@@ -23,20 +23,27 @@ hex(const unsigned char *in, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-int
-fingerprint_key_set(struct fingerprint_key *k, const void *key, size_t len)
+void
+fingerprint_sha256_hex(const void *data, size_t len, char out[65])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
-	char h[9];
+
+	EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+	hex(md, 32, out);
+}
+
+int
+fingerprint_key_set(struct fingerprint_key *k, const void *key, size_t len)
+{
+	char h[65];
 
 	if (len == 0 || len > sizeof(k->key))
 		return -1;
 	memcpy(k->key, key, len);
 	k->len = len;
-	EVP_Digest(key, len, md, &mdlen, EVP_sha256(), NULL);
-	hex(md, 4, h);
-	snprintf(k->id, sizeof(k->id), "fk_%s", h);
+	fingerprint_sha256_hex(key, len, h);
+	snprintf(k->id, sizeof(k->id), "fk_%.8s", h);
 	return 0;
 }
 

@@ -21,6 +21,8 @@ int  fingerprint_key_set(struct fingerprint_key *k, const void *key,
 /* Reads the key file with secret_read's rules. */
 int  fingerprint_key_load(struct fingerprint_key *k, const char *path,
          char *err, size_t errlen);
+/* Plain SHA-256 of data, as 64 hex digits (file checksums). */
+void fingerprint_sha256_hex(const void *data, size_t len, char out[65]);
 /* Full HMAC-SHA256 of data, as 64 hex digits. */
 void fingerprint_hmac_hex(const struct fingerprint_key *k, const void *data,
          size_t len, char out[65]);

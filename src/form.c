@@ -152,17 +152,3 @@ form_free(struct form *f)
 	f->n = 0;
 }
 
-const char *
-form_strerror(enum form_status st)
-{
-	switch (st) {
-	case FORM_OK:          return "ok";
-	case FORM_BAD_ESCAPE:  return "malformed percent escape";
-	case FORM_NUL:         return "encoded NUL byte";
-	case FORM_EMPTY_NAME:  return "field without a name";
-	case FORM_TOO_MANY:    return "too many fields";
-	case FORM_TOO_LONG:    return "input too long";
-	case FORM_NOMEM:       return "out of memory";
-	}
-	return "unknown";
-}

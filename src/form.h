@@ -39,7 +39,6 @@ enum form_status form_parse(struct form *f, const char *in, size_t len);
 const char      *form_get(const struct form *f, const char *name);
 size_t           form_count(const struct form *f, const char *name);
 void             form_free(struct form *f);
-const char      *form_strerror(enum form_status st);
 
 /* Percent-decodes len bytes of in into out (at least len + 1 bytes).
  * Returns FORM_OK and the decoded length in *outlen. */

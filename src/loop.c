@@ -76,12 +76,6 @@ loop_after(struct loop *l, unsigned ms, loop_fn fn, void *arg)
 }
 
 int
-loop_call(struct loop *l, loop_fn fn, void *arg)
-{
-	return loop_after(l, 0, fn, arg);
-}
-
-int
 loop_add_transfer(struct loop *l, CURL *easy, loop_transfer_fn done, void *arg)
 {
 	struct transfer *t;

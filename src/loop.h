@@ -32,7 +32,5 @@ int          loop_after(struct loop *l, unsigned ms, loop_fn fn, void *arg);
  * Thread-safe. Returns 0, or -1 (done is then never called). */
 int          loop_add_transfer(struct loop *l, CURL *easy,
                  loop_transfer_fn done, void *arg);
-/* Calls fn(arg) on the loop thread as soon as possible. */
-int          loop_call(struct loop *l, loop_fn fn, void *arg);
 
 #endif

@@ -7,9 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
 #include "buf.h"
+#include "fingerprint.h"
 #include "log.h"
 #include "migrate.h"
 
@@ -58,17 +57,6 @@ is_migration_name(const char *s)
 }
 
 static void
-sha256_hex(const char *data, size_t len, char hex[65])
-{
-	unsigned char md[32];
-	unsigned int mdlen = 0, i;
-
-	EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
-	for (i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-}
-
-static void
 free_migrations(struct migration *m, size_t n)
 {
 	size_t i;
@@ -112,7 +100,7 @@ load_migrations(const char *dir, struct migration **out, size_t *count,
 			break;
 		}
 		memcpy(m[n].name, de->d_name, strlen(de->d_name) + 1);
-		sha256_hex(buf_str(&text), text.len, m[n].checksum);
+		fingerprint_sha256_hex(buf_str(&text), text.len, m[n].checksum);
 		if ((m[n].sql = buf_detach(&text)) == NULL)
 			m[n].sql = strdup("");
 		n++;
