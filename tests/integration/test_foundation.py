@@ -10,7 +10,7 @@ import tempfile
 import threading
 import time
 
-from harness import (BINARY, ROOT, VAR, check, database_url, eq, fcgi_get, get,
+from harness import (BINARY, ROOT, TEMPLATE_DIR, VAR, check, database_url, eq, fcgi_get, get,
                      get_json, request, restart_keyrota, stack, supervisor_pid, test,
                      wait_for, worker_pids)
 
@@ -275,7 +275,7 @@ def serve_on_inherited_socket(extra_env, pass_fd, use_stdin):
     env = {"KEYROTA_WORKERS": "1", "KEYROTA_THREADS": "2", "KEYROTA_USER": "keyrota",
            "KEYROTA_DATABASE_URL": database_url(),
            "KEYROTA_FINGERPRINT_KEY_FILE": os.path.join(VAR, "secrets", "fingerprint.key"),
-           "KEYROTA_TEMPLATE_DIR": os.path.join(ROOT, "templates"),
+           "KEYROTA_TEMPLATE_DIR": TEMPLATE_DIR,
            "KEYROTA_LISTEN": "unix:" + os.path.join(tmp, "unused.sock")}
     env.update(extra_env)
     full = {k: v for k, v in os.environ.items() if not k.startswith(("KEYROTA_", "LISTEN_"))}

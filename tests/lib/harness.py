@@ -17,6 +17,10 @@ STACK = os.path.join(ROOT, "scripts", "stack")
 VAR = os.environ["KEYROTA_VAR"]
 BUILD = os.environ["KEYROTA_BUILD_DIR"]
 PORT = int(os.environ["KEYROTA_HTTP_PORT"])
+# Templates as the stack serves them: the checkout, or the copy under the
+# state directory when the service user cannot read the checkout.
+TEMPLATE_DIR = os.path.join(subprocess.run([STACK, "share-dir"], check=True, capture_output=True,
+                                           text=True).stdout, "templates")
 BINARY = os.path.join(BUILD, "keyrota")
 
 _tests = []
