@@ -142,6 +142,14 @@ admin_filter_parse(const char *query, struct admin_filter *f,
 		else
 			copy_echo(f->error_code, sizeof(f->error_code), v);
 	}
+	if ((v = form_get(&q, "origin")) != NULL && *v != '\0') {
+		if (strcmp(v, "reports") != 0 && strcmp(v, "evals") != 0 &&
+		    strcmp(v, "all") != 0)
+			add_error(errs, "origin",
+			    "Origin is reports, evals or all.");
+		else
+			copy_echo(f->origin, sizeof(f->origin), v);
+	}
 	if ((v = form_get(&q, "from")) != NULL && *v != '\0') {
 		if (parse_time(v, f->from_sql, sizeof(f->from_sql)) != 0)
 			add_error(errs, "from", "Times look like 2026-11-26 or "
@@ -183,7 +191,9 @@ admin_authenticated(struct app *app, struct http_request *req)
 	"AND ($3::text IS NULL OR status = $3) " \
 	"AND ($4::text IS NULL OR error_code = $4) " \
 	"AND ($5::timestamptz IS NULL OR created_at >= $5::timestamptz) " \
-	"AND ($6::timestamptz IS NULL OR created_at < $6::timestamptz) "
+	"AND ($6::timestamptz IS NULL OR created_at < $6::timestamptz) " \
+	"AND (CASE $7::text WHEN 'all' THEN true WHEN 'evals' THEN eval " \
+	"ELSE NOT eval END) "
 
 /* Parameters are given as values, so PostgreSQL plans each query for its
  * filters (a custom plan: the unused conditions fold away and the matching
@@ -194,8 +204,8 @@ static const char list_sql[] =
     "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
     "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') "
     "FROM traces " FILTERS
-    "AND ($7::timestamptz IS NULL OR "
-    "(created_at, trace_id) < ($7::timestamptz, $8::text)) "
+    "AND ($8::timestamptz IS NULL OR "
+    "(created_at, trace_id) < ($8::timestamptz, $9::text)) "
     "ORDER BY created_at DESC, trace_id DESC LIMIT 51";
 
 /* One count per status, each stopping at COUNT_CAP + 1 rows and each with
@@ -226,7 +236,7 @@ count_by_status(PGconn *conn, const struct admin_filter *f,
 		    (f->error_code[0] && strcmp(count_names[i], "failed") != 0))
 			continue;
 		res = PQexecParams(conn, f->error_code[0] ?
-		    count_failed_by_error_sql : count_sql[i], 6, NULL, params,
+		    count_failed_by_error_sql : count_sql[i], 7, NULL, params,
 		    NULL, NULL, 0);
 		ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
 		if (ok && strtol(PQgetvalue(res, 0, 0), NULL, 10) > COUNT_CAP)
@@ -253,8 +263,10 @@ filter_params(const struct admin_filter *f, const char **p)
 	p[3] = nz(f->error_code);
 	p[4] = nz(f->from_sql);
 	p[5] = nz(f->to_sql);
-	p[6] = nz(f->after_ts);
-	p[7] = nz(f->after_id);
+	/* Traces of `keyrota eval` only when asked for. */
+	p[6] = *f->origin ? f->origin : "reports";
+	p[7] = nz(f->after_ts);
+	p[8] = nz(f->after_id);
 }
 
 /* Appends name=value to a query string, percent-encoding the value. */
@@ -287,6 +299,7 @@ filter_query(struct buf *b, const struct admin_filter *f)
 	query_add(b, "account_id", f->account_id);
 	query_add(b, "status", f->status);
 	query_add(b, "error_code", f->error_code);
+	query_add(b, "origin", f->origin);
 	query_add(b, "from", f->from);
 	query_add(b, "to", f->to);
 }
@@ -295,7 +308,7 @@ static void
 echo_filters(struct tctx *ctx, const char *query)
 {
 	static const char *const names[] = { "trace_id", "account_id",
-	    "status", "error_code", "from", "to" };
+	    "status", "error_code", "origin", "from", "to" };
 	char key[32];
 	struct form q;
 	const char *v;
@@ -359,7 +372,7 @@ admin_list(struct app *app, struct http_request *req)
 {
 	struct admin_filter f;
 	struct report_errors errs;
-	const char *params[8];
+	const char *params[9];
 	PGresult *rows = NULL;
 	struct json_object *obj = NULL, *arr, *item, *cobj;
 	struct tctx *ctx = NULL, *row;
@@ -378,7 +391,7 @@ admin_list(struct app *app, struct http_request *req)
 		return HANDLER_ANSWERED;
 	}
 	filter_params(&f, params);
-	rows = PQexecParams(conn, list_sql, 8, NULL, params, NULL, NULL, 0);
+	rows = PQexecParams(conn, list_sql, 9, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(rows) != PGRES_TUPLES_OK ||
 	    count_by_status(conn, &f, params, counts) != 0) {
 		log_error("admin list: %s", PQerrorMessage(conn));
@@ -509,6 +522,8 @@ detail_json(const struct trace_row *t)
 	json_object_object_add(o, "account_id",
 	    json_object_new_string(t->account_id));
 	json_object_object_add(o, "status", json_object_new_string(t->status));
+	json_object_object_add(o, "eval", json_object_new_boolean(t->eval));
+	json_object_object_add(o, "deadline_at", str_or_null(t->deadline_at));
 	json_object_object_add(o, "decision", str_or_null(t->decision));
 	json_object_object_add(o, "rotation_window_days",
 	    long_or_null(t->rotation_window_days));

@@ -24,6 +24,7 @@ struct admin_filter {
 	char account_id[16];
 	char status[16];
 	char error_code[32];
+	char origin[16];                   /* reports (""), evals or all */
 	char from[32], to[32];             /* as typed (echoed) */
 	char from_sql[40], to_sql[40];     /* UTC timestamps for PostgreSQL */
 	char after_ts[40];                 /* keyset cursor */

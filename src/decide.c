@@ -238,9 +238,11 @@ answer_repeat(struct decide_job *job, PGconn *conn, const char *key,
 	job_end(job, &o);
 }
 
-void
-decide_start(struct app *app, struct report *report, const char *key,
-    decide_fn on_running, decide_fn on_done, void *ctx)
+/* eval_age_days >= 0: an eval case, whose trusted key age it states
+ * (the accounts table is not read); -1 for a real report. */
+static void
+start(struct app *app, struct report *report, const char *key,
+    int eval_age_days, decide_fn on_running, decide_fn on_done, void *ctx)
 {
 	struct decide_job *job;
 	struct trace_new tn;
@@ -285,6 +287,8 @@ decide_start(struct app *app, struct report *report, const char *key,
 	tn.request_digest = key != NULL ? digest : NULL;
 	tn.input_fingerprint = fp;
 	tn.fingerprint_key_id = app->fingerprint_key->id;
+	tn.deadline_ms = app->cfg->model_timeout_ms + app->cfg->reaper_grace_ms;
+	tn.eval = eval_age_days >= 0;
 
 	/* The running row is committed before anything else happens; a
 	 * connection that went stale while idle gets one replacement. */
@@ -306,9 +310,13 @@ decide_start(struct app *app, struct report *report, const char *key,
 		end_without_trace(job, KR_DATABASE_UNAVAILABLE);
 		return;
 	}
-	r = trace_store_trusted(conn, job->report.account_id, job->lines,
-	    JOB_MAX_LINES, &job->nlines, &job->key_age_days);
+	r = trace_store_trusted(conn, tn.eval ? NULL : job->report.account_id,
+	    job->lines, JOB_MAX_LINES, &job->nlines, &job->key_age_days);
 	db_pool_release(app->db, conn);   /* never held across the model call */
+	if (tn.eval && r == STORE_NOT_FOUND) {
+		r = STORE_OK;
+		job->key_age_days = eval_age_days;
+	}
 
 	if (on_running != NULL) {
 		memset(&o, 0, sizeof(o));
@@ -330,4 +338,18 @@ decide_start(struct app *app, struct report *report, const char *key,
 	job->call.nlines = job->nlines;
 	clock_gettime(CLOCK_MONOTONIC, &job->provider_started);
 	provider_decide(app->provider, &job->call, provider_done, job);
+}
+
+void
+decide_start(struct app *app, struct report *report, const char *key,
+    decide_fn on_running, decide_fn on_done, void *ctx)
+{
+	start(app, report, key, -1, on_running, on_done, ctx);
+}
+
+void
+decide_start_eval(struct app *app, struct report *report, int key_age_days,
+    decide_fn on_done, void *ctx)
+{
+	start(app, report, NULL, key_age_days, NULL, on_done, ctx);
 }

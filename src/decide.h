@@ -45,6 +45,12 @@ void decide_start(struct app *app, struct report *report,
          const char *idempotency_key, decide_fn on_running,
          decide_fn on_done, void *ctx);
 
+/* decide_start for a `keyrota eval` case: the trusted key age is the
+ * case's key_age_days (>= 0) instead of the accounts table, which is never
+ * read or written, and the trace is marked as an eval. */
+void decide_start_eval(struct app *app, struct report *report,
+         int key_age_days, decide_fn on_done, void *ctx);
+
 /* An Idempotency-Key is 1 to 128 visible ASCII characters. */
 int  decide_idempotency_key_valid(const char *key);
 

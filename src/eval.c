@@ -7,7 +7,6 @@
 #include <time.h>
 
 #include <json-c/json.h>
-#include <openssl/rand.h>
 
 #include "app.h"
 #include "buf.h"
@@ -471,7 +470,7 @@ start_case(struct eval_run_state *run, struct eval_case *c)
 	}
 	ctx->run = run;
 	ctx->c = c;
-	decide_start(run->app, &report, NULL, NULL, case_done, ctx);
+	decide_start_eval(run->app, &report, c->age_days, case_done, ctx);
 }
 
 static int
@@ -487,46 +486,17 @@ exec_ok(PGconn *conn, const char *sql, int n, const char *const *params)
 	return ok;
 }
 
-/* Temporary accounts, one per case, with the case's trusted key age.
- * The hour's margin keeps the whole-day age exact. */
-static int
-create_accounts(PGconn *conn, struct eval_case *cases, size_t n)
-{
-	unsigned char r[2];
-	char age[16];
-	const char *p[2];
-	unsigned base;
-	size_t i;
-
-	/* A random block of acct_8xxxx ids, so runs rarely meet. */
-	if (RAND_bytes(r, sizeof(r)) != 1)
-		return -1;
-	base = ((unsigned)r[0] << 8 | r[1]) % 10000;
-	for (i = 0; i < n; i++) {
-		snprintf(cases[i].account_id, sizeof(cases[i].account_id),
-		    "acct_8%04u", (unsigned)((base + i) % 10000));
-		snprintf(age, sizeof(age), "%d", cases[i].age_days);
-		p[0] = cases[i].account_id;
-		p[1] = age;
-		if (!exec_ok(conn, "INSERT INTO accounts (account_id, "
-		    "key_created_at) VALUES ($1, now() - make_interval(days => "
-		    "$2::int) - interval '1 hour') ON CONFLICT (account_id) DO "
-		    "UPDATE SET key_created_at = EXCLUDED.key_created_at", 2, p))
-			return -1;
-	}
-	return 0;
-}
-
+/* Each case names an account of its own; the trusted key age travels with
+ * the case (decide_start_eval), so the accounts table is neither read nor
+ * written and real accounts with these ids are never touched. */
 static void
-drop_accounts(PGconn *conn, struct eval_case *cases, size_t n)
+name_accounts(struct eval_case *cases, size_t n)
 {
-	const char *p[1];
 	size_t i;
 
-	for (i = 0; i < n; i++) {
-		p[0] = cases[i].account_id;
-		exec_ok(conn, "DELETE FROM accounts WHERE account_id = $1", 1, p);
-	}
+	for (i = 0; i < n; i++)
+		snprintf(cases[i].account_id, sizeof(cases[i].account_id),
+		    "acct_8%04u", (unsigned)(i % 10000));
 }
 
 static void
@@ -673,8 +643,7 @@ eval_run(const struct config *cfg, const char *model_key,
 	snprintf(started, sizeof(started), "%s", PQresultStatus(res) ==
 	    PGRES_TUPLES_OK ? PQgetvalue(res, 0, 0) : "now");
 	PQclear(res);
-	if (create_accounts(conn, cases, n) != 0)
-		goto out;
+	name_accounts(cases, n);
 	app.db = db_pool_create(cfg->database_url, 8, trace_store_prepare);
 	app.loop = loop_create();
 	if (app.db == NULL || app.loop == NULL || loop_start(app.loop) != 0 ||
@@ -724,8 +693,6 @@ eval_run(const struct config *cfg, const char *model_key,
 		printf("recorded as run %s (/admin/evals)\n", out->run_id);
 	rc = out->failed == 0 ? 0 : 1;
 out:
-	if (conn != NULL && cases != NULL)
-		drop_accounts(conn, cases, n);
 	loop_destroy(app.loop);
 	provider_destroy(app.provider);
 	db_pool_destroy(app.db);

@@ -1,8 +1,9 @@
 /* eval: the eval set (evals/rotations.jsonl) run through the decision
  * service, the same code path as POST /rotation/decide: report validation,
- * then decide_start with the configured provider and P-7 verification.
- * Each case's trusted key age becomes a temporary account row in
- * PostgreSQL for the run. Runs are recorded (eval_runs) so a prompt or
+ * then decide_start_eval with the configured provider and P-7
+ * verification. Each case's key age is its trusted context: the accounts
+ * table is never read or written, and the traces are marked as evals
+ * (left out of the admin lookup unless asked for). Runs are recorded (eval_runs) so a prompt or
  * model change that regresses a case shows on /admin/evals. */
 #ifndef KEYROTA_EVAL_H
 #define KEYROTA_EVAL_H

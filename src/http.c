@@ -126,7 +126,11 @@ http_wants_json(const struct http_request *r)
 {
 	const char *accept = http_param(r, "HTTP_ACCEPT");
 
-	return accept != NULL && strstr(accept, "application/json") != NULL;
+	if (accept != NULL && strstr(accept, "application/json") != NULL)
+		return 1;
+	/* A client that sent JSON and stated no preference reads JSON. */
+	return (accept == NULL || *accept == '\0') &&
+	    http_content_type_is(r, "application/json");
 }
 
 int

@@ -50,7 +50,8 @@ void        http_request_discard(struct http_request *r);
 void        http_request_finish(struct http_request *r);
 /* A FastCGI parameter, e.g. "HTTP_ORIGIN"; NULL when absent. */
 const char *http_param(const struct http_request *r, const char *name);
-/* True when the client prefers JSON (Accept names application/json). */
+/* True when the client prefers JSON: Accept names application/json, or
+ * there is no Accept header and the request body is JSON. */
 int         http_wants_json(const struct http_request *r);
 /* True when the media type (parameters ignored) equals mime. */
 int         http_content_type_is(const struct http_request *r,

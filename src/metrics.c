@@ -86,6 +86,14 @@ metrics_decision(enum trace_status status, int has_decision,
 }
 
 void
+metrics_reaped(long n)
+{
+	if (shm == NULL || n <= 0)
+		return;
+	atomic_fetch_add(&shm->failed[KR_WORKER_LOST], (unsigned long)n);
+}
+
+void
 metrics_provider(long latency_ms, unsigned attempts)
 {
 	int i;

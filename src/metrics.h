@@ -23,6 +23,9 @@ void metrics_request(int route_index, int status);
 /* A trace reached a terminal state. */
 void metrics_decision(enum trace_status status, int has_decision,
          enum decision decision, enum kr_error error);
+/* The reaper failed n running traces as worker_lost: they count in
+ * keyrota_decisions_total like any other terminal trace. */
+void metrics_reaped(long n);
 /* One provider call finished: its latency and attempts. */
 void metrics_provider(long latency_ms, unsigned attempts);
 void metrics_in_flight(int delta);

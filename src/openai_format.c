@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "openai_format.h"
 #include "prompt.h"
+#include "report.h"
 
 #define REQUEST_MAX (64 * 1024)
 
@@ -115,14 +116,34 @@ out:
 	return body;
 }
 
+/* Copies a provider metadata string (model, id, finish_reason) for the
+ * trace. It is untrusted: only valid UTF-8 without NUL or other control
+ * characters is kept, anything else is dropped (left ""), and a long value
+ * is cut at a character boundary to fit dst, so PostgreSQL can always
+ * store what is kept. */
 static void
-copy_string(struct json_object *obj, const char *key, char *dst, size_t len)
+copy_metadata(struct json_object *obj, const char *key, char *dst, size_t len)
 {
 	struct json_object *v;
+	const char *s;
+	size_t n;
 
-	if (json_object_object_get_ex(obj, key, &v) &&
-	    json_object_is_type(v, json_type_string))
-		snprintf(dst, len, "%s", json_object_get_string(v));
+	dst[0] = '\0';
+	if (!json_object_object_get_ex(obj, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return;
+	s = json_object_get_string(v);
+	n = (size_t)json_object_get_string_len(v);
+	if (report_check_text(s, n, 0, (size_t)-1) != NULL)
+		return;
+	if (n >= len) {
+		n = len - 1;
+		/* Back over the continuation bytes of a cut character. */
+		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+	}
+	memcpy(dst, s, n);
+	dst[n] = '\0';
 }
 
 static long
@@ -154,9 +175,9 @@ openai_parse_response(const char *body, size_t len, struct provider_result *res)
 	if (root == NULL || json_tokener_get_error(tok) != json_tokener_success ||
 	    !json_object_is_type(root, json_type_object))
 		goto out;
-	copy_string(root, "model", res->response_model,
+	copy_metadata(root, "model", res->response_model,
 	    sizeof(res->response_model));
-	copy_string(root, "id", res->response_id, sizeof(res->response_id));
+	copy_metadata(root, "id", res->response_id, sizeof(res->response_id));
 	if (json_object_object_get_ex(root, "usage", &usage)) {
 		res->input_tokens = usage_field(usage, "prompt_tokens");
 		res->output_tokens = usage_field(usage, "completion_tokens");
@@ -167,7 +188,7 @@ openai_parse_response(const char *body, size_t len, struct provider_result *res)
 	    (choice = json_object_array_get_idx(choices, 0)) == NULL ||
 	    !json_object_is_type(choice, json_type_object))
 		goto out;
-	copy_string(choice, "finish_reason", res->finish_reason,
+	copy_metadata(choice, "finish_reason", res->finish_reason,
 	    sizeof(res->finish_reason));
 	if (!json_object_object_get_ex(choice, "message", &msg) ||
 	    !json_object_is_type(msg, json_type_object))

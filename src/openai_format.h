@@ -24,7 +24,9 @@ char *openai_build_request(const struct openai_request_opts *opts,
           const struct provider_call *call);
 
 /* Reads a 200 response body into res: the answer text, model, id, finish
- * reason and token usage. A refusal, a finish reason other than "stop",
+ * reason and token usage. The model, id and finish reason are kept only
+ * when they are valid UTF-8 without control characters, cut at a
+ * character boundary to fit. A refusal, a finish reason other than "stop",
  * missing or non-string content, or a body that is not the expected JSON
  * sets res->error to KR_INVALID_DECISION. */
 void  openai_parse_response(const char *body, size_t len,

@@ -5,6 +5,7 @@
 #include "db_pool.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 #include "reaper.h"
 #include "trace_store.h"
 
@@ -17,14 +18,18 @@ reap(void *arg)
 	PGconn *conn;
 	long n;
 
-	/* A busy pool means busy decisions: try again next round. */
+	/* A busy pool means busy decisions: try again next round. Each
+	 * trace carries its own deadline; this instance's settings judge
+	 * only traces stored without one (by an older keyrota). */
 	if ((conn = db_pool_acquire(app->db, REAPER_DB_WAIT_MS)) != NULL) {
 		n = trace_store_reap(conn, app->cfg->model_timeout_ms +
 		    app->cfg->reaper_grace_ms);
 		db_pool_release(app->db, conn);
-		if (n > 0)
+		if (n > 0) {
+			metrics_reaped(n);
 			log_warn("reaper: %ld running traces failed as "
 			    "worker_lost", n);
+		}
 	}
 	reaper_schedule(app);
 }

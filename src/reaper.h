@@ -1,7 +1,9 @@
 /* reaper: turns traces left `running` by a lost worker into
- * failed/worker_lost once they are older than the model deadline plus a
- * grace period. Every worker process runs it on its loop; the single
- * UPDATE it issues is safe when several processes or instances race. */
+ * failed/worker_lost once their deadline_at (stored when the trace started:
+ * the starting instance's model deadline plus its grace period) has passed,
+ * whichever instance started them. Every worker process runs it on its
+ * loop; the single UPDATE it issues is safe when several processes or
+ * instances race. */
 #ifndef KEYROTA_REAPER_H
 #define KEYROTA_REAPER_H
 

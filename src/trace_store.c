@@ -22,7 +22,9 @@
 	"coalesce(to_char(finished_at AT TIME ZONE 'UTC', " \
 	"'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), ''), " \
 	"coalesce(idempotency_key, ''), coalesce(request_digest, ''), " \
-	"input_fingerprint, fingerprint_key_id"
+	"input_fingerprint, fingerprint_key_id, " \
+	"coalesce(to_char(deadline_at AT TIME ZONE 'UTC', " \
+	"'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), ''), eval"
 
 enum stmt {
 	STMT_INSERT_RUNNING,
@@ -39,11 +41,15 @@ static const struct {
 	int         nparams;
 	const char *sql;
 } stmts[STMT__MAX] = {
-	[STMT_INSERT_RUNNING] = { "insert_running", 9,
+	/* deadline_at is taken from the database's clock, as every reaper
+	 * compares it with that clock. */
+	[STMT_INSERT_RUNNING] = { "insert_running", 11,
 	    "INSERT INTO traces (trace_id, account_id, prompt_version, "
 	    "provider, request_model, idempotency_key, request_digest, "
-	    "input_fingerprint, fingerprint_key_id) "
-	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+	    "input_fingerprint, fingerprint_key_id, deadline_at, eval) "
+	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+	    "CASE WHEN $10::int > 0 THEN now() + "
+	    "make_interval(secs => $10::int / 1000.0) END, $11::boolean) "
 	    "ON CONFLICT DO NOTHING RETURNING trace_id" },
 	[STMT_GET] = { "get", 1,
 	    "SELECT " TRACE_COLUMNS " FROM traces WHERE trace_id = $1" },
@@ -68,8 +74,9 @@ static const struct {
 	    "UPDATE traces SET status = 'failed', error_code = 'worker_lost', "
 	    "finished_at = now(), latency_ms = least(2147483647, "
 	    "(extract(epoch FROM now() - created_at) * 1000)::bigint) "
-	    "WHERE status = 'running' "
-	    "AND created_at < now() - make_interval(secs => $1::float8 / 1000)" },
+	    "WHERE status = 'running' AND (deadline_at < now() "
+	    "OR (deadline_at IS NULL AND "
+	    "created_at < now() - make_interval(secs => $1::float8 / 1000)))" },
 };
 
 int
@@ -176,6 +183,8 @@ read_row(const PGresult *res, int row, struct trace_row *t)
 	    row, c++);
 	copy_field(t->fingerprint_key_id, sizeof(t->fingerprint_key_id), res,
 	    row, c++);
+	copy_field(t->deadline_at, sizeof(t->deadline_at), res, row, c++);
+	t->eval = strcmp(PQgetvalue(res, row, c++), "t") == 0;
 }
 
 static enum store_result
@@ -211,13 +220,17 @@ trace_store_get_by_idempotency_key(PGconn *conn, const char *key,
 enum store_result
 trace_store_insert_running(PGconn *conn, const struct trace_new *t)
 {
-	const char *params[9] = { t->trace_id, t->account_id,
+	char deadline[16];
+	const char *params[11] = { t->trace_id, t->account_id,
 	    t->prompt_version, t->provider, t->request_model,
 	    t->idempotency_key, t->request_digest, t->input_fingerprint,
-	    t->fingerprint_key_id };
+	    t->fingerprint_key_id, deadline, t->eval ? "true" : "false" };
 	enum store_result r;
 	struct trace_row *row;
-	PGresult *res = run(conn, STMT_INSERT_RUNNING, params);
+	PGresult *res;
+
+	snprintf(deadline, sizeof(deadline), "%u", t->deadline_ms);
+	res = run(conn, STMT_INSERT_RUNNING, params);
 
 	if (failed(res)) {
 		PQclear(res);
@@ -289,6 +302,18 @@ sources_literal(const struct model_answer *a, char *out, size_t outlen)
 		snprintf(out, outlen, "{}");
 }
 
+/* PostgreSQL refused the values themselves (SQLSTATE class 22, data
+ * exception, or 23, integrity constraint violation): the same statement
+ * would fail again on any connection. */
+static int
+data_error(const PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	return state != NULL && (strncmp(state, "22", 2) == 0 ||
+	    strncmp(state, "23", 2) == 0);
+}
+
 enum store_result
 trace_store_finish(PGconn *conn, const char *trace_id,
     const struct trace_finish *f)
@@ -327,7 +352,19 @@ trace_store_finish(PGconn *conn, const char *trace_id,
 	params[12] = f->output_tokens >= 0 ? out_tok : NULL;
 	params[13] = latency;
 	res = run(conn, STMT_FINISH, params);
-	if (failed(res))
+	if (failed(res) && data_error(res)) {
+		/* The trace still ends, as internal_error, with only the
+		 * values keyrota made itself. */
+		log_error("trace %s: its outcome could not be stored; failing "
+		    "it as internal_error", trace_id);
+		PQclear(res);
+		params[1] = "failed";
+		params[2] = params[3] = params[4] = NULL;
+		params[5] = kr_error_code(KR_INTERNAL_ERROR);
+		params[7] = params[8] = params[9] = NULL;
+		res = run(conn, STMT_FINISH, params);
+		r = failed(res) ? STORE_UNAVAILABLE : STORE_NOT_RUNNING;
+	} else if (failed(res))
 		r = STORE_UNAVAILABLE;
 	else
 		r = strcmp(PQcmdTuples(res), "1") == 0 ? STORE_OK :
@@ -337,14 +374,14 @@ trace_store_finish(PGconn *conn, const char *trace_id,
 }
 
 long
-trace_store_reap(PGconn *conn, unsigned older_than_ms)
+trace_store_reap(PGconn *conn, unsigned fallback_ms)
 {
 	char ms[16];
 	const char *params[1] = { ms };
 	PGresult *res;
 	long n = -1;
 
-	snprintf(ms, sizeof(ms), "%u", older_than_ms);
+	snprintf(ms, sizeof(ms), "%u", fallback_ms);
 	res = run(conn, STMT_REAP, params);
 	if (!failed(res))
 		n = strtol(PQcmdTuples(res), NULL, 10);

@@ -18,7 +18,8 @@ enum store_result {
 	STORE_OK,
 	STORE_DUPLICATE,     /* the idempotency key is already taken */
 	STORE_NOT_FOUND,
-	STORE_NOT_RUNNING,   /* the trace was already terminal */
+	STORE_NOT_RUNNING,   /* the row's terminal state is not the one asked
+	                        for: read it back (see trace_store_finish) */
 	STORE_UNAVAILABLE,   /* database error: see the log */
 };
 
@@ -34,6 +35,12 @@ struct trace_new {
 	const char *request_digest;      /* NULL when none */
 	const char *input_fingerprint;
 	const char *fingerprint_key_id;
+	/* How long the starting instance waits for this trace (its model
+	 * deadline plus the reaper grace), stored as deadline_at; 0 stores
+	 * none and leaves the trace to the reapers' own settings. */
+	unsigned    deadline_ms;
+	/* A `keyrota eval` case, not a real report (README, "Evals"). */
+	int         eval;
 };
 
 /* The terminal state of a trace. */
@@ -79,6 +86,8 @@ struct trace_row {
 	char     request_digest[65];
 	char     input_fingerprint[16];
 	char     fingerprint_key_id[64];
+	char     deadline_at[32];               /* ISO 8601, UTC; "" = none */
+	int      eval;                          /* made by `keyrota eval` */
 };
 
 /* Prepares every statement on a new connection (a db_pool hook). */
@@ -91,15 +100,25 @@ enum store_result trace_store_get(PGconn *conn, const char *trace_id,
 enum store_result trace_store_get_by_idempotency_key(PGconn *conn,
                       const char *key, struct trace_row *out);
 /* Loads the policy lines and the key age of account_id; STORE_NOT_FOUND
- * when the account is unknown (the lines are loaded all the same). */
+ * when the account is unknown (the lines are loaded all the same). With
+ * account_id NULL only the lines are loaded (an eval brings its own age),
+ * and the result is STORE_NOT_FOUND when they were. */
 enum store_result trace_store_trusted(PGconn *conn, const char *account_id,
                       struct policy_line *lines, size_t max,
                       size_t *nlines, int *key_age_days);
+/* Ends a running trace with f: STORE_OK when f is stored. When PostgreSQL
+ * refuses f's data (SQLSTATE class 22 or 23, e.g. provider metadata it
+ * cannot store), retrying would fail the same way: the trace is failed as
+ * internal_error without the provider metadata instead, and the result is
+ * STORE_NOT_RUNNING, as when someone else (the reaper) ended it first;
+ * either way the caller reads the stored state back. STORE_UNAVAILABLE
+ * only for connection-level failures, which are worth retrying. */
 enum store_result trace_store_finish(PGconn *conn, const char *trace_id,
                       const struct trace_finish *f);
-/* Fails every trace running longer than older_than_ms as worker_lost, in
- * one statement; safe when several keyrota instances run it at once.
+/* Fails as worker_lost, in one statement, every running trace whose
+ * deadline_at has passed, and those stored without one that are older
+ * than fallback_ms; safe when several keyrota instances run it at once.
  * Returns the number of traces reaped, or -1. */
-long              trace_store_reap(PGconn *conn, unsigned older_than_ms);
+long              trace_store_reap(PGconn *conn, unsigned fallback_ms);
 
 #endif

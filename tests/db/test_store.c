@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <CUnit/Basic.h>
 #include <libpq-fe.h>
@@ -27,15 +28,33 @@ connect_prepared(void)
 }
 
 static void
-new_running(PGconn *c, char id[TRACE_ID_SIZE], const char *key)
+new_running_until(PGconn *c, char id[TRACE_ID_SIZE], const char *key,
+    unsigned deadline_ms)
 {
 	struct trace_new t = { id, "acct_10234", "rotation_decision@2",
 	    "fixture", "keyrota-fixture-1", key, key ? "0123456789abcdef"
 	    "0123456789abcdef0123456789abcdef0123456789abcdef" : NULL,
-	    "abcdef012345", "fk_test" };
+	    "abcdef012345", "fk_test", deadline_ms, 0 };
 
 	CU_ASSERT_EQUAL_FATAL(trace_id_new(id), 0);
 	CU_ASSERT_EQUAL_FATAL(trace_store_insert_running(c, &t), STORE_OK);
+}
+
+/* A running trace stored without a deadline, as older versions did. */
+static void
+new_running(PGconn *c, char id[TRACE_ID_SIZE], const char *key)
+{
+	new_running_until(c, id, key, 0);
+}
+
+static void
+exec_one(PGconn *c, const char *sql, const char *id)
+{
+	const char *params[1] = { id };
+	PGresult *res = PQexecParams(c, sql, 1, NULL, params, NULL, NULL, 0);
+
+	CU_ASSERT_EQUAL(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
 }
 
 struct racer {
@@ -207,6 +226,92 @@ test_reaper_fails_only_old_running_traces(void)
 	PQfinish(c);
 }
 
+/* Each trace is judged by the deadline stored when it started, not by
+ * the reaper's own settings: a trace started an hour ago by an instance
+ * that waits two hours is live; one whose deadline passed a moment ago is
+ * reaped; one stored without a deadline falls back to the reaper's. */
+static void
+test_reaper_uses_each_traces_deadline(void)
+{
+	PGconn *c = connect_prepared();
+	char long_wait[TRACE_ID_SIZE], due[TRACE_ID_SIZE];
+	char legacy[TRACE_ID_SIZE];
+	struct trace_row row;
+	struct timespec pause = { 0, 50 * 1000 * 1000 };
+
+	new_running_until(c, long_wait, NULL, 2 * 3600 * 1000);
+	new_running_until(c, due, NULL, 10);
+	new_running(c, legacy, NULL);
+	exec_one(c, "UPDATE traces SET created_at = now() - interval '1 hour' "
+	    "WHERE trace_id = $1", long_wait);
+	exec_one(c, "UPDATE traces SET created_at = now() - interval '1 hour' "
+	    "WHERE trace_id = $1", legacy);
+	nanosleep(&pause, NULL);
+	CU_ASSERT(trace_store_reap(c, 60000) >= 2);
+	CU_ASSERT_EQUAL_FATAL(trace_store_get(c, long_wait, &row), STORE_OK);
+	CU_ASSERT_STRING_EQUAL(row.status, "running");
+	CU_ASSERT_NOT_EQUAL(row.deadline_at[0], '\0');
+	CU_ASSERT_EQUAL_FATAL(trace_store_get(c, due, &row), STORE_OK);
+	CU_ASSERT_STRING_EQUAL(row.status, "failed");
+	CU_ASSERT_STRING_EQUAL(row.error_code, "worker_lost");
+	CU_ASSERT_EQUAL_FATAL(trace_store_get(c, legacy, &row), STORE_OK);
+	CU_ASSERT_STRING_EQUAL(row.status, "failed");
+	CU_ASSERT_STRING_EQUAL(row.deadline_at, "");
+	exec_one(c, "UPDATE traces SET status = 'failed', error_code = "
+	    "'worker_lost', finished_at = now(), latency_ms = 0 "
+	    "WHERE trace_id = $1", long_wait);
+	PQfinish(c);
+}
+
+/* Provider metadata PostgreSQL refuses (a cut UTF-8 character, a value
+ * longer than the column allows) still ends the trace: failed as
+ * internal_error, without the metadata, and the caller is told to read
+ * the stored state back. */
+static void
+test_finish_with_unstorable_metadata_fails_the_trace(void)
+{
+	static const char *const bad[] = {
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\xc3",
+	    "model-\xff\xfe",
+	    "mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm"
+	    "mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm"
+	    "mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm" };
+	PGconn *c = connect_prepared();
+	struct model_answer a = { DECISION_ELIGIBLE, 30, 1, { "P-7" } };
+	struct trace_finish f;
+	struct trace_row row;
+	char id[TRACE_ID_SIZE];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		new_running_until(c, id, NULL, 60000);
+		memset(&f, 0, sizeof(f));
+		f.status = TRACE_COMPLETED;
+		f.answer = &a;
+		f.has_model_decision = 1;
+		f.model_decision = DECISION_ELIGIBLE;
+		f.response_model = bad[i];
+		f.response_id = "chatcmpl-1";
+		f.finish_reason = "stop";
+		f.attempts = 2;
+		f.input_tokens = f.output_tokens = -1;
+		f.latency_ms = 7;
+		CU_ASSERT_EQUAL(trace_store_finish(c, id, &f), STORE_NOT_RUNNING);
+		CU_ASSERT_EQUAL_FATAL(trace_store_get(c, id, &row), STORE_OK);
+		CU_ASSERT_STRING_EQUAL(row.status, "failed");
+		CU_ASSERT_STRING_EQUAL(row.error_code, "internal_error");
+		CU_ASSERT_STRING_EQUAL(row.response_model, "");
+		CU_ASSERT_STRING_EQUAL(row.response_id, "");
+		CU_ASSERT_STRING_EQUAL(row.decision, "");
+		CU_ASSERT_STRING_EQUAL(row.model_decision, "eligible");
+		CU_ASSERT_EQUAL(row.provider_attempts, 2);
+		/* The connection is still usable afterwards. */
+		CU_ASSERT_EQUAL(PQstatus(c), CONNECTION_OK);
+	}
+	PQfinish(c);
+}
+
 static void
 test_trusted_records(void)
 {
@@ -227,6 +332,12 @@ test_trusted_records(void)
 	CU_ASSERT_EQUAL(trace_store_trusted(c, "acct_99999", lines, 8, &n,
 	    &age), STORE_NOT_FOUND);
 	CU_ASSERT(n >= 1);
+	/* An eval's context: the lines only, no account looked up. */
+	n = 0;
+	CU_ASSERT_EQUAL(trace_store_trusted(c, NULL, lines, 8, &n, &age),
+	    STORE_NOT_FOUND);
+	CU_ASSERT(n >= 1);
+	CU_ASSERT_EQUAL(age, -1);
 	PQfinish(c);
 }
 
@@ -252,6 +363,10 @@ main(void)
 	    test_idempotency_key_is_unique);
 	CU_add_test(s, "reaper_fails_only_old_running_traces",
 	    test_reaper_fails_only_old_running_traces);
+	CU_add_test(s, "reaper_uses_each_traces_deadline",
+	    test_reaper_uses_each_traces_deadline);
+	CU_add_test(s, "finish_with_unstorable_metadata_fails_the_trace",
+	    test_finish_with_unstorable_metadata_fails_the_trace);
 	CU_add_test(s, "trusted_records", test_trusted_records);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();

@@ -5,9 +5,14 @@ Listens on 127.0.0.1 (port 0 picks a free one; the chosen port is written
 to --port-file). The scenario of the next calls is set with
 POST /__control {"scenario": NAME}; every call to /v1/chat/completions is
 recorded (headers and JSON body) and returned by GET /__requests.
-POST /__reset clears the record. Nothing here needs more than Python's
+POST /__reset clears the record. Scenarios that need more take it from
+the same control object: "raw" answers every call with the bytes of
+"body_b64" (for metadata no JSON encoder would write, e.g. invalid UTF-8);
+"delay_by_model" waits "delays"[request model] milliseconds, then answers
+eligible naming that model. Nothing here needs more than Python's
 standard library."""
 import argparse
+import base64
 import json
 import socket
 import struct
@@ -18,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ANSWER = {"decision": "eligible", "rotation_window_days": 30, "source_line_ids": ["P-7"]}
 
-state = {"scenario": "success", "requests": [], "calls": 0}
+state = {"scenario": "success", "requests": [], "calls": 0, "options": {}}
 lock = threading.Lock()
 
 
@@ -67,7 +72,9 @@ class Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length)
         if self.path == "/__control":
             with lock:
-                state["scenario"] = json.loads(raw)["scenario"]
+                options = json.loads(raw)
+                state["scenario"] = options["scenario"]
+                state["options"] = options
                 state["calls"] = 0
             return self.send_json(200, {"ok": True})
         if self.path == "/__reset":
@@ -87,10 +94,18 @@ class Handler(BaseHTTPRequestHandler):
             scenario = state["scenario"]
             state["requests"].append({"headers": dict(self.headers.items()), "body": body,
                                       "scenario": scenario, "time": time.time()})
-        self.respond(scenario, call)
+        self.respond(scenario, call, body)
 
-    def respond(self, scenario, call):
+    def send_raw(self, status, body):
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def respond(self, scenario, call, request_body):
         s = scenario
+        options = state["options"]
         if s == "success":
             return self.send_json(200, answer())
         if s == "not_eligible":
@@ -139,6 +154,12 @@ class Handler(BaseHTTPRequestHandler):
         if s == "huge":
             filler = "x" * (5 * 1024 * 1024)
             return self.send_json(200, completion(json.dumps(ANSWER) + filler))
+        if s == "raw":
+            return self.send_raw(200, base64.b64decode(options["body_b64"]))
+        if s == "delay_by_model":
+            model = (request_body or {}).get("model", "")
+            time.sleep(options["delays"].get(model, 0) / 1000.0)
+            return self.send_json(200, completion(json.dumps(ANSWER), model=model))
         if s == "reset_mid_body":
             body = json.dumps(answer()).encode()
             self.send_response(200)
