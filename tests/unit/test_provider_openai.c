@@ -112,6 +112,60 @@ test_response_parser(void)
 	provider_result_free(&r);
 }
 
+/* A body whose model is prefix + suffix, the rest a valid answer. */
+static enum kr_error
+parse_model(const char *model, struct provider_result *r)
+{
+	char body[512];
+
+	snprintf(body, sizeof(body), "{\"id\":\"c-1\",\"model\":\"%s\","
+	    "\"choices\":[{\"finish_reason\":\"stop\",\"message\":"
+	    "{\"content\":\"x\"}}]}", model);
+	return parse(body, r);
+}
+
+/* Provider metadata is untrusted: it is cut on a character boundary to
+ * fit, and dropped when it is not valid UTF-8 or holds control
+ * characters, while the answer itself still stands. */
+static void
+test_response_metadata_is_cut_and_validated(void)
+{
+	static const char *const dropped[] = { "gpt-\xff", "gpt-\xc3",
+	    "\xc0\xaf", "\xed\xa0\x80", "gpt\\u0000evil", "gpt\\u0007" };
+	struct provider_result r;
+	char model[200];
+	size_t i, k, n;
+
+	for (k = 120; k <= 128; k++) {
+		/* k a's, then a 2-, 3- or 4-byte character and "xyz". */
+		static const char *const wide[] = { "\xc3\xa9", "\xe2\x82\xac",
+		    "\xf0\x9f\x98\x80" };
+
+		for (i = 0; i < 3; i++) {
+			memset(model, 'a', k);
+			snprintf(model + k, sizeof(model) - k, "%sxyz", wide[i]);
+			CU_ASSERT_EQUAL(parse_model(model, &r), KR_OK);
+			n = strlen(r.response_model);
+			CU_ASSERT(n <= sizeof(r.response_model) - 1);
+			CU_ASSERT(n >= 124);
+			/* Whole characters only: a prefix of what was sent that
+			 * ends before a character or right after one. */
+			CU_ASSERT_EQUAL(memcmp(r.response_model, model, n), 0);
+			CU_ASSERT(((unsigned char)model[n] & 0xc0) != 0x80);
+			provider_result_free(&r);
+		}
+	}
+	CU_ASSERT_EQUAL(parse_model("gpt-\xc3\xa9", &r), KR_OK);
+	CU_ASSERT_STRING_EQUAL(r.response_model, "gpt-\xc3\xa9");
+	provider_result_free(&r);
+	for (i = 0; i < sizeof(dropped) / sizeof(dropped[0]); i++) {
+		CU_ASSERT_EQUAL(parse_model(dropped[i], &r), KR_OK);
+		CU_ASSERT_STRING_EQUAL(r.response_model, "");
+		CU_ASSERT_STRING_EQUAL(r.response_id, "c-1");
+		provider_result_free(&r);
+	}
+}
+
 static void
 test_insufficient_quota(void)
 {
@@ -224,6 +278,7 @@ suite_provider_openai(void)
 
 	ADD_TEST(s, test_request_builder);
 	ADD_TEST(s, test_response_parser);
+	ADD_TEST(s, test_response_metadata_is_cut_and_validated);
 	ADD_TEST(s, test_insufficient_quota);
 	ADD_TEST(s, test_retry_table);
 	ADD_TEST(s, test_backoff_jitter_bounds);
