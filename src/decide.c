@@ -287,7 +287,7 @@ start(struct app *app, struct report *report, const char *key,
 	tn.request_digest = key != NULL ? digest : NULL;
 	tn.input_fingerprint = fp;
 	tn.fingerprint_key_id = app->fingerprint_key->id;
-	tn.deadline_ms = app->cfg->model_timeout_ms + app->cfg->reaper_grace_ms;
+	tn.deadline_ms = app->provider->deadline_ms + app->cfg->reaper_grace_ms;
 	tn.eval = eval_age_days >= 0;
 
 	/* The running row is committed before anything else happens; a

@@ -54,6 +54,9 @@ struct provider_ops {
 struct provider {
 	const struct provider_ops *ops;
 	char                       model[128];   /* gen_ai.request.model */
+	/* The longest a decide call takes before done runs, retries and
+	 * simulated latency included: what a trace's deadline rests on. */
+	unsigned                   deadline_ms;
 	void                      *state;
 };
 

@@ -134,5 +134,6 @@ provider_fixture_create(struct loop *loop, unsigned delay_ms)
 	p->ops = &fixture_ops;
 	p->state = f;
 	snprintf(p->model, sizeof(p->model), "%s", FIXTURE_MODEL);
+	p->deadline_ms = delay_ms;
 	return p;
 }

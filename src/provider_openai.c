@@ -328,6 +328,7 @@ provider_openai_create(struct loop *loop, const struct provider_openai_opts *opt
 	snprintf(o->tokens_field, sizeof(o->tokens_field), "%s",
 	    opts->max_tokens_field);
 	snprintf(p->model, sizeof(p->model), "%s", opts->model);
+	p->deadline_ms = opts->timeout_ms;
 	o->loop = loop;
 	o->timeout_ms = opts->timeout_ms;
 	o->max_attempts = opts->max_attempts;

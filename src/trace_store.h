@@ -35,9 +35,9 @@ struct trace_new {
 	const char *request_digest;      /* NULL when none */
 	const char *input_fingerprint;
 	const char *fingerprint_key_id;
-	/* How long the starting instance waits for this trace (its model
-	 * deadline plus the reaper grace), stored as deadline_at; 0 stores
-	 * none and leaves the trace to the reapers' own settings. */
+	/* How long the starting instance waits for this trace (its
+	 * provider's deadline plus the reaper grace), stored as deadline_at;
+	 * 0 stores none and leaves the trace to the reapers' own settings. */
 	unsigned    deadline_ms;
 	/* A `keyrota eval` case, not a real report (README, "Evals"). */
 	int         eval;

@@ -447,6 +447,26 @@ def two_instances_share_one_database_without_reaping_each_others_decisions():
           by_model.get(("gpt-long", "completed"), 0) > 0,
           "decisions spread over both instances: %r" % by_model)
 
+    # An eval whose fixture takes longer than its model timeout: its traces
+    # carry the fixture's deadline, and the running instances leave them be.
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "slow.jsonl")
+        with open(path, "w") as f:
+            for i in range(3):
+                f.write(json.dumps({"name": "slow_%d" % i, "age_days": 12, "report": STALE,
+                                    "expect": {"status": "completed", "decision": "eligible"}})
+                        + "\n")
+        out = subprocess.run([BINARY, "eval", path, "--json", os.path.join(tmp, "r.json")],
+                             env=base_env(KEYROTA_PROVIDER="fixture",
+                                          KEYROTA_FIXTURE_DELAY_MS=1500,
+                                          KEYROTA_MODEL_TIMEOUT_MS=300,
+                                          KEYROTA_REAPER_GRACE_MS=200),
+                             capture_output=True, text=True, timeout=60)
+        with open(os.path.join(tmp, "r.json")) as f:
+            got = [c["got"] for c in json.load(f)["cases"]]
+    figures("slow eval beside the instances", cases=len(got), got=sorted(set(got)))
+    eq(out.returncode, 0, out.stdout + out.stderr)
+
     # SIGKILL "long" with decisions in flight: "short" ends them as
     # worker_lost once their own deadline_at has passed, not before.
     lost_before = worker_lost_count(short_sock)
