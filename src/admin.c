@@ -202,7 +202,7 @@ static const char list_sql[] =
     "SELECT trace_id, account_id, status, coalesce(decision, ''), "
     "coalesce(error_code, ''), "
     "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
-    "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') "
+    "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), eval "
     "FROM traces " FILTERS
     "AND ($8::timestamptz IS NULL OR "
     "(created_at, trace_id) < ($8::timestamptz, $9::text)) "
@@ -444,6 +444,9 @@ admin_list(struct app *app, struct http_request *req)
 			    PQgetvalue(rows, i, 4)) : NULL);
 			json_object_object_add(item, "created_at",
 			    json_object_new_string(PQgetvalue(rows, i, 5)));
+			json_object_object_add(item, "eval",
+			    json_object_new_boolean(*PQgetvalue(rows, i, 7) ==
+			    't'));
 			json_object_array_add(arr, item);
 		}
 		json_object_object_add(obj, "traces", arr);
@@ -604,6 +607,8 @@ admin_detail(struct app *app, struct http_request *req)
 	ctx = tctx_new();
 	tctx_set(ctx, "trace_id", t.trace_id);
 	tctx_set(ctx, "status", t.status);
+	tctx_set(ctx, "origin", t.eval ? "keyrota eval (the key age came from "
+	    "the eval case)" : "report");
 	tctx_set(ctx, "account_id", t.account_id);
 	tctx_set(ctx, "decision", *t.decision ? t.decision : "none");
 	set_long(ctx, "window", t.rotation_window_days, " days");
@@ -633,6 +638,7 @@ admin_detail(struct app *app, struct http_request *req)
 	set_long(ctx, "latency", t.latency_ms, " ms");
 	tctx_set(ctx, "created_at", t.created_at);
 	tctx_set(ctx, "finished_at", *t.finished_at ? t.finished_at : "not yet");
+	tctx_set(ctx, "deadline_at", *t.deadline_at ? t.deadline_at : "none");
 	tctx_set(ctx, "input_fingerprint", t.input_fingerprint);
 	tctx_set(ctx, "fingerprint_key_id", t.fingerprint_key_id);
 	tctx_set(ctx, "idempotency_key", *t.idempotency_key ? t.idempotency_key :

@@ -176,6 +176,7 @@ def eval_leaves_every_account_byte_for_byte_unchanged():
         check(ids[0] not in [t["trace_id"] for t in default], "eval trace in the default list")
         evals = admin_json("/admin/traces?origin=evals&account_id=" + account)["traces"]
         check(ids[0] in [t["trace_id"] for t in evals], "eval trace missing with origin=evals")
+        check(all(t["eval"] for t in evals), "origin=evals lists eval traces only")
         every = admin_json("/admin/traces?origin=all&account_id=" + account)["traces"]
         check(ids[0] in [t["trace_id"] for t in every], "eval trace missing with origin=all")
         detail = admin_json("/admin/traces/" + ids[0])
