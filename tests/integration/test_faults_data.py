@@ -21,8 +21,8 @@ import time
 import urllib.request
 import uuid
 
-from harness import (BINARY, ROOT, VAR, check, database_url, eq, fcgi_get, get, psql,
-                     request, restart_keyrota, stack, test, wait_for)
+from harness import (BINARY, ROOT, TEMPLATE_DIR, VAR, check, database_url, eq, fcgi_get, get,
+                     psql, restart_keyrota, stack, test, wait_for)
 
 EVALS = os.path.join(ROOT, "evals", "rotations.jsonl")
 STALE = "The CI deploy key for this service account is stale."
@@ -49,7 +49,7 @@ def base_env(**extra):
     e = {k: v for k, v in os.environ.items() if not k.startswith("KEYROTA_")}
     e.update({"KEYROTA_DATABASE_URL": database_url(),
               "KEYROTA_SQL_DIR": os.path.join(ROOT, "sql"),
-              "KEYROTA_TEMPLATE_DIR": os.path.join(ROOT, "templates"),
+              "KEYROTA_TEMPLATE_DIR": TEMPLATE_DIR,
               "KEYROTA_HTTP_PORT": os.environ["KEYROTA_HTTP_PORT"],
               "KEYROTA_FINGERPRINT_KEY_FILE": os.path.join(VAR, "secrets", "fingerprint.key")})
     e.update({k: str(v) for k, v in extra.items()})
@@ -356,7 +356,7 @@ def start_upstream_nginx(sockets, port):
     with open(os.path.join(ROOT, "nginx", "keyrota-locations.conf.in")) as f:
         locations = f.read()
     locations = (locations.replace("unix:@SOCKET@", "keyrota_instances")
-                 .replace("@STATIC_ROOT@", os.path.join(ROOT, "static"))
+                 .replace("@STATIC_ROOT@", os.path.join(os.path.dirname(TEMPLATE_DIR), "static"))
                  .replace("@HTPASSWD@", os.path.join(VAR, "nginx", "htpasswd"))
                  .replace("@READ_TIMEOUT@", "20"))
     with open(os.path.join(conf_dir, "keyrota-locations.conf"), "w") as f:
