@@ -59,7 +59,7 @@ def the_shipped_eval_set_passes_with_the_fixture():
             report = json.load(f)
         eq((report["passed"], report["failed"], len(report["cases"])), (n, 0, n))
         check(report["run_id"].startswith("ev_"), report["run_id"])
-    # The temporary trusted accounts are gone again.
+    # The eval wrote no trusted accounts (test_faults_data checks every row).
     from harness import psql
     eq(psql("SELECT count(*) FROM accounts WHERE account_id LIKE 'acct_8%'")[0][0], "0")
 
