@@ -105,8 +105,18 @@ run(PGconn *conn, enum stmt s, const char *const *params)
 	PGresult *res = PQexecPrepared(conn, stmts[s].name, stmts[s].nparams,
 	    params, NULL, NULL, 0);
 	ExecStatusType st = PQresultStatus(res);
+	const char *state, *primary;
 
-	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+		return res;
+	/* The server's primary message and SQLSTATE only: its DETAIL would
+	 * copy the refused row, provider metadata included, into the log. */
+	state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	if (state != NULL && primary != NULL)
+		log_error("statement %s failed: %s (SQLSTATE %s)",
+		    stmts[s].name, primary, state);
+	else
 		log_error("statement %s failed: %s", stmts[s].name,
 		    PQerrorMessage(conn));
 	return res;
