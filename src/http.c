@@ -128,8 +128,10 @@ http_wants_json(const struct http_request *r)
 
 	if (accept != NULL && strstr(accept, "application/json") != NULL)
 		return 1;
-	/* A client that sent JSON and stated no preference reads JSON. */
-	return (accept == NULL || *accept == '\0') &&
+	/* A client that sent JSON and stated no preference (no Accept, an
+	 * empty one, or curl's and most libraries' lone wildcard) reads JSON. */
+	return (accept == NULL || *accept == '\0' ||
+	    strcmp(accept, "*/*") == 0) &&
 	    http_content_type_is(r, "application/json");
 }
 

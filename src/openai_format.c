@@ -126,7 +126,7 @@ copy_metadata(struct json_object *obj, const char *key, char *dst, size_t len)
 {
 	struct json_object *v;
 	const char *s;
-	size_t n;
+	size_t n, i;
 
 	dst[0] = '\0';
 	if (!json_object_object_get_ex(obj, key, &v) ||
@@ -136,6 +136,11 @@ copy_metadata(struct json_object *obj, const char *key, char *dst, size_t len)
 	n = (size_t)json_object_get_string_len(v);
 	if (report_check_text(s, n, 0, (size_t)-1) != NULL)
 		return;
+	/* report_check_text allows newline and tab in prose; metadata is one
+	 * token and gets no control character at all. */
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20)
+			return;
 	if (n >= len) {
 		n = len - 1;
 		/* Back over the continuation bytes of a cut character. */

@@ -300,7 +300,7 @@ def odd_provider_metadata_ends_every_trace_with_a_named_outcome():
             elif name.startswith("model") or name.startswith("id") or "(the report)" in name:
                 # Valid UTF-8, only too long: the answer stands, cut to fit.
                 eq(row[1], "completed", name)
-                check(row[3 if "model" in name else 4] != "", name + ": kept, cut")
+                check(row[3 if "model" in meta else 4] != "", name + ": kept, cut")
     finally:
         control({"scenario": "success"})
 
@@ -316,6 +316,11 @@ def a_json_post_without_accept_gets_json_errors():
     eq(status, 409, "a reused key with another body")
     check(ctype.startswith("application/json"), "content type %r: %r" % (ctype, body[:80]))
     eq(json.loads(body)["error_code"], "idempotency_conflict")
+    # curl and most HTTP libraries send a lone wildcard: still no preference.
+    status, ctype, body = post_json({"account_id": "acct_10235", "credential_report": STALE},
+                                    headers={"Idempotency-Key": key, "Accept": "*/*"})
+    eq(status, 409, "a reused key with another body, Accept: */*")
+    check(ctype.startswith("application/json"), "content type %r: %r" % (ctype, body[:80]))
 
 
 # --- 3. two instances, one database --------------------------------------------

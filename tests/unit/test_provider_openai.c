@@ -131,7 +131,8 @@ static void
 test_response_metadata_is_cut_and_validated(void)
 {
 	static const char *const dropped[] = { "gpt-\xff", "gpt-\xc3",
-	    "\xc0\xaf", "\xed\xa0\x80", "gpt\\u0000evil", "gpt\\u0007" };
+	    "\xc0\xaf", "\xed\xa0\x80", "gpt\\u0000evil", "gpt\\u0007",
+	    "gpt\\nforged", "gpt\\tx" };
 	struct provider_result r;
 	char model[200];
 	size_t i, k, n;
