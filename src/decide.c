@@ -136,7 +136,8 @@ finish(struct decide_job *job, const struct trace_finish *f)
 	}
 	if (r == STORE_UNAVAILABLE) {
 		/* The row stays running; the reaper will fail it. */
-		log_error("trace %s could not be finished", job->trace_id);
+		log_trace(LOG_LEVEL_ERROR, job->trace_id,
+		    "trace could not be finished");
 		end_without_trace(job, KR_DATABASE_UNAVAILABLE);
 		return;
 	}

@@ -1,6 +1,7 @@
 #include "autoconfig.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,6 +11,10 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#ifdef HAVE_LIBSYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
 
 #include "config.h"
 #include "listener.h"
@@ -40,19 +45,47 @@ is_listening_socket(int fd)
 	return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) == 0 && on;
 }
 
+#ifdef HAVE_LIBSYSTEMD
+/* systemd socket activation: exactly one stream socket from fd 3.
+ * sd_listen_fds checks LISTEN_PID and clears the variables, so workers and
+ * anything they start never see them. Returns the fd, -1 when none was
+ * passed, -2 (with err) when what was passed is unusable. */
+static int
+activated_fd(char *err, size_t errlen)
+{
+	int n = sd_listen_fds(1);
+
+	if (n <= 0)
+		return -1;
+	if (n > 1 || sd_is_socket(SD_LISTEN_FDS_START, AF_UNSPEC, SOCK_STREAM,
+	    1) <= 0) {
+		fail(err, errlen, "socket activation: expected one listening "
+		    "stream socket, got %d file descriptor%s", n,
+		    n == 1 ? "" : "s");
+		return -2;
+	}
+	return SD_LISTEN_FDS_START;
+}
+#else
 /* systemd passes LISTEN_FDS sockets from fd 3 when LISTEN_PID is ours. */
 static int
-inherited_fd(void)
+activated_fd(char *err, size_t errlen)
 {
 	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	unsigned v;
+	int fd = -1;
 
-	if (pid != NULL && fds != NULL && strtol(pid, NULL, 10) == getpid() &&
-	    strcmp(fds, "1") == 0 && is_listening_socket(3))
-		return 3;
-	if (is_listening_socket(0))
-		return 0;
-	return -1;
+	(void)err;
+	(void)errlen;
+	if (pid != NULL && fds != NULL && config_parse_uint(pid, 1, INT_MAX,
+	    &v) == 0 && (pid_t)v == getpid() && strcmp(fds, "1") == 0 &&
+	    is_listening_socket(3))
+		fd = 3;
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	return fd;
 }
+#endif
 
 static int
 open_unix(struct listener *l, const char *path, uid_t owner, gid_t group,
@@ -149,10 +182,12 @@ listener_open(struct listener *l, const struct config *cfg, uid_t owner,
 {
 	memset(l, 0, sizeof(*l));
 	l->fd = -1;
-	if ((l->fd = inherited_fd()) >= 0) {
+	if ((l->fd = activated_fd(err, errlen)) == -2)
+		return -1;
+	if (l->fd < 0 && is_listening_socket(0))
+		l->fd = 0;
+	if (l->fd >= 0) {
 		l->inherited = 1;
-		unsetenv("LISTEN_PID");
-		unsetenv("LISTEN_FDS");
 		return 0;
 	}
 	if (cfg->listen_kind == LISTEN_UNIX)

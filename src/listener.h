@@ -1,7 +1,8 @@
 /* listener: the FastCGI listening socket.
  *
  * Taken, in this order, from systemd socket activation (LISTEN_FDS=1 with
- * LISTEN_PID naming this process: fd 3), from fd 0 when it is a listening
+ * LISTEN_PID naming this process: fd 3, read with sd_listen_fds in a build
+ * with libsystemd; more than one socket is refused), from fd 0 when it is a listening
  * socket (spawn-fcgi, systemd StandardInput=socket), or created from
  * KEYROTA_LISTEN: a unix socket with mode 0660, or a TCP address. */
 #ifndef KEYROTA_LISTENER_H

@@ -118,6 +118,12 @@ metrics_in_flight(int delta)
 		atomic_fetch_add(&shm->in_flight, delta);
 }
 
+long
+metrics_decisions_in_flight(void)
+{
+	return shm == NULL ? 0 : atomic_load(&shm->in_flight);
+}
+
 void
 metrics_worker_restart(void)
 {

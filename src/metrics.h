@@ -29,6 +29,8 @@ void metrics_reaped(long n);
 /* One provider call finished: its latency and attempts. */
 void metrics_provider(long latency_ms, unsigned attempts);
 void metrics_in_flight(int delta);
+/* Decisions in flight in every worker now (0 without metrics_init). */
+long metrics_decisions_in_flight(void);
 void metrics_worker_restart(void);
 void metrics_db_connect_failure(void);
 

@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "log.h"
 #include "metrics.h"
+#include "notify.h"
 #include "supervisor.h"
 #include "worker.h"
 
@@ -142,6 +143,8 @@ reload(struct pool *p)
 	unsigned i;
 
 	log_info("reload: starting a new generation of workers");
+	notify_reloading();
+	notify_generation(p->cfg->workers);
 	for (i = 0; i < p->cfg->workers; i++) {
 		if (p->slots[i].pid != 0 && p->nretiring < RETIRING_MAX) {
 			kill(p->slots[i].pid, SIGTERM);
@@ -224,17 +227,21 @@ supervisor_run(const struct config *cfg, const struct worker_secrets *sec,
 
 	log_info("keyrota serving with %u workers x %u threads", cfg->workers,
 	    cfg->threads);
+	notify_init();
+	notify_generation(cfg->workers);
 	respawn_due(&p);
 	for (;;) {
 		sig = sigtimedwait(&set, NULL, &tick);
 		if (sig == SIGTERM || sig == SIGINT) {
 			log_info("stopping: draining workers");
+			notify_stopping();
 			break;
 		}
 		reap(&p, 0);
 		if (sig == SIGHUP)
 			reload(&p);
 		respawn_due(&p);
+		notify_poll();
 	}
 	stop_all(&p, &set);
 	free(p.slots);

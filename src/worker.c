@@ -18,6 +18,7 @@
 #include "http.h"
 #include "log.h"
 #include "loop.h"
+#include "notify.h"
 #include "pages.h"
 #include "provider.h"
 #include "reaper.h"
@@ -260,6 +261,7 @@ worker_main(const struct config *cfg, const struct worker_secrets *sec,
 			_exit(status);
 		goto out;
 	}
+	notify_worker_accepting();
 	worker_wait(&w);
 	if (worker_drain(&w) != 0) {
 		log_error("drain deadline passed with requests in flight");
