@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -88,6 +89,31 @@ get_uint(config_getenv_fn get, void *ctx, const char *name, unsigned def,
 		return fail(err, errlen,
 		    "%s: expected a whole number from %u to %u, got \"%.40s\"",
 		    name, min, max, v);
+	return 0;
+}
+
+/* Under systemd, key files arrive as credentials: the unit loads every
+ * file of /etc/keyrota as keyrota_FILENAME (see README, "Install on
+ * Debian"). A key file variable left unset names that credential when the
+ * service manager passed it. */
+static int
+credential_default(config_getenv_fn get, void *ctx, const char *credential,
+    char *dst, size_t dstlen, char *err, size_t errlen)
+{
+	const char *dir = get("CREDENTIALS_DIRECTORY", ctx);
+	struct stat st;
+	int len;
+
+	if (dst[0] != '\0' || dir == NULL || *dir == '\0')
+		return 0;
+	len = snprintf(dst, dstlen, "%s/%s", dir, credential);
+	if (len < 0 || (size_t)len >= dstlen) {
+		dst[0] = '\0';
+		return fail(err, errlen, "CREDENTIALS_DIRECTORY: path longer "
+		    "than %zu bytes", dstlen - 1);
+	}
+	if (stat(dst, &st) != 0)
+		dst[0] = '\0';
 	return 0;
 }
 
@@ -189,6 +215,12 @@ config_load(struct config *cfg, config_getenv_fn get, void *ctx, char *err,
 	    cfg->sql_dir, sizeof(cfg->sql_dir), err, errlen) != 0 ||
 	    get_string(get, ctx, "KEYROTA_TEMPLATE_DIR", PKGDATADIR "/templates",
 	    cfg->template_dir, sizeof(cfg->template_dir), err, errlen) != 0)
+		return -1;
+	if (credential_default(get, ctx, "keyrota_model.key", cfg->model_key_file,
+	    sizeof(cfg->model_key_file), err, errlen) != 0 ||
+	    credential_default(get, ctx, "keyrota_fingerprint.key",
+	    cfg->fingerprint_key_file, sizeof(cfg->fingerprint_key_file), err,
+	    errlen) != 0)
 		return -1;
 
 	if (get_string(get, ctx, "KEYROTA_MODEL_MAX_TOKENS_FIELD",

@@ -27,6 +27,8 @@
 
 #define EXIT_USAGE 2     /* bad usage or bad configuration */
 
+/* The man page keyrota(8) lists the same commands and variables; a test
+ * holds the two (and /etc/default/keyrota) together. */
 static void
 usage(FILE *out)
 {
@@ -49,8 +51,36 @@ usage(FILE *out)
 	    "  version    print the version\n"
 	    "  --help     print this help\n"
 	    "\n"
-	    "Configuration comes from KEYROTA_* environment variables; a bad\n"
-	    "value exits with status 2 naming the variable.\n", out);
+	    "environment (defaults in keyrota(8)); a bad value exits with\n"
+	    "status 2 naming the variable:\n"
+	    "  KEYROTA_DATABASE_URL            libpq connection string\n"
+	    "  KEYROTA_LISTEN                  FastCGI socket: unix:PATH or HOST:PORT\n"
+	    "  KEYROTA_WORKERS                 worker processes\n"
+	    "  KEYROTA_THREADS                 accept threads per worker\n"
+	    "  KEYROTA_DB_POOL_SIZE            database connections per worker\n"
+	    "  KEYROTA_MAX_REQUESTS            recycle a worker after this many requests\n"
+	    "  KEYROTA_HTTP_PORT               nginx port on 127.0.0.1 (check's default URL)\n"
+	    "  KEYROTA_PROVIDER                openai or fixture\n"
+	    "  KEYROTA_MODEL_BASE_URL          OpenAI-compatible base URL\n"
+	    "  KEYROTA_MODEL                   model name\n"
+	    "  KEYROTA_MODEL_KEY_FILE          provider key file (mode 0600)\n"
+	    "  KEYROTA_MODEL_TIMEOUT_MS        deadline per decision, retries included\n"
+	    "  KEYROTA_MODEL_MAX_ATTEMPTS      provider attempts per decision\n"
+	    "  KEYROTA_MODEL_MAX_TOKENS_FIELD  max_completion_tokens or max_tokens\n"
+	    "  KEYROTA_FINGERPRINT_KEY_FILE    HMAC key of report fingerprints (mode 0600)\n"
+	    "  KEYROTA_USER                    user to run as when started as root\n"
+	    "  KEYROTA_SQL_DIR                 migrations\n"
+	    "  KEYROTA_TEMPLATE_DIR            page templates\n"
+	    "  KEYROTA_REAPER_INTERVAL_MS      how often running traces are checked\n"
+	    "  KEYROTA_REAPER_GRACE_MS         how long past their deadline they may run\n"
+	    "  KEYROTA_FIXTURE_DELAY_MS        simulated latency of the fixture provider\n"
+	    "  KEYROTA_CHECK_URL               where check finds /healthz and /readyz\n"
+	    "set by systemd:\n"
+	    "  LISTEN_FDS, LISTEN_PID          socket activation\n"
+	    "  NOTIFY_SOCKET                   readiness, reload and stop notification\n"
+	    "  CREDENTIALS_DIRECTORY           key files as credentials keyrota_*.key\n"
+	    "  JOURNAL_STREAM                  stderr is the journal: log to journald\n",
+	    out);
 }
 
 static int

@@ -1,4 +1,7 @@
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "unit.h"
@@ -129,6 +132,48 @@ test_config_provider_follows_key_file(void)
 	CU_ASSERT_EQUAL(cfg.provider, PROVIDER_FIXTURE);
 }
 
+/* systemd's LoadCredential=keyrota:/etc/keyrota: unset key file variables
+ * name the credentials that were passed, and only those. */
+static void
+test_config_key_files_from_credentials(void)
+{
+	char dir[] = "/tmp/keyrota-cred-XXXXXX", fp[64], model[64];
+	const char *env[] = { "CREDENTIALS_DIRECTORY", dir, NULL };
+	const char *explicit_env[] = { "CREDENTIALS_DIRECTORY", dir,
+	    "KEYROTA_FINGERPRINT_KEY_FILE", "/etc/other.key", NULL };
+	struct config cfg;
+	char err[256] = "";
+	FILE *f;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+	snprintf(fp, sizeof(fp), "%s/keyrota_fingerprint.key", dir);
+	snprintf(model, sizeof(model), "%s/keyrota_model.key", dir);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f = fopen(fp, "w"));
+	fputs("00112233\n", f);
+	fclose(f);
+
+	/* No model key credential: the fixture. */
+	CU_ASSERT_EQUAL(load(env, &cfg, err, sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(cfg.fingerprint_key_file, fp);
+	CU_ASSERT_STRING_EQUAL(cfg.model_key_file, "");
+	CU_ASSERT_EQUAL(cfg.provider, PROVIDER_FIXTURE);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f = fopen(model, "w"));
+	fputs("sk-test\n", f);
+	fclose(f);
+	CU_ASSERT_EQUAL(load(env, &cfg, err, sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(cfg.model_key_file, model);
+	CU_ASSERT_EQUAL(cfg.provider, PROVIDER_OPENAI);
+
+	/* A variable that is set wins over the credential. */
+	CU_ASSERT_EQUAL(load(explicit_env, &cfg, err, sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(cfg.fingerprint_key_file, "/etc/other.key");
+
+	unlink(fp);
+	unlink(model);
+	rmdir(dir);
+}
+
 static void
 test_config_parse_uint(void)
 {
@@ -154,5 +199,6 @@ suite_config(void)
 	ADD_TEST(s, test_config_bad_values_name_the_variable);
 	ADD_TEST(s, test_config_long_socket_path_refused);
 	ADD_TEST(s, test_config_provider_follows_key_file);
+	ADD_TEST(s, test_config_key_files_from_credentials);
 	ADD_TEST(s, test_config_parse_uint);
 }
