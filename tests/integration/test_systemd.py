@@ -53,10 +53,16 @@ def _source_variables():
     return names
 
 
+def same(got, want, what):
+    if got != want:
+        raise AssertionError("%s: only in the first %s, only in the second %s"
+                             % (what, sorted(got - want), sorted(want - got)))
+
+
 @test
 def help_man_page_and_etc_default_list_the_same_commands_and_variables():
     help_text, man = _help(), _man()
-    eq(_man_commands(man), _help_commands(help_text), "man page commands vs --help")
+    same(_man_commands(man), _help_commands(help_text), "man page commands vs --help")
     check({"serve", "migrate", "check", "eval", "provider-check", "version"} <=
           _help_commands(help_text), "every subcommand in --help")
     help_vars = set(re.findall(r"^  ((?:KEYROTA|LISTEN|NOTIFY|CREDENTIALS|JOURNAL)_[A-Z0-9_]+)",
@@ -66,14 +72,14 @@ def help_man_page_and_etc_default_list_the_same_commands_and_variables():
     man_vars = set(re.findall(r"\b([A-Z]+_[A-Z0-9_]+)\b",
                               "\n".join(l for l in environment.splitlines()
                                         if l.startswith(".It Ev"))))
-    eq(man_vars, help_vars, "ENVIRONMENT of keyrota(8) vs --help")
+    same(man_vars, help_vars, "ENVIRONMENT of keyrota(8) vs --help")
     source = _source_variables()
     check(len(source) > 15, "variables found in src/: %r" % source)
-    eq(source - help_vars, set(), "variables the binary reads but --help does not list")
+    same(source - help_vars, set(), "variables the binary reads but --help does not list")
     with open(DEFAULTS) as f:
         defaults = set(re.findall(r"^#(KEYROTA_[A-Z0-9_]+)=", f.read(), re.M))
-    eq(defaults, {v for v in help_vars if v.startswith("KEYROTA_")},
-       "debian/keyrota.default vs --help")
+    same(defaults, {v for v in help_vars if v.startswith("KEYROTA_")},
+         "debian/keyrota.default vs --help")
 
 
 @test
