@@ -5,7 +5,6 @@
 #ifdef HAVE_LIBSYSTEMD
 
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,20 +118,6 @@ notify_stopping(void)
 }
 
 void
-notify_status(const char *fmt, ...)
-{
-	char text[256];
-	va_list ap;
-
-	if (!enabled)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	sd_notifyf(0, "STATUS=%s", text);
-}
-
-void
 notify_worker_accepting(void)
 {
 	ssize_t n;
@@ -155,7 +140,6 @@ void notify_generation(unsigned n) { (void)n; }
 void notify_poll(void) {}
 void notify_reloading(void) {}
 void notify_stopping(void) {}
-void notify_status(const char *fmt, ...) { (void)fmt; }
 void notify_worker_accepting(void) {}
 
 #endif

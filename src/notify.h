@@ -20,8 +20,6 @@ void notify_generation(unsigned n);
 void notify_poll(void);
 void notify_reloading(void);
 void notify_stopping(void);
-void notify_status(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2)));
 
 /* Worker, once its accept threads run. */
 void notify_worker_accepting(void);
