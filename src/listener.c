@@ -59,8 +59,8 @@ activated_fd(char *err, size_t errlen)
 		return -1;
 	if (n > 1 || sd_is_socket(SD_LISTEN_FDS_START, AF_UNSPEC, SOCK_STREAM,
 	    1) <= 0) {
-		fail(err, errlen, "socket activation: expected one listening "
-		    "stream socket, got %d file descriptor%s", n,
+		fail(err, errlen, "socket activation: %d descriptor%s passed; "
+		    "keyrota takes one listening stream socket", n,
 		    n == 1 ? "" : "s");
 		return -2;
 	}

@@ -11,10 +11,12 @@ import socket
 import struct
 import subprocess
 import tempfile
+import threading
 import time
+import uuid
 
-from harness import (BINARY, BUILD, ROOT, VAR, check, database_url, eq, fcgi_get, test,
-                     wait_for)
+from harness import (BINARY, BUILD, ROOT, VAR, check, database_url, eq, fcgi_get, psql, stack,
+                     test, wait_for)
 
 MAN = os.path.join(ROOT, "man", "keyrota.8")
 DEFAULTS = os.path.join(ROOT, "debian", "keyrota.default")
@@ -213,7 +215,43 @@ def sd_notify_ready_once_workers_accept_then_reloading_and_stopping():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _serve_with_journal(tmp, journal_stream_of_stderr):
+def _fcgi_post_json(path, uri, body, headers):
+    """One FastCGI POST with a JSON body; returns the raw CGI response."""
+    def record(rtype, content):
+        return struct.pack("!BBHHBx", 1, rtype, 1, len(content), 0) + content
+
+    def pair(k, v):
+        k, v = k.encode(), v.encode()
+        return bytes([len(k)]) + (bytes([len(v)]) if len(v) < 128 else
+                                  struct.pack("!I", len(v) | 0x80000000)) + k + v
+
+    params = {"REQUEST_METHOD": "POST", "DOCUMENT_URI": uri, "REQUEST_URI": uri,
+              "QUERY_STRING": "", "SERVER_PROTOCOL": "HTTP/1.1",
+              "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)),
+              "HTTP_ACCEPT": "application/json"}
+    params.update(headers)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(30)
+    s.connect(path)
+    s.sendall(record(1, struct.pack("!HB5x", 1, 0)) +
+              record(4, b"".join(pair(k, v) for k, v in params.items())) + record(4, b"") +
+              record(5, body) + record(5, b""))
+    out = b""
+    while True:
+        hdr = s.recv(8, socket.MSG_WAITALL)
+        if len(hdr) < 8:
+            break
+        _, rtype, _, clen, plen = struct.unpack("!BBHHBx", hdr)
+        content = s.recv(clen + plen, socket.MSG_WAITALL)[:clen] if clen + plen else b""
+        if rtype == 6:
+            out += content
+        elif rtype == 3:
+            break
+    s.close()
+    return out
+
+
+def _serve_with_journal(tmp, journal_stream_of_stderr, **extra):
     """keyrota serve in a mount namespace of its own where /run is tmp, so
     its journald socket (/run/systemd/journal/socket) is the one this test
     reads; the machine's /run is untouched."""
@@ -228,7 +266,7 @@ def _serve_with_journal(tmp, journal_stream_of_stderr):
         "%d:%d" % (st.st_dev, st.st_ino + 1)
     sock_dir = tempfile.mkdtemp()
     os.chmod(sock_dir, 0o755)
-    env = _serve_env(sock_dir, JOURNAL_STREAM=stream)
+    env = _serve_env(sock_dir, JOURNAL_STREAM=stream, **extra)
     proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
                              'mount --bind "$1" /run && exec "$0" serve', BINARY, tmp],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
@@ -292,6 +330,45 @@ def logs_stay_json_lines_when_stderr_is_not_the_journal():
               "JSON lines: %r" % lines[:3])
         eq(journal.until(lambda d: True, 0.2), None, "nothing sent to journald")
     finally:
+        _stop(proc)
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(sock_dir, ignore_errors=True)
+
+
+@test
+def a_trace_error_reaches_journald_with_its_trace_id():
+    _require_libsystemd()
+    tmp = tempfile.mkdtemp()
+    # The fixture takes two seconds; PostgreSQL stops while it thinks, so the
+    # terminal update fails and keyrota logs an error about that trace.
+    proc, journal, log_path, sock, sock_dir = _serve_with_journal(
+        tmp, True, KEYROTA_WORKERS="1", KEYROTA_FIXTURE_DELAY_MS="2000")
+    key = "journal-" + uuid.uuid4().hex
+    answers = []
+    body = b'{"account_id":"acct_10234","credential_report":"The CI deploy key is stale."}'
+    poster = threading.Thread(target=lambda: answers.append(
+        _fcgi_post_json(sock, "/rotation/decide", body, {"HTTP_IDEMPOTENCY_KEY": key})))
+    pg_stopped = False
+    try:
+        check(wait_for(lambda: _fcgi(sock), timeout=15), "serving")
+        poster.start()
+        rows = wait_for(lambda: psql("SELECT trace_id FROM traces WHERE idempotency_key = "
+                                     ":'p1' AND status = 'running'", key), timeout=10)
+        check(rows, "the running row is committed")
+        trace_id = rows[0][0]
+        stack("pg-stop")
+        pg_stopped = True
+        poster.join(timeout=30)
+        check(answers and b"database_unavailable" in answers[0],
+              "the client is told: %r" % (answers[:1],))
+        line = journal.until(lambda d: ("KEYROTA_TRACE_ID=" + trace_id).encode() in d, 10)
+        check(line, "the trace's error in the journal; got %r" % journal.received[-3:])
+        f = _fields(line)
+        eq((f.get("PRIORITY"), f.get("KEYROTA_TRACE_ID")), ("3", trace_id),
+           "an error about that trace (journalctl -p err KEYROTA_TRACE_ID=...)")
+    finally:
+        if pg_stopped:
+            stack("pg-start")
         _stop(proc)
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(sock_dir, ignore_errors=True)
