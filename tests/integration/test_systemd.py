@@ -15,8 +15,8 @@ import threading
 import time
 import uuid
 
-from harness import (BINARY, BUILD, ROOT, VAR, check, database_url, eq, fcgi_get, psql, stack,
-                     test, wait_for)
+from harness import (BINARY, BUILD, ROOT, TEMPLATE_DIR, VAR, check, database_url, eq, fcgi_get,
+                     psql, stack, test, wait_for)
 
 MAN = os.path.join(ROOT, "man", "keyrota.8")
 DEFAULTS = os.path.join(ROOT, "debian", "keyrota.default")
@@ -106,7 +106,7 @@ def _serve_env(tmp, **extra):
     env.update({"KEYROTA_WORKERS": "2", "KEYROTA_THREADS": "2", "KEYROTA_USER": "keyrota",
                 "KEYROTA_DATABASE_URL": database_url(),
                 "KEYROTA_FINGERPRINT_KEY_FILE": os.path.join(VAR, "secrets", "fingerprint.key"),
-                "KEYROTA_TEMPLATE_DIR": os.path.join(ROOT, "templates"),
+                "KEYROTA_TEMPLATE_DIR": TEMPLATE_DIR,
                 "KEYROTA_LISTEN": "unix:" + os.path.join(tmp, "keyrota.sock")})
     env.update(extra)
     return env
