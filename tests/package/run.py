@@ -311,8 +311,8 @@ def serve():
         run([STACK, "pg-start"])
         state["pg_started"] = True
     out = run(["setpriv", "--reuid=" + user, "--regid=" + user, "--init-groups",
-               "/usr/bin/keyrota", "migrate"], env={"PATH": "/usr/bin:/bin",
-                                                    "KEYROTA_DATABASE_URL": url})
+               "/usr/bin/keyrota", "migrate"], cwd="/",
+              env={"PATH": "/usr/bin:/bin", "KEYROTA_DATABASE_URL": url})
     check("migrations applied" in out.stdout, out.stdout)
     run(["psql", url, "-v", "ON_ERROR_STOP=1", "-qf",
          "/usr/share/keyrota/sql/seed/demo_accounts.sql"])
@@ -355,7 +355,8 @@ def serve():
     args += service["ExecStart"][0].split()
     log = open(os.path.join(WORK, "keyrota.log"), "w")
     umask = int(service.get("UMask", ["0022"])[0], 8)
-    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+    # As systemd runs a service: from /, with the unit's umask.
+    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd="/",
                             preexec_fn=lambda: os.umask(umask))
     nginx = None
     try:
