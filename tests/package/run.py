@@ -328,9 +328,13 @@ def serve():
 
     # The operator's part (README): the database URL and the fingerprint key.
     with open(env_path, "a") as f:
-        f.write("KEYROTA_DATABASE_URL='%s'\nKEYROTA_WORKERS=2\nKEYROTA_THREADS=4\n" % url)
+        # No model key here: the operator chooses the fixture explicitly,
+        # over the unit's KEYROTA_PROVIDER=openai.
+        f.write("KEYROTA_DATABASE_URL='%s'\nKEYROTA_WORKERS=2\nKEYROTA_THREADS=4\n"
+                "KEYROTA_PROVIDER=fixture\n" % url)
     key = os.path.join(cred_dir, "fingerprint.key")
     fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    state["wrote_key"] = True
     os.write(fd, os.urandom(32).hex().encode() + b"\n")
     os.close(fd)
 
@@ -352,7 +356,11 @@ def serve():
     os.makedirs(os.path.dirname(sock_path), mode=int(socket_unit["DirectoryMode"][0], 8),
                 exist_ok=True)
     state["run_dir"] = os.path.dirname(sock_path)
-    env = env_file(env_path)
+    # As systemd builds it: the unit's Environment= lines, then the
+    # environment file over them.
+    env = dict(v.split("=", 1) for v in service.get("Environment", []))
+    check(env.get("KEYROTA_PROVIDER") == "openai", "the unit asks for a model: %r" % env)
+    env.update(env_file(env_path))
     check("KEYROTA_DATABASE_URL" in env, "environment file read")
     args = ["systemd-socket-activate", "-l", sock_path,
             "-E", "NOTIFY_SOCKET=" + notify.sock.getsockname(),
@@ -472,10 +480,15 @@ def purge():
     # Files, and directories of keyrota's own; /usr/share/man and the like
     # belong to others too.
     left = [p for p in state["files"] if p and os.path.lexists(p) and
-            (not os.path.isdir(p) or "keyrota" in p)]
+            (not os.path.isdir(p) or "keyrota" in p) and p != "/etc/keyrota"]
     check(not left, "left after purge: %r" % left)
-    for path in ["/etc/keyrota", "/etc/default/keyrota", "/var/lib/keyrota"]:
+    for path in ["/etc/default/keyrota", "/var/lib/keyrota"]:
         check(not os.path.lexists(path), path + " left after purge")
+    # The operator's key files outlive a purge (the kept database's traces
+    # need the fingerprint key); the directory holds nothing else.
+    kept = sorted(os.listdir("/etc/keyrota")) if os.path.isdir("/etc/keyrota") else []
+    check(kept == ["fingerprint.key"], "what purge keeps in /etc/keyrota: %r" % kept)
+    shutil.rmtree("/etc/keyrota")
     for d in ["/etc/systemd/system", "/var/lib/systemd/deb-systemd-helper-enabled",
               "/var/lib/systemd/deb-systemd-helper-masked"]:
         for base, _, names in os.walk(d):
@@ -505,6 +518,9 @@ def main():
     finally:
         if installed("keyrota"):
             run(["apt-get", "purge", "-y", "-qq", "keyrota"], check_rc=False)
+        if state.get("wrote_key"):
+            # The key the test wrote outlives a purge by design.
+            shutil.rmtree("/etc/keyrota", ignore_errors=True)
         if state["pg_started"]:
             run([STACK, "pg-stop"], check_rc=False)
         shutil.rmtree(WORK, ignore_errors=True)
