@@ -1,9 +1,11 @@
 #include "autoconfig.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <json-c/json.h>
 #include <libpq-fe.h>
@@ -13,6 +15,7 @@
 #include "db_pool.h"
 #include "decision.h"
 #include "errors.h"
+#include "export.h"
 #include "form.h"
 #include "http.h"
 #include "log.h"
@@ -71,9 +74,10 @@ parse_time(const char *in, char *out, size_t outlen)
 	return 0;
 }
 
-/* The cursor: "<created_at with microseconds>Z|<trace_id>". */
+/* The cursor: "<created_at with microseconds>Z|<trace_id>", into ts and
+ * id (sized 40 and TRACE_ID_SIZE). */
 static int
-parse_cursor(const char *in, struct admin_filter *f)
+parse_cursor(const char *in, char *ts, char *id)
 {
 	const char *bar = strrchr(in, '|');
 	size_t n;
@@ -86,9 +90,43 @@ parse_cursor(const char *in, struct admin_filter *f)
 	    in[26] != 'Z' || digits(in, 4, 1970, 9999) < 0 ||
 	    digits(in + 20, 6, 0, 999999) < 0)
 		return -1;
-	memcpy(f->after_ts, in, n);
-	f->after_ts[n] = '\0';
-	memcpy(f->after_id, bar + 1, TRACE_ID_SIZE);
+	memcpy(ts, in, n);
+	ts[n] = '\0';
+	memcpy(id, bar + 1, TRACE_ID_SIZE);
+	return 0;
+}
+
+/* The quick ranges: the last 15 minutes, hour, day or week. */
+static const struct {
+	const char *name;
+	const char *label;
+	long        seconds;
+} ranges[] = {
+	{ "15m", "Last 15 minutes", 15 * 60 },
+	{ "1h", "Last hour", 60 * 60 },
+	{ "24h", "Last 24 hours", 24 * 60 * 60 },
+	{ "7d", "Last 7 days", 7 * 24 * 60 * 60 },
+};
+#define NRANGES (sizeof(ranges) / sizeof(ranges[0]))
+
+/* A quick range becomes a fixed "from" (now minus the range, UTC) and no
+ * "to", so the links of its pages keep showing the same stretch. */
+static int
+range_from(const char *name, char *out, size_t outlen)
+{
+	struct tm tm;
+	time_t t;
+	size_t i;
+
+	for (i = 0; i < NRANGES; i++)
+		if (strcmp(name, ranges[i].name) == 0)
+			break;
+	if (i == NRANGES)
+		return -1;
+	t = time(NULL) - ranges[i].seconds;
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(out, outlen, "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+		return -1;
 	return 0;
 }
 
@@ -164,10 +202,31 @@ admin_filter_parse(const char *query, struct admin_filter *f,
 		else
 			copy_echo(f->to, sizeof(f->to), v);
 	}
+	if ((v = form_get(&q, "range")) != NULL && *v != '\0') {
+		if (range_from(v, f->from, sizeof(f->from)) != 0 ||
+		    parse_time(f->from, f->from_sql, sizeof(f->from_sql)) != 0)
+			add_error(errs, "range", "Quick ranges are 15m, 1h, 24h "
+			    "or 7d.");
+		f->to[0] = f->to_sql[0] = '\0';
+	}
 	if ((v = form_get(&q, "after")) != NULL && *v != '\0' &&
-	    parse_cursor(v, f) != 0)
+	    parse_cursor(v, f->after_ts, f->after_id) != 0)
 		add_error(errs, "after", "The page link is damaged; start from "
 		    "the newest traces.");
+	if ((v = form_get(&q, "before")) != NULL && *v != '\0' &&
+	    (parse_cursor(v, f->before_ts, f->before_id) != 0 ||
+	    f->after_ts[0] != '\0'))
+		add_error(errs, "before", "The page link is damaged; start from "
+		    "the newest traces.");
+	if ((v = form_get(&q, "pos")) != NULL && *v != '\0' &&
+	    (strlen(v) > 9 || (f->pos = digits(v, strlen(v), 0,
+	    999999999)) < 0))
+		add_error(errs, "pos", "The page link is damaged; start from "
+		    "the newest traces.");
+	if ((v = form_get(&q, "format")) != NULL && *v != '\0' &&
+	    (f->format = export_format_parse(v)) == EXPORT_NONE)
+		add_error(errs, "format", "Exports are format=csv or "
+		    "format=json.");
 	form_free(&q);
 	return errs->n == 0 ? 0 : -1;
 }
@@ -195,18 +254,50 @@ admin_authenticated(struct app *app, struct http_request *req)
 	"AND (CASE $7::text WHEN 'all' THEN true WHEN 'evals' THEN eval " \
 	"ELSE NOT eval END) "
 
+/* The list's columns, in the order of enum list_col. */
+#define LIST_COLUMNS \
+	"trace_id, account_id, status, coalesce(decision, ''), " \
+	"coalesce(error_code, ''), " \
+	"to_char(created_at AT TIME ZONE 'UTC', " \
+	"'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), " \
+	"coalesce(latency_ms::text, ''), provider_attempts::text, " \
+	"coalesce(input_tokens::text, ''), coalesce(output_tokens::text, ''), " \
+	"eval "
+enum list_col { L_TRACE_ID, L_ACCOUNT_ID, L_STATUS, L_DECISION, L_ERROR,
+	L_CREATED, L_LATENCY, L_ATTEMPTS, L_INPUT_TOKENS, L_OUTPUT_TOKENS,
+	L_EVAL };
+
 /* Parameters are given as values, so PostgreSQL plans each query for its
  * filters (a custom plan: the unused conditions fold away and the matching
- * index is chosen). */
+ * index is chosen). Older pages read newest first after the cursor; newer
+ * pages read oldest first before it, the same index scanned the other
+ * way, and are shown reversed. */
 static const char list_sql[] =
-    "SELECT trace_id, account_id, status, coalesce(decision, ''), "
-    "coalesce(error_code, ''), "
-    "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
-    "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), eval "
-    "FROM traces " FILTERS
+    "SELECT " LIST_COLUMNS "FROM traces " FILTERS
     "AND ($8::timestamptz IS NULL OR "
     "(created_at, trace_id) < ($8::timestamptz, $9::text)) "
     "ORDER BY created_at DESC, trace_id DESC LIMIT 51";
+static const char newer_sql[] =
+    "SELECT " LIST_COLUMNS "FROM traces " FILTERS
+    "AND (created_at, trace_id) > ($7::timestamptz, $8::text) "
+    "ORDER BY created_at, trace_id LIMIT 51";
+
+/* The export: the columns of enum export_col, newest first, $8 rows at
+ * most (one past the cap, to tell a cut export). */
+static const char export_sql[] =
+    "SELECT trace_id, "
+    "to_char(created_at AT TIME ZONE 'UTC', "
+    "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
+    "coalesce(to_char(finished_at AT TIME ZONE 'UTC', "
+    "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), ''), "
+    "account_id, status, coalesce(decision, ''), "
+    "coalesce(model_decision, ''), coalesce(error_code, ''), provider, "
+    "request_model, coalesce(response_model, ''), provider_attempts::text, "
+    "coalesce(input_tokens::text, ''), coalesce(output_tokens::text, ''), "
+    "coalesce(latency_ms::text, ''), coalesce(response_id, ''), "
+    "coalesce(finish_reason, ''), prompt_version, input_fingerprint "
+    "FROM traces " FILTERS
+    "ORDER BY created_at DESC, trace_id DESC LIMIT $8::int";
 
 /* One count per status, each stopping at COUNT_CAP + 1 rows and each with
  * a constant status, so PostgreSQL plans it for that status. */
@@ -254,8 +345,10 @@ nz(const char *s)
 	return *s != '\0' ? s : NULL;
 }
 
+/* The seven filters, then the cursor ts and id ($8, $9) when given. */
 static void
-filter_params(const struct admin_filter *f, const char **p)
+filter_params(const struct admin_filter *f, const char **p,
+    const char *cursor_ts, const char *cursor_id)
 {
 	p[0] = nz(f->trace_id);
 	p[1] = nz(f->account_id);
@@ -265,8 +358,8 @@ filter_params(const struct admin_filter *f, const char **p)
 	p[5] = nz(f->to_sql);
 	/* Traces of `keyrota eval` only when asked for. */
 	p[6] = *f->origin ? f->origin : "reports";
-	p[7] = nz(f->after_ts);
-	p[8] = nz(f->after_id);
+	p[7] = cursor_ts != NULL ? nz(cursor_ts) : NULL;
+	p[8] = cursor_id != NULL ? nz(cursor_id) : NULL;
 }
 
 /* Appends name=value to a query string, percent-encoding the value. */
@@ -292,37 +385,118 @@ query_add(struct buf *b, const char *name, const char *value)
 	}
 }
 
+/* The filters as a query string; the time range only when with_time. */
 static void
-filter_query(struct buf *b, const struct admin_filter *f)
+filter_query(struct buf *b, const struct admin_filter *f, int with_time)
 {
 	query_add(b, "trace_id", f->trace_id);
 	query_add(b, "account_id", f->account_id);
 	query_add(b, "status", f->status);
 	query_add(b, "error_code", f->error_code);
 	query_add(b, "origin", f->origin);
-	query_add(b, "from", f->from);
-	query_add(b, "to", f->to);
+	if (with_time) {
+		query_add(b, "from", f->from);
+		query_add(b, "to", f->to);
+	}
 }
 
+/* "/admin/traces?<filters>&<name>=<value>...", the pairs NULL-ended. */
 static void
-echo_filters(struct tctx *ctx, const char *query)
+set_link(struct tctx *ctx, const char *key, const struct admin_filter *f,
+    int with_time, ...)
+{
+	struct buf b;
+	const char *name, *value;
+	va_list ap;
+
+	buf_init(&b, 4096);
+	filter_query(&b, f, with_time);
+	va_start(ap, with_time);
+	while ((name = va_arg(ap, const char *)) != NULL) {
+		value = va_arg(ap, const char *);
+		query_add(&b, name, value);
+	}
+	va_end(ap);
+	tctx_setf(ctx, key, "/admin/traces%s", buf_str(&b));
+	buf_free(&b);
+}
+
+/* The filter form: what was typed when it was invalid (escaped by the
+ * template, so a bad value can be fixed), else the validated filters,
+ * with the quick range turned into its "from". */
+static void
+echo_filters(struct tctx *ctx, const char *query, const struct admin_filter *f)
 {
 	static const char *const names[] = { "trace_id", "account_id",
 	    "status", "error_code", "origin", "from", "to" };
+	static const char *const origins[] = { "reports", "evals", "all" };
+	const char *valid[7] = { NULL };
+	struct tctx *item;
 	char key[32];
 	struct form q;
 	const char *v;
 	size_t i;
+	int e;
 
-	/* The raw values, escaped by the template, so a bad one can be fixed. */
+	if (f != NULL) {
+		valid[0] = f->trace_id;
+		valid[1] = f->account_id;
+		valid[2] = f->status;
+		valid[3] = f->error_code;
+		valid[4] = f->origin;
+		valid[5] = f->from;
+		valid[6] = f->to;
+	}
 	if (form_parse(&q, query, strlen(query)) != FORM_OK)
 		q.n = 0;
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		v = q.n ? form_get(&q, names[i]) : NULL;
+	for (i = 0; i < 7; i++) {
+		v = f != NULL ? valid[i] : q.n ? form_get(&q, names[i]) : NULL;
 		snprintf(key, sizeof(key), "f_%s", names[i]);
 		tctx_set(ctx, key, v != NULL ? v : "");
+		valid[i] = v != NULL ? v : "";
+	}
+	/* The closed sets as <select> options, the chosen one selected. */
+	tctx_list(ctx, "status_options");
+	for (i = 0; i < 3; i++) {
+		item = tctx_list_add(ctx, "status_options");
+		tctx_set(item, "value", count_names[i]);
+		tctx_set_bool(item, "selected",
+		    strcmp(valid[2], count_names[i]) == 0);
+	}
+	tctx_list(ctx, "error_options");
+	for (e = 0; e < KR_ERROR__MAX; e++) {
+		if (!kr_error_is_trace_error((enum kr_error)e))
+			continue;
+		item = tctx_list_add(ctx, "error_options");
+		tctx_set(item, "value", kr_error_code((enum kr_error)e));
+		tctx_set_bool(item, "selected", strcmp(valid[3],
+		    kr_error_code((enum kr_error)e)) == 0);
+	}
+	/* Reports when none is named. */
+	tctx_list(ctx, "origin_options");
+	for (i = 0; i < 3; i++) {
+		item = tctx_list_add(ctx, "origin_options");
+		tctx_set(item, "value", origins[i]);
+		tctx_set_bool(item, "selected", strcmp(*valid[4] ? valid[4] :
+		    "reports", origins[i]) == 0);
 	}
 	form_free(&q);
+}
+
+/* The quick-range links keep every filter but the time range. */
+static void
+range_links(struct tctx *ctx, const struct admin_filter *f)
+{
+	struct tctx *item;
+	size_t i;
+
+	tctx_list(ctx, "ranges");
+	for (i = 0; i < NRANGES; i++) {
+		item = tctx_list_add(ctx, "ranges");
+		tctx_set(item, "label", ranges[i].label);
+		set_link(item, "href", f != NULL ? f : &(struct admin_filter){0},
+		    0, "range", ranges[i].name, (const char *)NULL);
+	}
 }
 
 static enum handler_result
@@ -354,17 +528,213 @@ list_invalid(struct app *app, struct http_request *req,
 	for (i = 0; i < errs->n; i++)
 		buf_printf(&msg, "%s%s", i ? " " : "", errs->e[i].message);
 	tctx_set(ctx, "filter_error", buf_str(&msg));
-	echo_filters(ctx, req->query);
+	echo_filters(ctx, req->query, NULL);
+	range_links(ctx, NULL);
 	tctx_set(ctx, "count_running", "-");
 	tctx_set(ctx, "count_completed", "-");
 	tctx_set(ctx, "count_failed", "-");
 	tctx_set_bool(ctx, "traces", 0);
+	tctx_set(ctx, "position", "");
 	tctx_set(ctx, "first_link", "");
+	tctx_set(ctx, "newer_link", "");
 	tctx_set(ctx, "next_link", "");
+	tctx_set(ctx, "csv_link", "");
+	tctx_set(ctx, "json_link", "");
 	pages_send(app, req, 422, PAGE_ADMIN_LIST, ctx, "Traces", NULL);
 	buf_free(&msg);
 	tctx_free(ctx);
 	return HANDLER_ANSWERED;
+}
+
+/* Out-of-range dates (Feb 30) are the person's to fix. */
+static int
+bad_date(const PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	return PQresultStatus(res) == PGRES_FATAL_ERROR && state != NULL &&
+	    strncmp(state, "22", 2) == 0;
+}
+
+static enum handler_result
+list_bad_date(struct app *app, struct http_request *req)
+{
+	struct report_errors errs = { 0 };
+
+	add_error(&errs, "from", "That date does not exist.");
+	return list_invalid(app, req, &errs);
+}
+
+/* Streams the filtered list, newest first, as CSV or JSON, one row at a
+ * time from PostgreSQL's single-row mode: memory stays that of one row
+ * however long the export. At most EXPORT_ROW_CAP rows; the JSON says
+ * when the cap cut it. */
+static enum handler_result
+list_export(struct app *app, struct http_request *req,
+    const struct admin_filter *f)
+{
+	const char *params[9], *v[EXPORT_COL__MAX];
+	char limit[16], sqlstate[8] = "";
+	enum handler_result hr = HANDLER_ANSWERED;
+	int csv = f->format == EXPORT_CSV, started = 0, gone = 0, failed = 0;
+	int i, truncated = 0;
+	long n = 0;
+	struct buf row;
+	PGresult *res;
+	PGconn *conn;
+
+	if ((conn = db_pool_acquire(app->db, DB_WAIT_MS)) == NULL) {
+		pages_error(app, req, 503, "database_unavailable",
+		    kr_error_explain(KR_DATABASE_UNAVAILABLE), NULL);
+		return HANDLER_ANSWERED;
+	}
+	filter_params(f, params, NULL, NULL);
+	snprintf(limit, sizeof(limit), "%d", EXPORT_ROW_CAP + 1);
+	params[7] = limit;
+	buf_init(&row, 64 * 1024);
+	if (!PQsendQueryParams(conn, export_sql, 8, NULL, params, NULL, NULL,
+	    0) || !PQsetSingleRowMode(conn)) {
+		log_error("admin export: %s", PQerrorMessage(conn));
+		failed = 1;
+	}
+	while (!failed && (res = PQgetResult(conn)) != NULL) {
+		switch (PQresultStatus(res)) {
+		case PGRES_SINGLE_TUPLE:
+		case PGRES_TUPLES_OK:
+			if (!started) {
+				started = 1;
+				http_stream_start(req, 200, csv ?
+				    "text/csv; charset=utf-8" :
+				    "application/json", csv ?
+				    "Content-Disposition: attachment; "
+				    "filename=\"keyrota-traces.csv\"\r\n"
+				    "Cache-Control: no-store\r\n"
+				    "X-Content-Type-Options: nosniff\r\n" :
+				    "Content-Disposition: attachment; "
+				    "filename=\"keyrota-traces.json\"\r\n"
+				    "Cache-Control: no-store\r\n"
+				    "X-Content-Type-Options: nosniff\r\n");
+				buf_reset(&row);
+				if (csv)
+					export_csv_header(&row);
+				else
+					buf_puts(&row, "{\"traces\":[");
+				gone = http_stream_write(req, buf_str(&row),
+				    row.len) != 0;
+			}
+			if (PQresultStatus(res) == PGRES_TUPLES_OK || gone)
+				break;
+			if (n == EXPORT_ROW_CAP) {
+				truncated = 1;
+				break;
+			}
+			for (i = 0; i < EXPORT_COL__MAX; i++)
+				v[i] = PQgetvalue(res, 0, i);
+			buf_reset(&row);
+			if (!csv && n > 0)
+				buf_putc(&row, ',');
+			if ((csv ? export_csv_row(&row, v) :
+			    export_json_row(&row, v)) != BUF_OK)
+				log_error("admin export: row %s too long", v[0]);
+			else
+				gone = http_stream_write(req, buf_str(&row),
+				    row.len) != 0;
+			n++;
+			break;
+		default:
+			snprintf(sqlstate, sizeof(sqlstate), "%s",
+			    PQresultErrorField(res, PG_DIAG_SQLSTATE) ?: "");
+			log_error("admin export: %s", PQresultErrorMessage(res));
+			failed = 1;
+		}
+		if (failed && !started && strncmp(sqlstate, "22", 2) == 0)
+			sqlstate[0] = 'B';   /* the person's date: a 422 */
+		PQclear(res);
+	}
+	/* Leave the connection idle for the next request. */
+	while ((res = PQgetResult(conn)) != NULL)
+		PQclear(res);
+	db_pool_release(app->db, conn);
+	if (started && !failed && !gone && !csv) {
+		buf_reset(&row);
+		buf_printf(&row, "],\"row_cap\":%d,\"truncated\":%s}\n",
+		    EXPORT_ROW_CAP, truncated ? "true" : "false");
+		http_stream_write(req, buf_str(&row), row.len);
+	} else if (started && failed)
+		log_error("admin export: cut after %ld rows", n);
+	else if (!started && sqlstate[0] == 'B')
+		hr = list_bad_date(app, req);
+	else if (!started)
+		pages_error(app, req, 503, "database_unavailable",
+		    kr_error_explain(KR_DATABASE_UNAVAILABLE), NULL);
+	buf_free(&row);
+	return hr;
+}
+
+/* The cursor of a row: its creation time and id. */
+static void
+row_cursor(const PGresult *rows, int i, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%s|%s", PQgetvalue(rows, i, L_CREATED),
+	    PQgetvalue(rows, i, L_TRACE_ID));
+}
+
+static struct json_object *
+num_or_null(const char *s)
+{
+	return *s != '\0' ? json_object_new_int64(strtoll(s, NULL, 10)) : NULL;
+}
+
+static void
+list_json(struct http_request *req, const PGresult *rows, const int *order,
+    int n, const char *older, const char *newer, char counts[3][32])
+{
+	struct json_object *obj, *arr, *item, *cobj;
+	int i, r;
+
+	obj = json_object_new_object();
+	arr = json_object_new_array();
+	for (i = 0; i < n; i++) {
+		r = order[i];
+		item = json_object_new_object();
+		json_object_object_add(item, "trace_id",
+		    json_object_new_string(PQgetvalue(rows, r, L_TRACE_ID)));
+		json_object_object_add(item, "account_id",
+		    json_object_new_string(PQgetvalue(rows, r, L_ACCOUNT_ID)));
+		json_object_object_add(item, "status",
+		    json_object_new_string(PQgetvalue(rows, r, L_STATUS)));
+		json_object_object_add(item, "decision", *PQgetvalue(rows, r,
+		    L_DECISION) ? json_object_new_string(PQgetvalue(rows, r,
+		    L_DECISION)) : NULL);
+		json_object_object_add(item, "error.type", *PQgetvalue(rows, r,
+		    L_ERROR) ? json_object_new_string(PQgetvalue(rows, r,
+		    L_ERROR)) : NULL);
+		json_object_object_add(item, "created_at",
+		    json_object_new_string(PQgetvalue(rows, r, L_CREATED)));
+		json_object_object_add(item, "latency_ms",
+		    num_or_null(PQgetvalue(rows, r, L_LATENCY)));
+		json_object_object_add(item, "provider_attempts",
+		    num_or_null(PQgetvalue(rows, r, L_ATTEMPTS)));
+		json_object_object_add(item, "gen_ai.usage.input_tokens",
+		    num_or_null(PQgetvalue(rows, r, L_INPUT_TOKENS)));
+		json_object_object_add(item, "gen_ai.usage.output_tokens",
+		    num_or_null(PQgetvalue(rows, r, L_OUTPUT_TOKENS)));
+		json_object_object_add(item, "eval", json_object_new_boolean(
+		    *PQgetvalue(rows, r, L_EVAL) == 't'));
+		json_object_array_add(arr, item);
+	}
+	json_object_object_add(obj, "traces", arr);
+	json_object_object_add(obj, "next", *older ?
+	    json_object_new_string(older) : NULL);
+	json_object_object_add(obj, "previous", *newer ?
+	    json_object_new_string(newer) : NULL);
+	cobj = json_object_new_object();
+	for (i = 0; i < 3; i++)
+		json_object_object_add(cobj, count_names[i],
+		    json_object_new_string(counts[i]));
+	json_object_object_add(obj, "counts", cobj);
+	http_respond_json(req, 200, obj, "Cache-Control: no-store\r\n");
+	json_object_put(obj);
 }
 
 enum handler_result
@@ -374,35 +744,48 @@ admin_list(struct app *app, struct http_request *req)
 	struct report_errors errs;
 	const char *params[9];
 	PGresult *rows = NULL;
-	struct json_object *obj = NULL, *arr, *item, *cobj;
 	struct tctx *ctx = NULL, *row;
-	struct buf link;
-	char key[32], counts[3][32], cursor[80];
+	char counts[3][32], older[80] = "", newer[80] = "", pos[24];
+	int order[ADMIN_PAGE_SIZE], i, n, r, newer_page;
 	PGconn *conn;
-	int i, n, more;
 
 	if (!admin_authenticated(app, req))
 		return HANDLER_ANSWERED;
 	if (admin_filter_parse(req->query, &f, &errs) != 0)
 		return list_invalid(app, req, &errs);
+	if (f.format != EXPORT_NONE)
+		return list_export(app, req, &f);
 	if ((conn = db_pool_acquire(app->db, DB_WAIT_MS)) == NULL) {
 		pages_error(app, req, 503, "database_unavailable",
 		    kr_error_explain(KR_DATABASE_UNAVAILABLE), NULL);
 		return HANDLER_ANSWERED;
 	}
-	filter_params(&f, params);
-	rows = PQexecParams(conn, list_sql, 9, NULL, params, NULL, NULL, 0);
+	newer_page = f.before_ts[0] != '\0';
+	if (newer_page) {
+		filter_params(&f, params, f.before_ts, f.before_id);
+		rows = PQexecParams(conn, newer_sql, 9, NULL, params, NULL,
+		    NULL, 0);
+		/* At the top already: the newest page, as it is now. */
+		if (PQresultStatus(rows) == PGRES_TUPLES_OK &&
+		    PQntuples(rows) <= ADMIN_PAGE_SIZE) {
+			PQclear(rows);
+			rows = NULL;
+			newer_page = 0;
+			f.pos = 0;
+		}
+	}
+	if (rows == NULL) {
+		filter_params(&f, params, f.after_ts, f.after_id);
+		rows = PQexecParams(conn, list_sql, 9, NULL, params, NULL,
+		    NULL, 0);
+	}
 	if (PQresultStatus(rows) != PGRES_TUPLES_OK ||
 	    count_by_status(conn, &f, params, counts) != 0) {
 		log_error("admin list: %s", PQerrorMessage(conn));
 		db_pool_release(app->db, conn);
-		/* Out-of-range dates (Feb 30) are the person's to fix. */
-		if (PQresultStatus(rows) == PGRES_FATAL_ERROR && strncmp(
-		    PQresultErrorField(rows, PG_DIAG_SQLSTATE) ?: "", "22", 2) == 0) {
-			errs.n = 0;
-			add_error(&errs, "from", "That date does not exist.");
+		if (bad_date(rows)) {
 			PQclear(rows);
-			return list_invalid(app, req, &errs);
+			return list_bad_date(app, req);
 		}
 		PQclear(rows);
 		pages_error(app, req, 503, "database_unavailable",
@@ -410,85 +793,89 @@ admin_list(struct app *app, struct http_request *req)
 		return HANDLER_ANSWERED;
 	}
 	db_pool_release(app->db, conn);
-	n = PQntuples(rows);
-	more = n > ADMIN_PAGE_SIZE;
-	if (more)
-		n = ADMIN_PAGE_SIZE;
 
-	/* The next page: the same filters, after the last row shown. */
-	buf_init(&link, 4096);
-	filter_query(&link, &f);
-	cursor[0] = '\0';
-	if (more) {
-		snprintf(cursor, sizeof(cursor), "%s|%s",
-		    PQgetvalue(rows, n - 1, 5), PQgetvalue(rows, n - 1, 0));
-		query_add(&link, "after", cursor);
-	}
+	/* The rows in display order, newest first; and the cursors of the
+	 * pages either side (older: after the last row shown; newer: before
+	 * the first, on every page but the newest). */
+	n = PQntuples(rows);
+	if (n > ADMIN_PAGE_SIZE)
+		n = ADMIN_PAGE_SIZE;
+	for (i = 0; i < n; i++)
+		order[i] = newer_page ? n - 1 - i : i;
+	if (n > 0 && (newer_page || PQntuples(rows) > ADMIN_PAGE_SIZE))
+		row_cursor(rows, order[n - 1], older, sizeof(older));
+	if (n > 0 && (newer_page || f.after_ts[0] != '\0'))
+		row_cursor(rows, order[0], newer, sizeof(newer));
 
 	if (http_wants_json(req)) {
-		obj = json_object_new_object();
-		arr = json_object_new_array();
-		for (i = 0; i < n; i++) {
-			item = json_object_new_object();
-			json_object_object_add(item, "trace_id",
-			    json_object_new_string(PQgetvalue(rows, i, 0)));
-			json_object_object_add(item, "account_id",
-			    json_object_new_string(PQgetvalue(rows, i, 1)));
-			json_object_object_add(item, "status",
-			    json_object_new_string(PQgetvalue(rows, i, 2)));
-			json_object_object_add(item, "decision",
-			    *PQgetvalue(rows, i, 3) ? json_object_new_string(
-			    PQgetvalue(rows, i, 3)) : NULL);
-			json_object_object_add(item, "error.type",
-			    *PQgetvalue(rows, i, 4) ? json_object_new_string(
-			    PQgetvalue(rows, i, 4)) : NULL);
-			json_object_object_add(item, "created_at",
-			    json_object_new_string(PQgetvalue(rows, i, 5)));
-			json_object_object_add(item, "eval",
-			    json_object_new_boolean(*PQgetvalue(rows, i, 7) ==
-			    't'));
-			json_object_array_add(arr, item);
-		}
-		json_object_object_add(obj, "traces", arr);
-		json_object_object_add(obj, "next", more ?
-		    json_object_new_string(cursor) : NULL);
-		cobj = json_object_new_object();
-		for (i = 0; i < 3; i++)
-			json_object_object_add(cobj, count_names[i],
-			    json_object_new_string(counts[i]));
-		json_object_object_add(obj, "counts", cobj);
-		http_respond_json(req, 200, obj, "Cache-Control: no-store\r\n");
-		json_object_put(obj);
+		list_json(req, rows, order, n, older, newer, counts);
 		goto out;
 	}
 	ctx = tctx_new();
-	echo_filters(ctx, req->query);
+	echo_filters(ctx, req->query, &f);
+	range_links(ctx, &f);
 	for (i = 0; i < 3; i++) {
+		char key[32];
+
 		snprintf(key, sizeof(key), "count_%s", count_names[i]);
 		tctx_set(ctx, key, counts[i]);
 	}
 	tctx_set_bool(ctx, "traces", n > 0);
 	tctx_list(ctx, "rows");
 	for (i = 0; i < n; i++) {
-		const char *status = PQgetvalue(rows, i, 2);
+		const char *status;
+		const char *in, *outp;
 
+		r = order[i];
+		status = PQgetvalue(rows, r, L_STATUS);
 		row = tctx_list_add(ctx, "rows");
-		tctx_set(row, "trace_id", PQgetvalue(rows, i, 0));
-		tctx_set(row, "account_id", PQgetvalue(rows, i, 1));
+		tctx_set(row, "trace_id", PQgetvalue(rows, r, L_TRACE_ID));
+		tctx_set(row, "account_id", PQgetvalue(rows, r, L_ACCOUNT_ID));
 		tctx_set(row, "status", status);
-		tctx_set(row, "created", PQgetvalue(rows, i, 6));
+		pages_set_time(row, "created", PQgetvalue(rows, r, L_CREATED));
 		tctx_set(row, "outcome", strcmp(status, "completed") == 0 ?
-		    PQgetvalue(rows, i, 3) : PQgetvalue(rows, i, 4));
+		    PQgetvalue(rows, r, L_DECISION) : PQgetvalue(rows, r,
+		    L_ERROR));
+		if (*PQgetvalue(rows, r, L_LATENCY))
+			tctx_setf(row, "latency", "%s ms",
+			    PQgetvalue(rows, r, L_LATENCY));
+		else
+			tctx_set(row, "latency", "");
+		tctx_set(row, "attempts", PQgetvalue(rows, r, L_ATTEMPTS));
+		in = PQgetvalue(rows, r, L_INPUT_TOKENS);
+		outp = PQgetvalue(rows, r, L_OUTPUT_TOKENS);
+		if (*in || *outp)
+			tctx_setf(row, "tokens", "%s / %s", *in ? in : "?",
+			    *outp ? outp : "?");
+		else
+			tctx_set(row, "tokens", "");
 	}
-	if (more)
-		tctx_setf(ctx, "next_link", "/admin/traces%s", buf_str(&link));
+	if (n > 0)
+		tctx_setf(ctx, "position", "%ld–%ld", f.pos + 1, f.pos + n);
 	else
-		tctx_set(ctx, "next_link", "");
-	tctx_set(ctx, "first_link", f.after_ts[0] ? "/admin/traces" : "");
+		tctx_set(ctx, "position", "");
+	tctx_set(ctx, "next_link", "");
+	tctx_set(ctx, "newer_link", "");
+	if (*older) {
+		snprintf(pos, sizeof(pos), "%ld", f.pos + n);
+		set_link(ctx, "next_link", &f, 1, "after", older, "pos", pos,
+		    (const char *)NULL);
+	}
+	if (*newer) {
+		snprintf(pos, sizeof(pos), "%ld", f.pos > ADMIN_PAGE_SIZE ?
+		    f.pos - ADMIN_PAGE_SIZE : 0);
+		set_link(ctx, "newer_link", &f, 1, "before", newer, "pos", pos,
+		    (const char *)NULL);
+	}
+	if (*newer)
+		set_link(ctx, "first_link", &f, 1, (const char *)NULL);
+	else
+		tctx_set(ctx, "first_link", "");
+	set_link(ctx, "csv_link", &f, 1, "format", "csv", (const char *)NULL);
+	set_link(ctx, "json_link", &f, 1, "format", "json", (const char *)NULL);
 	pages_send(app, req, 200, PAGE_ADMIN_LIST, ctx, "Traces", NULL);
 	tctx_free(ctx);
 out:
-	buf_free(&link);
 	PQclear(rows);
 	return HANDLER_ANSWERED;
 }
@@ -519,6 +906,7 @@ static struct json_object *
 detail_json(const struct trace_row *t)
 {
 	struct json_object *o = json_object_new_object(), *ids, *reasons;
+	char w3c[TRACE_ID_W3C_SIZE];
 	size_t i;
 
 	json_object_object_add(o, "trace_id", json_object_new_string(t->trace_id));
@@ -564,6 +952,9 @@ detail_json(const struct trace_row *t)
 	    json_object_new_string(t->fingerprint_key_id));
 	json_object_object_add(o, "prompt_version",
 	    json_object_new_string(t->prompt_version));
+	json_object_object_add(o, "w3c_trace_id",
+	    trace_id_to_w3c(t->trace_id, w3c) == 0 ?
+	    json_object_new_string(w3c) : NULL);
 	return o;
 }
 
@@ -577,7 +968,8 @@ admin_detail(struct app *app, struct http_request *req)
 	enum store_result r = STORE_NOT_FOUND;
 	PGconn *conn = NULL;
 	size_t nlines = 0, i, j;
-	int age;
+	char headers[256], w3c[TRACE_ID_W3C_SIZE];
+	int age, download;
 
 	if (!admin_authenticated(app, req))
 		return HANDLER_ANSWERED;
@@ -598,9 +990,16 @@ admin_detail(struct app *app, struct http_request *req)
 		    NULL);
 		return HANDLER_ANSWERED;
 	}
-	if (http_wants_json(req)) {
+	/* ?format=json: the same JSON, as a file to keep. */
+	download = strcmp(req->query, "format=json") == 0;
+	if (http_wants_json(req) || download) {
 		obj = detail_json(&t);
-		http_respond_json(req, 200, obj, "Cache-Control: no-store\r\n");
+		if (download)
+			snprintf(headers, sizeof(headers), "Cache-Control: "
+			    "no-store\r\nContent-Disposition: attachment; "
+			    "filename=\"keyrota-%s.json\"\r\n", t.trace_id);
+		http_respond_json(req, 200, obj, download ? headers :
+		    "Cache-Control: no-store\r\n");
 		json_object_put(obj);
 		return HANDLER_ANSWERED;
 	}
@@ -636,9 +1035,11 @@ admin_detail(struct app *app, struct http_request *req)
 	tctx_set(ctx, "finish_reason", *t.finish_reason ? t.finish_reason :
 	    "none");
 	set_long(ctx, "latency", t.latency_ms, " ms");
-	tctx_set(ctx, "created_at", t.created_at);
-	tctx_set(ctx, "finished_at", *t.finished_at ? t.finished_at : "not yet");
-	tctx_set(ctx, "deadline_at", *t.deadline_at ? t.deadline_at : "none");
+	pages_set_time(ctx, "created", t.created_at);
+	pages_set_time(ctx, "finished", t.finished_at);
+	pages_set_time(ctx, "deadline", t.deadline_at);
+	tctx_set_bool(ctx, "has_w3c", trace_id_to_w3c(t.trace_id, w3c) == 0);
+	tctx_set(ctx, "w3c_trace_id", w3c);
 	tctx_set(ctx, "input_fingerprint", t.input_fingerprint);
 	tctx_set(ctx, "fingerprint_key_id", t.fingerprint_key_id);
 	tctx_set(ctx, "idempotency_key", *t.idempotency_key ? t.idempotency_key :

@@ -1,6 +1,7 @@
-/* admin: the operator's trace lookup (SPEC §4): a filtered, newest-first
- * list with keyset pagination and counts by status, and a detail page with
- * every stored field. HTML, or JSON with Accept: application/json.
+/* admin: the operator's trace lookup (README, "Admin"): a filtered,
+ * newest-first list with keyset pagination both ways and counts by status,
+ * CSV and JSON exports of the filtered list, and a detail page with every
+ * stored field. HTML, or JSON with Accept: application/json.
  *
  * nginx authenticates /admin with auth_basic; keyrota refuses any admin
  * request that does not carry the user nginx authenticated. */
@@ -10,6 +11,7 @@
 #include <stddef.h>
 
 #include "router.h"
+#include "export.h"
 #include "trace_id.h"
 
 struct app;
@@ -27,8 +29,12 @@ struct admin_filter {
 	char origin[16];                   /* reports (""), evals or all */
 	char from[32], to[32];             /* as typed (echoed) */
 	char from_sql[40], to_sql[40];     /* UTC timestamps for PostgreSQL */
-	char after_ts[40];                 /* keyset cursor */
+	char after_ts[40];                 /* keyset cursor: older than */
 	char after_id[TRACE_ID_SIZE];
+	char before_ts[40];                /* keyset cursor: newer than */
+	char before_id[TRACE_ID_SIZE];
+	long pos;                          /* rows before this page */
+	enum export_format format;         /* ?format=csv|json */
 };
 
 /* Parses a query string; returns 0, or -1 with a message per bad field. */

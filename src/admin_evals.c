@@ -25,13 +25,13 @@
 
 static const char runs_sql[] =
     "SELECT run_id, eval_file, provider, model, prompt_version, "
-    "to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), "
+    "to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
     "passed, passed + failed FROM eval_runs "
     "ORDER BY started_at DESC, run_id DESC LIMIT 100";
 
 static const char run_sql[] =
     "SELECT r.run_id, r.eval_file, r.provider, r.model, r.prompt_version, "
-    "to_char(r.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), "
+    "to_char(r.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
     "r.passed, r.failed, coalesce((SELECT p.run_id FROM eval_runs p "
     "WHERE p.eval_file = r.eval_file AND (p.started_at, p.run_id) < "
     "(r.started_at, r.run_id) ORDER BY p.started_at DESC, p.run_id DESC "
@@ -108,7 +108,7 @@ show_runs(struct app *app, struct http_request *req, PGconn *conn)
 		tctx_set(row, "provider", PQgetvalue(res, i, 2));
 		tctx_set(row, "model", PQgetvalue(res, i, 3));
 		tctx_set(row, "prompt_version", PQgetvalue(res, i, 4));
-		tctx_set(row, "started", PQgetvalue(res, i, 5));
+		pages_set_time(row, "started", PQgetvalue(res, i, 5));
 		passed = strtol(PQgetvalue(res, i, 6), NULL, 10);
 		total = strtol(PQgetvalue(res, i, 7), NULL, 10);
 		tctx_setf(row, "passed", "%ld", passed);
@@ -189,7 +189,7 @@ show_run(struct app *app, struct http_request *req, PGconn *conn,
 	tctx_set(ctx, "provider", PQgetvalue(run, 0, 2));
 	tctx_set(ctx, "model", PQgetvalue(run, 0, 3));
 	tctx_set(ctx, "prompt_version", PQgetvalue(run, 0, 4));
-	tctx_set(ctx, "started", PQgetvalue(run, 0, 5));
+	pages_set_time(ctx, "started", PQgetvalue(run, 0, 5));
 	tctx_set(ctx, "passed", PQgetvalue(run, 0, 6));
 	tctx_set(ctx, "failed", PQgetvalue(run, 0, 7));
 	tctx_set(ctx, "previous_id", PQgetvalue(run, 0, 8));

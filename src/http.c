@@ -221,6 +221,44 @@ http_respond(struct http_request *r, int status, const char *content_type,
 }
 
 void
+http_stream_start(struct http_request *r, int status,
+    const char *content_type, const char *extra_headers)
+{
+	struct buf head;
+
+	if (r->status != 0)
+		return;
+	r->status = status;
+	buf_init(&head, 8192);
+	if (buf_printf(&head, "Status: %d %s\r\nContent-Type: %s\r\n"
+	    "X-Request-Id: %s\r\n%s\r\n", status, http_status_text(status),
+	    content_type, r->request_id,
+	    extra_headers != NULL ? extra_headers : "") != BUF_OK) {
+		buf_reset(&head);
+		buf_puts(&head, "Status: 500 Internal Server Error\r\n\r\n");
+		r->status = 500;
+	}
+	FCGX_PutStr(buf_str(&head), (int)head.len, r->fcgx->out);
+	buf_free(&head);
+}
+
+int
+http_stream_write(struct http_request *r, const char *data, size_t len)
+{
+	if (r->status >= 500 || strcmp(r->method, "HEAD") == 0)
+		return 0;
+	while (len > 0) {
+		int n = len > 65536 ? 65536 : (int)len;
+
+		if (FCGX_PutStr(data, n, r->fcgx->out) != n)
+			return -1;
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+void
 http_respond_json(struct http_request *r, int status, struct json_object *obj,
     const char *extra_headers)
 {

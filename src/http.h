@@ -69,6 +69,14 @@ void        http_respond_json(struct http_request *r, int status,
 void        http_respond_error(struct http_request *r, int status,
                 const char *code, const char *message,
                 const char *extra_headers);
+/* A response whose length is not known up front (exports): the status
+ * line and headers now, without Content-Length, then the body in pieces.
+ * http_stream_write returns 0, or -1 once the client is gone; nothing is
+ * written for HEAD. */
+void        http_stream_start(struct http_request *r, int status,
+                const char *content_type, const char *extra_headers);
+int         http_stream_write(struct http_request *r, const char *data,
+                size_t len);
 const char *http_status_text(int status);
 double      http_elapsed_ms(const struct http_request *r);
 

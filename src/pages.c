@@ -23,6 +23,10 @@
 #define CSRF_BYTES      32
 #define REQUEST_BYTES   16
 #define DB_WAIT_MS      2000
+/* Seconds between looks at a running trace, with or without the script. */
+#define RUNNING_REFRESH_S 4
+#define STR_(x)         #x
+#define STR(x)          STR_(x)
 
 /* Every HTML response: no inline script or style anywhere. */
 #define HTML_HEADERS \
@@ -113,6 +117,21 @@ pages_send(struct app *app, struct http_request *req, int status,
 		    buf_str(&headers), buf_str(&out), out.len);
 	buf_free(&headers);
 	buf_free(&out);
+}
+
+void
+pages_set_time(struct tctx *ctx, const char *name, const char *iso)
+{
+	char key[64];
+
+	/* iso is "YYYY-MM-DDTHH:MM:SS[.fff]Z" or "" (not yet). */
+	snprintf(key, sizeof(key), "%s_iso", name);
+	tctx_set(ctx, key, iso);
+	snprintf(key, sizeof(key), "%s_text", name);
+	if (strlen(iso) >= 19)
+		tctx_setf(ctx, key, "%.10s %.8s UTC", iso, iso + 11);
+	else
+		tctx_set(ctx, key, iso);
 }
 
 static const char *
@@ -227,6 +246,8 @@ send_form(struct app *app, struct http_request *req, int status,
 	}
 	if (form_error != NULL)
 		tctx_set(ctx, "form_error", form_error);
+	tctx_set_bool(ctx, "has_errors", form_error != NULL ||
+	    (errs != NULL && errs->n > 0));
 	pages_send(app, req, status, PAGE_FORM, ctx, "Report a stale key",
 	    cookie);
 	tctx_free(ctx);
@@ -477,8 +498,8 @@ pages_trace(struct app *app, struct http_request *req)
 	}
 	ctx = tctx_new();
 	tctx_set(ctx, "trace_id", row.trace_id);
-	tctx_set(ctx, "created_at", row.created_at);
-	tctx_set(ctx, "finished_at", row.finished_at);
+	pages_set_time(ctx, "created", row.created_at);
+	pages_set_time(ctx, "finished", row.finished_at);
 	if (strcmp(row.status, "completed") == 0) {
 		tctx_set(ctx, "decision", row.decision);
 		tctx_set(ctx, "headline", headline(row.decision));
@@ -497,9 +518,12 @@ pages_trace(struct app *app, struct http_request *req)
 		    "Decision unavailable", NULL);
 	} else {
 		db_pool_release(app->db, conn);
-		tctx_set_bool(ctx, "refresh", 1);
+		/* A calm interval, said the same way to scripts (the
+		 * header, the data attribute) and to the noscript refresh. */
+		tctx_setf(ctx, "refresh", "%d", RUNNING_REFRESH_S);
 		pages_send(app, req, 200, PAGE_RUNNING, ctx,
-		    "Checking policy P-7", NULL);
+		    "Checking policy P-7", "Retry-After: "
+		    STR(RUNNING_REFRESH_S) "\r\n");
 	}
 	tctx_free(ctx);
 	return HANDLER_ANSWERED;

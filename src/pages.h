@@ -1,4 +1,4 @@
-/* pages: what a person sees (SPEC §4): the idle form, the running,
+/* pages: what a person sees (README, "Pages"): the idle form, the running,
  * completed and failed trace pages, and error pages, all in one layout,
  * with the CSRF-protected form flow. Every HTML response carries the
  * security headers of html_headers. */
@@ -39,5 +39,10 @@ void pages_send(struct app *app, struct http_request *req, int status,
  * clients. extra_headers may be NULL. */
 void pages_error(struct app *app, struct http_request *req, int status,
          const char *code, const char *message, const char *extra_headers);
+
+/* Sets name_iso (the datetime attribute) and name_text ("2026-11-26
+ * 21:00:00 UTC", shown without the script) from an ISO 8601 UTC time
+ * ending in Z; both are "" for "". */
+void pages_set_time(struct tctx *ctx, const char *name, const char *iso);
 
 #endif

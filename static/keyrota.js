@@ -2,6 +2,40 @@
 (function () {
   "use strict";
 
+  // Times arrive in UTC (<time datetime="...Z">); show them in the
+  // viewer's own zone, keeping the UTC text as the tooltip.
+  function localTimes(root) {
+    var times = root.querySelectorAll("time[datetime]");
+    var fmt;
+    try {
+      fmt = new Intl.DateTimeFormat(undefined, {
+        year: "numeric", month: "short", day: "numeric", hour: "2-digit",
+        minute: "2-digit", second: "2-digit", timeZoneName: "short"
+      });
+    } catch (e) { return; }
+    for (var i = 0; i < times.length; i++) {
+      var t = times[i];
+      var when = new Date(t.getAttribute("datetime"));
+      if (isNaN(when.getTime()) || t.getAttribute("data-local") === "1") { continue; }
+      t.title = t.textContent;
+      t.textContent = fmt.format(when);
+      t.setAttribute("data-local", "1");
+    }
+  }
+  localTimes(document);
+
+  // Speaks through the page's one live region, which lives outside <main>
+  // and so survives the swap below.
+  function announce(text) {
+    var region = document.getElementById("announcer");
+    if (region) { region.textContent = text; }
+  }
+
+  // After a 422 the error summary takes focus, so it is read first and
+  // its links lead to the fields.
+  var summary = document.getElementById("error-summary");
+  if (summary) { summary.focus(); }
+
   // The form: one submission at a time, said out loud.
   var form = document.getElementById("report-form");
   if (form) {
@@ -18,7 +52,10 @@
   if (!trace || trace.getAttribute("data-status") !== "running") { return; }
   var id = trace.getAttribute("data-trace-id");
   var url = "/rotation/traces/" + encodeURIComponent(id);
-  var tries = 0;
+  var interval = parseInt(trace.getAttribute("data-retry-after"), 10);
+  if (!(interval >= 1 && interval <= 60)) { interval = 4; }
+  // Once, a moment after load, so the region is known before it speaks.
+  window.setTimeout(function () { announce("Checking policy P-7..."); }, 300);
 
   function swapIn() {
     fetch(url, { headers: { Accept: "text/html" }, cache: "no-store" })
@@ -27,10 +64,16 @@
         var doc = new DOMParser().parseFromString(html, "text/html");
         var main = doc.getElementById("main");
         if (main) {
-          document.getElementById("main").innerHTML = main.innerHTML;
+          var here = document.getElementById("main");
+          here.innerHTML = main.innerHTML;
           document.title = doc.title;
+          localTimes(here);
           var title = document.getElementById("trace-title");
-          if (title) { title.setAttribute("tabindex", "-1"); title.focus(); }
+          if (title) {
+            announce(title.textContent);
+            title.setAttribute("tabindex", "-1");
+            title.focus();
+          }
         } else {
           window.location.reload();
         }
@@ -38,15 +81,23 @@
       .catch(function () { window.location.reload(); });
   }
 
-  function poll() {
+  // The first looks come soon; later ones slow down to the server's
+  // interval.
+  var tries = 0;
+  function next() {
     tries += 1;
-    fetch(url, { headers: { Accept: "application/json" }, cache: "no-store" })
-      .then(function (r) { return r.json(); })
-      .then(function (t) {
-        if (t.status && t.status !== "running") { swapIn(); }
-        else { window.setTimeout(poll, Math.min(1000 + tries * 100, 3000)); }
-      })
-      .catch(function () { window.setTimeout(poll, 3000); });
+    return Math.min(500 + tries * 500, interval * 1000);
   }
-  window.setTimeout(poll, 700);
+  function poll(delay) {
+    window.setTimeout(function () {
+      fetch(url, { headers: { Accept: "application/json" }, cache: "no-store" })
+        .then(function (r) { return r.json(); })
+        .then(function (t) {
+          if (t.status && t.status !== "running") { swapIn(); }
+          else { poll(next()); }
+        })
+        .catch(function () { poll(interval * 1000); });
+    }, delay);
+  }
+  poll(1000);
 })();

@@ -80,6 +80,22 @@ test_trace_id_format_and_uniqueness(void)
 }
 
 static void
+test_trace_id_maps_to_w3c(void)
+{
+	char w3c[TRACE_ID_W3C_SIZE];
+
+	/* Bytes 01..10 in base64url. */
+	CU_ASSERT_EQUAL(trace_id_to_w3c("tr_AQIDBAUGBwgJCgsMDQ4PEA", w3c), 0);
+	CU_ASSERT_STRING_EQUAL(w3c, "0102030405060708090a0b0c0d0e0f10");
+	CU_ASSERT_EQUAL(trace_id_to_w3c("tr______________________w", w3c), 0);
+	CU_ASSERT_STRING_EQUAL(w3c, "ffffffffffffffffffffffffffffffff");
+	/* All zero is reserved; bits past the 128th mean no mapping. */
+	CU_ASSERT_EQUAL(trace_id_to_w3c("tr_AAAAAAAAAAAAAAAAAAAAAA", w3c), -1);
+	CU_ASSERT_EQUAL(trace_id_to_w3c("tr_AQIDBAUGBwgJCgsMDQ4PEB", w3c), -1);
+	CU_ASSERT_EQUAL(trace_id_to_w3c("tr_short", w3c), -1);
+}
+
+static void
 write_file(const char *path, const char *text, mode_t mode)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -133,5 +149,6 @@ suite_fingerprint(void)
 	ADD_TEST(s, test_key_id_changes_with_key);
 	ADD_TEST(s, test_request_digest_separates_fields);
 	ADD_TEST(s, test_trace_id_format_and_uniqueness);
+	ADD_TEST(s, test_trace_id_maps_to_w3c);
 	ADD_TEST(s, test_secret_file_rules);
 }

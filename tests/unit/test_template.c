@@ -224,20 +224,28 @@ test_view_states(void)
 
 	c = tctx_new();
 	tctx_set(c, "trace_id", "tr_ABCDEFGHIJKLMNOPQRSTUV");
-	tctx_set(c, "created_at", "2026-01-01T00:00:00.000Z");
-	tctx_set_bool(c, "refresh", 1);
+	tctx_set(c, "created_iso", "2026-01-01T00:00:00.000Z");
+	tctx_set(c, "created_text", "2026-01-01 00:00:00 UTC");
+	tctx_set(c, "refresh", "4");
 	html = view_text("trace_running.html", c);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(html);
 	CU_ASSERT_PTR_NOT_NULL(strstr(html, "Checking policy P-7..."));
-	CU_ASSERT_PTR_NOT_NULL(strstr(html, "http-equiv=\"refresh\""));
-	CU_ASSERT_PTR_NOT_NULL(strstr(html, "disabled"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(html, "http-equiv=\"refresh\" "
+	    "content=\"4\""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(html, "id=\"check-again\""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(html, "<time datetime=\""
+	    "2026-01-01T00:00:00.000Z\">2026-01-01 00:00:00 UTC</time>"));
+	/* No stale form controls while the decision runs. */
+	CU_ASSERT_PTR_NULL(strstr(html, "disabled"));
+	CU_ASSERT_PTR_NULL(strstr(html, "<button"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(html, "not a language model"));
 	free(html);
 	tctx_free(c);
 
 	c = tctx_new();
 	tctx_set(c, "trace_id", "tr_ABCDEFGHIJKLMNOPQRSTUV");
-	tctx_set(c, "finished_at", "2026-01-01T00:00:01.000Z");
+	tctx_set(c, "finished_iso", "2026-01-01T00:00:01.000Z");
+	tctx_set(c, "finished_text", "2026-01-01 00:00:01 UTC");
 	tctx_set(c, "decision", "eligible");
 	tctx_set(c, "headline", "Eligible under P-7");
 	tctx_set(c, "meaning", "m");
@@ -277,6 +285,7 @@ test_view_states(void)
 	tctx_set(c, "credential_report", "</textarea><script>y</script>");
 	tctx_set(c, "item", "");
 	tctx_set(c, "account_id_error", "The account ID must look like acct_12345");
+	tctx_set_bool(c, "has_errors", 1);
 	html = view_text("form.html", c);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(html);
 	CU_ASSERT_PTR_NULL(strstr(html, "<script>"));
@@ -284,6 +293,10 @@ test_view_states(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(html, "maxlength=\"500\""));
 	CU_ASSERT_PTR_NOT_NULL(strstr(html, "aria-invalid=\"true\""));
 	CU_ASSERT_PTR_NOT_NULL(strstr(html, "must look like acct_12345"));
+	/* The summary links to the field. */
+	CU_ASSERT_PTR_NOT_NULL(strstr(html, "id=\"error-summary\""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(html, "<a href=\"#account_id\">The "
+	    "account ID must look like acct_12345</a>"));
 	free(html);
 	tctx_free(c);
 }
