@@ -34,7 +34,15 @@
   // After a 422 the error summary takes focus, so it is read first and
   // its links lead to the fields.
   var summary = document.getElementById("error-summary");
-  if (summary) { summary.focus(); }
+  if (summary) {
+    summary.focus();
+    // A summary link puts focus in its field (not only the scroll).
+    summary.addEventListener("click", function (e) {
+      var href = e.target.getAttribute && e.target.getAttribute("href");
+      var field = href && href.charAt(0) === "#" && document.getElementById(href.slice(1));
+      if (field) { e.preventDefault(); field.focus(); }
+    });
+  }
 
   // The form: one submission at a time, said out loud.
   var form = document.getElementById("report-form");
