@@ -574,10 +574,10 @@ list_export(struct app *app, struct http_request *req,
     const struct admin_filter *f)
 {
 	const char *params[9], *v[EXPORT_COL__MAX];
-	char limit[16], sqlstate[8] = "";
+	char limit[16];
 	enum handler_result hr = HANDLER_ANSWERED;
 	int csv = f->format == EXPORT_CSV, started = 0, gone = 0, failed = 0;
-	int i, truncated = 0;
+	int i, truncated = 0, date_error = 0;
 	long n = 0;
 	struct buf row;
 	PGresult *res;
@@ -636,19 +636,17 @@ list_export(struct app *app, struct http_request *req,
 			if ((csv ? export_csv_row(&row, v) :
 			    export_json_row(&row, v)) != BUF_OK)
 				log_error("admin export: row %s too long", v[0]);
-			else
+			else {
 				gone = http_stream_write(req, buf_str(&row),
 				    row.len) != 0;
-			n++;
+				n++;
+			}
 			break;
 		default:
-			snprintf(sqlstate, sizeof(sqlstate), "%s",
-			    PQresultErrorField(res, PG_DIAG_SQLSTATE) ?: "");
 			log_error("admin export: %s", PQresultErrorMessage(res));
+			date_error = bad_date(res);
 			failed = 1;
 		}
-		if (failed && !started && strncmp(sqlstate, "22", 2) == 0)
-			sqlstate[0] = 'B';   /* the person's date: a 422 */
 		PQclear(res);
 	}
 	/* Leave the connection idle for the next request. */
@@ -662,7 +660,7 @@ list_export(struct app *app, struct http_request *req,
 		http_stream_write(req, buf_str(&row), row.len);
 	} else if (started && failed)
 		log_error("admin export: cut after %ld rows", n);
-	else if (!started && sqlstate[0] == 'B')
+	else if (!started && date_error)
 		hr = list_bad_date(app, req);
 	else if (!started)
 		pages_error(app, req, 503, "database_unavailable",
