@@ -635,9 +635,11 @@ list_export(struct app *app, struct http_request *req,
 			if (!csv && n > 0)
 				buf_putc(&row, ',');
 			if ((csv ? export_csv_row(&row, v) :
-			    export_json_row(&row, v)) != BUF_OK)
+			    export_json_row(&row, v)) != BUF_OK) {
+				/* Never a silently shorter export. */
 				log_error("admin export: row %s too long", v[0]);
-			else {
+				failed = 1;
+			} else {
 				gone = http_stream_write(req, buf_str(&row),
 				    row.len) != 0;
 				n++;
@@ -659,8 +661,23 @@ list_export(struct app *app, struct http_request *req,
 		buf_printf(&row, "],\"row_cap\":%d,\"truncated\":%s}\n",
 		    EXPORT_ROW_CAP, truncated ? "true" : "false");
 		http_stream_write(req, buf_str(&row), row.len);
-	} else if (started && failed)
+	} else if (started && !failed && !gone && truncated) {
+		/* A CSV has no envelope: the last line says it was cut. */
+		buf_reset(&row);
+		buf_printf(&row, "# truncated at the export cap of %d rows; "
+		    "narrow the filters for the rest\r\n", EXPORT_ROW_CAP);
+		http_stream_write(req, buf_str(&row), row.len);
+	} else if (started && failed) {
+		/* JSON stays unclosed, so no parser takes it for whole; a CSV
+		 * says so in its last line. */
 		log_error("admin export: cut after %ld rows", n);
+		if (csv && !gone) {
+			buf_reset(&row);
+			buf_printf(&row, "# export incomplete after %ld rows: "
+			    "the database failed; retry\r\n", n);
+			http_stream_write(req, buf_str(&row), row.len);
+		}
+	}
 	else if (!started && date_error)
 		hr = list_bad_date(app, req);
 	else if (!started)
