@@ -89,6 +89,18 @@ handle_put(struct openai *o, CURL *h)
 		curl_easy_cleanup(h);
 }
 
+/* The list holds a copy of the Authorization header: wiped before it
+ * goes back to the allocator. */
+static void
+headers_free(struct curl_slist *h)
+{
+	struct curl_slist *p;
+
+	for (p = h; p != NULL; p = p->next)
+		secret_wipe(p->data, strlen(p->data));
+	curl_slist_free_all(h);
+}
+
 static void
 job_finish(struct openai_job *job, enum kr_error e)
 {
@@ -98,7 +110,7 @@ job_finish(struct openai_job *job, enum kr_error e)
 	handle_put(job->o, job->easy);
 	job->done(job->ctx, &job->result);
 	provider_result_free(&job->result);
-	curl_slist_free_all(job->headers);
+	headers_free(job->headers);
 	buf_free(&job->response);
 	free(job->body);
 	free(job);
