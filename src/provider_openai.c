@@ -270,6 +270,7 @@ openai_decide(struct provider *p, const struct provider_call *call,
 	struct openai_request_opts opts = { p->model, o->tokens_field };
 	struct openai_job *job;
 	struct provider_result fail;
+	struct curl_slist *h = NULL;
 
 	if ((job = calloc(1, sizeof(*job))) == NULL) {
 		provider_result_init(&fail);
@@ -285,13 +286,15 @@ openai_decide(struct provider *p, const struct provider_call *call,
 	provider_result_init(&job->result);
 	buf_init(&job->response, RESPONSE_MAX);
 	job->body = openai_build_request(&opts, call);
+	/* On failure curl_slist_append returns NULL and leaves the list as
+	 * it was: keep it, so the key's copy is still wiped and freed. */
 	job->headers = curl_slist_append(NULL, o->auth);
-	if (job->headers != NULL)
-		job->headers = curl_slist_append(job->headers,
-		    "Content-Type: application/json");
-	if (job->headers != NULL)
-		job->headers = curl_slist_append(job->headers, "Expect:");
-	if (job->body == NULL || job->headers == NULL) {
+	if (job->headers != NULL &&
+	    ((h = curl_slist_append(job->headers,
+	    "Content-Type: application/json")) == NULL ||
+	    (h = curl_slist_append(job->headers, "Expect:")) == NULL))
+		h = NULL;
+	if (job->body == NULL || job->headers == NULL || h == NULL) {
 		job_finish(job, KR_INTERNAL_ERROR);
 		return;
 	}
