@@ -18,6 +18,7 @@ main(int argc, char **argv)
 	suite_decision();
 	suite_fingerprint();
 	suite_form();
+	suite_listener();
 	suite_provider_openai();
 	suite_report();
 	suite_router();

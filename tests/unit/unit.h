@@ -11,6 +11,7 @@ void suite_config(void);
 void suite_decision(void);
 void suite_fingerprint(void);
 void suite_form(void);
+void suite_listener(void);
 void suite_provider_openai(void);
 void suite_report(void);
 void suite_router(void);
