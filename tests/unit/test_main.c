@@ -15,6 +15,7 @@ main(int argc, char **argv)
 		return 1;
 	suite_buf();
 	suite_config();
+	suite_csrf();
 	suite_decision();
 	suite_fingerprint();
 	suite_form();

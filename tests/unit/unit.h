@@ -8,6 +8,7 @@
 
 void suite_buf(void);
 void suite_config(void);
+void suite_csrf(void);
 void suite_decision(void);
 void suite_fingerprint(void);
 void suite_form(void);
