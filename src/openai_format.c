@@ -7,6 +7,7 @@
 #include <json-c/json.h>
 
 #include "buf.h"
+#include "json_strict.h"
 #include "openai_format.h"
 #include "prompt.h"
 #include "report.h"
@@ -200,7 +201,8 @@ openai_parse_response(const char *body, size_t len, struct provider_result *res)
 	if (root == NULL || json_tokener_get_error(tok) != json_tokener_success ||
 	    !json_object_is_type(root, json_type_object) ||
 	    !only_space(body + json_tokener_get_parse_end(tok),
-	    len - json_tokener_get_parse_end(tok)))
+	    len - json_tokener_get_parse_end(tok)) ||
+	    json_has_repeated_key(body, len))
 		goto out;
 	copy_metadata(root, "model", res->response_model,
 	    sizeof(res->response_model));
@@ -211,7 +213,7 @@ openai_parse_response(const char *body, size_t len, struct provider_result *res)
 	}
 	if (!json_object_object_get_ex(root, "choices", &choices) ||
 	    !json_object_is_type(choices, json_type_array) ||
-	    json_object_array_length(choices) < 1 ||
+	    json_object_array_length(choices) != 1 ||
 	    (choice = json_object_array_get_idx(choices, 0)) == NULL ||
 	    !json_object_is_type(choice, json_type_object))
 		goto out;

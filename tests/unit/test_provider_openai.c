@@ -219,6 +219,47 @@ test_response_content_with_nul(void)
 	provider_result_free(&r);
 }
 
+/* One answer only: a second choice, or a key given twice (parsers differ
+ * on which one wins), is not exactly one answer. */
+static void
+test_response_exactly_one_answer(void)
+{
+	static const char *const bad[] = {
+		"{\"choices\":[{\"finish_reason\":\"stop\",\"message\":"
+		    "{\"content\":\"{}\"}},{\"finish_reason\":\"stop\","
+		    "\"message\":{\"content\":\"{}\"}}]}",
+		"{\"choices\":[],\"choices\":[{\"finish_reason\":\"stop\","
+		    "\"message\":{\"content\":\"{}\"}}]}",
+		"{\"choices\":[{\"finish_reason\":\"stop\",\"message\":"
+		    "{\"content\":\"x\",\"content\":\"{}\"}}]}",
+		"{\"choices\":[{\"finish_reason\":\"length\",\"finish_reason\":"
+		    "\"stop\",\"message\":{\"content\":\"{}\"}}]}",
+	};
+	struct provider_result r;
+	struct model_answer a;
+	size_t i;
+	const char *twice = "{\"decision\":\"not_eligible\",\"decision\":"
+	    "\"eligible\",\"rotation_window_days\":30,\"source_line_ids\":"
+	    "[\"P-7\"]}";
+	const char *nested = "{\"decision\":\"eligible\",\"rotation_window_days\""
+	    ":30,\"source_line_ids\":[\"P-7\"],\"x\":{\"a\":1,\"a\":2}}";
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CU_ASSERT_EQUAL(parse(bad[i], &r), KR_INVALID_DECISION);
+		CU_ASSERT_PTR_NULL(r.text);
+		provider_result_free(&r);
+	}
+	CU_ASSERT_EQUAL(answer_parse(twice, strlen(twice), &a),
+	    KR_INVALID_DECISION);
+	CU_ASSERT_EQUAL(answer_parse(nested, strlen(nested), &a),
+	    KR_INVALID_DECISION);
+	/* The same key in two different objects is no repeat. */
+	CU_ASSERT_EQUAL(parse("{\"id\":\"x\",\"choices\":[{\"finish_reason\":"
+	    "\"stop\",\"message\":{\"content\":\"{}\",\"id\":\"y\"}}]}", &r),
+	    KR_OK);
+	provider_result_free(&r);
+}
+
 static void
 test_insufficient_quota(void)
 {
@@ -334,6 +375,7 @@ suite_provider_openai(void)
 	ADD_TEST(s, test_response_metadata_is_cut_and_validated);
 	ADD_TEST(s, test_response_trailing_bytes);
 	ADD_TEST(s, test_response_content_with_nul);
+	ADD_TEST(s, test_response_exactly_one_answer);
 	ADD_TEST(s, test_insufficient_quota);
 	ADD_TEST(s, test_retry_table);
 	ADD_TEST(s, test_backoff_jitter_bounds);
