@@ -193,8 +193,9 @@ openai_parse_response(const char *body, size_t len, struct provider_result *res)
 		res->error = KR_INTERNAL_ERROR;
 		return;
 	}
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
-	    JSON_TOKENER_VALIDATE_UTF8);
+	/* Strict JSON; bytes that are not UTF-8 are judged where they are
+	 * (metadata is dropped, the answer is refused by answer_parse). */
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	if (len > RESPONSE_PARSE_MAX)
 		goto out;
 	root = json_tokener_parse_ex(tok, body, (int)len);
