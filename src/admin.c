@@ -12,6 +12,7 @@
 
 #include "admin.h"
 #include "app.h"
+#include "config.h"
 #include "db_pool.h"
 #include "decision.h"
 #include "errors.h"
@@ -234,9 +235,12 @@ admin_filter_parse(const char *query, struct admin_filter *f,
 int
 admin_authenticated(struct app *app, struct http_request *req)
 {
-	const char *user = http_param(req, "REMOTE_USER");
+	/* Only nginx's admin location sets this parameter, after auth_basic;
+	 * REMOTE_USER is not used: Debian's fastcgi_params fills it from any
+	 * Authorization header on every location. */
+	const char *user = http_param(req, "KEYROTA_AUTH_USER");
 
-	if (user != NULL && *user != '\0')
+	if (user != NULL && strcmp(user, app->cfg->admin_user) == 0)
 		return 1;
 	pages_error(app, req, 401, "unauthorized",
 	    "The admin pages need the operator's login.",

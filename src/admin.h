@@ -4,7 +4,7 @@
  * stored field. HTML, or JSON with Accept: application/json.
  *
  * nginx authenticates /admin with auth_basic; keyrota refuses any admin
- * request that does not carry the user nginx authenticated. */
+ * request that does not carry the admin user nginx authenticated. */
 #ifndef KEYROTA_ADMIN_H
 #define KEYROTA_ADMIN_H
 
@@ -41,7 +41,8 @@ struct admin_filter {
 int admin_filter_parse(const char *query, struct admin_filter *f,
         struct report_errors *errs);
 
-/* True when the request carries the user nginx authenticated; otherwise
+/* True when the request carries, in the KEYROTA_AUTH_USER parameter that
+ * only nginx's admin location sets, the configured admin user; otherwise
  * answers 401 (keyrota's own check behind nginx's auth_basic). */
 int admin_authenticated(struct app *app, struct http_request *req);
 

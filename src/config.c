@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -117,6 +118,56 @@ credential_default(config_getenv_fn get, void *ctx, const char *credential,
 	return 0;
 }
 
+/* True for localhost, ::1 (bracketed or not) and a dotted 127.0.0.0/8
+ * address: names that can only mean this machine. */
+static int
+host_is_loopback(const char *h, size_t n)
+{
+	size_t i, dots = 0, digits = 0;
+
+	if ((n == 9 && strncasecmp(h, "localhost", 9) == 0) ||
+	    (n == 3 && strncmp(h, "::1", 3) == 0) ||
+	    (n == 5 && strncmp(h, "[::1]", 5) == 0))
+		return 1;
+	if (n < 9 || strncmp(h, "127.", 4) != 0)
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (h[i] == '.') {
+			if (digits == 0 || ++dots > 3)
+				return 0;
+			digits = 0;
+		} else if (h[i] >= '0' && h[i] <= '9') {
+			if (++digits > 3)
+				return 0;
+		} else
+			return 0;
+	}
+	return dots == 3 && digits > 0;
+}
+
+/* The host of an http:// URL is loopback. A URL with user information
+ * ("http://127.0.0.1@elsewhere/") never counts as loopback. */
+static int
+url_is_loopback(const char *url)
+{
+	const char *a = url + 7, *end, *colon;
+	size_t n = strcspn(a, "/?#");
+
+	if (memchr(a, '@', n) != NULL || n == 0)
+		return 0;
+	end = a + n;
+	if (a[0] == '[') {
+		colon = memchr(a, ']', n);
+		if (colon == NULL)
+			return 0;
+		colon++;
+	} else if ((colon = memchr(a, ':', n)) == NULL)
+		colon = end;
+	if (colon < end && *colon != ':')
+		return 0;
+	return host_is_loopback(a, (size_t)(colon - a));
+}
+
 static int
 parse_listen(struct config *cfg, const char *v, char *err, size_t errlen)
 {
@@ -153,6 +204,25 @@ parse_listen(struct config *cfg, const char *v, char *err, size_t errlen)
 	return 0;
 }
 
+/* FastCGI has no authentication: whoever reaches the port may send any
+ * parameter, the admin user's included. Beyond loopback, libfcgi must be
+ * told which web servers may connect (FCGI_WEB_SERVER_ADDRS). */
+static int
+check_listen_peers(const struct config *cfg, config_getenv_fn get, void *ctx,
+    char *err, size_t errlen)
+{
+	const char *peers = get("FCGI_WEB_SERVER_ADDRS", ctx);
+
+	if (cfg->listen_kind != LISTEN_TCP ||
+	    host_is_loopback(cfg->listen_host, strlen(cfg->listen_host)) ||
+	    (peers != NULL && *peers != '\0'))
+		return 0;
+	return fail(err, errlen, "KEYROTA_LISTEN: %s is not a loopback "
+	    "address; set FCGI_WEB_SERVER_ADDRS to the web servers' addresses "
+	    "(comma-separated) so no one else can talk FastCGI to keyrota",
+	    cfg->listen_host);
+}
+
 int
 config_load(struct config *cfg, config_getenv_fn get, void *ctx, char *err,
     size_t errlen)
@@ -171,7 +241,8 @@ config_load(struct config *cfg, config_getenv_fn get, void *ctx, char *err,
 
 	v = get("KEYROTA_LISTEN", ctx);
 	if (parse_listen(cfg, v != NULL && *v != '\0' ? v :
-	    "unix:var/run/keyrota.sock", err, errlen) != 0)
+	    "unix:var/run/keyrota.sock", err, errlen) != 0 ||
+	    check_listen_peers(cfg, get, ctx, err, errlen) != 0)
 		return -1;
 
 	if (get_uint(get, ctx, "KEYROTA_WORKERS", def_workers, 1, 256,
@@ -211,6 +282,8 @@ config_load(struct config *cfg, config_getenv_fn get, void *ctx, char *err,
 	    err, errlen) != 0 ||
 	    get_string(get, ctx, "KEYROTA_USER", "keyrota", cfg->user,
 	    sizeof(cfg->user), err, errlen) != 0 ||
+	    get_string(get, ctx, "KEYROTA_ADMIN_USER", "admin", cfg->admin_user,
+	    sizeof(cfg->admin_user), err, errlen) != 0 ||
 	    get_string(get, ctx, "KEYROTA_SQL_DIR", PKGDATADIR "/sql",
 	    cfg->sql_dir, sizeof(cfg->sql_dir), err, errlen) != 0 ||
 	    get_string(get, ctx, "KEYROTA_TEMPLATE_DIR", PKGDATADIR "/templates",
@@ -231,12 +304,29 @@ config_load(struct config *cfg, config_getenv_fn get, void *ctx, char *err,
 	    strcmp(cfg->model_max_tokens_field, "max_tokens") != 0)
 		return fail(err, errlen, "KEYROTA_MODEL_MAX_TOKENS_FIELD: expected "
 		    "max_completion_tokens or max_tokens");
-	if (strncmp(cfg->model_base_url, "https://", 8) != 0 &&
-	    strncmp(cfg->model_base_url, "http://", 7) != 0)
+	if (strncasecmp(cfg->model_base_url, "https://", 8) != 0 &&
+	    strncasecmp(cfg->model_base_url, "http://", 7) != 0)
 		return fail(err, errlen,
 		    "KEYROTA_MODEL_BASE_URL: expected an http:// or https:// URL");
+	/* Plain HTTP would carry the key in clear to whoever is on the way. */
+	v = get("KEYROTA_MODEL_ALLOW_INSECURE", ctx);
+	if (v != NULL && *v != '\0' && strcmp(v, "0") != 0 &&
+	    strcmp(v, "1") != 0)
+		return fail(err, errlen,
+		    "KEYROTA_MODEL_ALLOW_INSECURE: expected 0 or 1");
+	if (strncasecmp(cfg->model_base_url, "http://", 7) == 0 &&
+	    !url_is_loopback(cfg->model_base_url) &&
+	    (v == NULL || strcmp(v, "1") != 0))
+		return fail(err, errlen, "KEYROTA_MODEL_BASE_URL: an http:// URL "
+		    "must name this machine (127.0.0.1, ::1, localhost); use "
+		    "https://, or set KEYROTA_MODEL_ALLOW_INSECURE=1 to send the "
+		    "key in clear");
 	if (cfg->model[0] == '\0')
 		return fail(err, errlen, "KEYROTA_MODEL: must not be empty");
+	/* htpasswd's own rule: a user name has no ':'. */
+	if (cfg->admin_user[0] == '\0' || strchr(cfg->admin_user, ':') != NULL)
+		return fail(err, errlen, "KEYROTA_ADMIN_USER: must be a non-empty "
+		    "name without ':'");
 
 	v = get("KEYROTA_PROVIDER", ctx);
 	if (v == NULL || *v == '\0')

@@ -42,6 +42,7 @@ struct config {
 	char               model_max_tokens_field[32];
 	char               fingerprint_key_file[CONFIG_PATH_MAX];
 	char               user[64];            /* drop to this user when root */
+	char               admin_user[64];      /* the user nginx authenticates for /admin */
 	char               sql_dir[CONFIG_PATH_MAX];
 	char               template_dir[CONFIG_PATH_MAX];
 };

@@ -5,6 +5,7 @@
 #include <json-c/json.h>
 
 #include "decision.h"
+#include "json_strict.h"
 
 #define REQUIRED_LINE "P-7"
 
@@ -107,7 +108,8 @@ answer_parse(const char *text, size_t len, struct model_answer *out)
 	    JSON_TOKENER_VALIDATE_UTF8);
 	root = json_tokener_parse_ex(tok, text, (int)len);
 	if (root != NULL && json_tokener_get_error(tok) == json_tokener_success &&
-	    json_tokener_get_parse_end(tok) == len)
+	    json_tokener_get_parse_end(tok) == len &&
+	    !json_has_repeated_key(text, len))
 		e = parse_object(root, out);
 	json_object_put(root);
 	json_tokener_free(tok);

@@ -1,6 +1,7 @@
 #include "autoconfig.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <netdb.h>
 #include <stdarg.h>
@@ -87,6 +88,38 @@ activated_fd(char *err, size_t errlen)
 }
 #endif
 
+/* Gives the socket file just bound to owner:group. The directory may
+ * belong to the service user, who could swap the path for a symlink or a
+ * link to another file between bind() and a chown() by name; so the
+ * path is opened without following links, the inode is checked to be a
+ * socket this process created, and that very inode is changed. */
+static int
+chown_socket(const char *path, uid_t owner, gid_t group)
+{
+	struct stat st;
+	int fd, rc = -1;
+
+	if ((fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return -1;
+	if (fstat(fd, &st) != 0)
+		goto out;
+	if (!S_ISSOCK(st.st_mode) || st.st_uid != geteuid()) {
+		errno = EPERM;
+		goto out;
+	}
+	rc = fchownat(fd, "", owner, group, AT_EMPTY_PATH);
+out:
+	if (rc != 0) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 static int
 open_unix(struct listener *l, const char *path, uid_t owner, gid_t group,
     char *err, size_t errlen)
@@ -130,7 +163,7 @@ open_unix(struct listener *l, const char *path, uid_t owner, gid_t group,
 		return fail(err, errlen, "KEYROTA_LISTEN: cannot listen on %s: %s",
 		    path, strerror(rc));
 	}
-	if (owner != (uid_t)-1 && chown(path, owner, group) != 0) {
+	if (owner != (uid_t)-1 && chown_socket(path, owner, group) != 0) {
 		rc = errno;
 		close(fd);
 		unlink(path);

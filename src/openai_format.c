@@ -7,11 +7,14 @@
 #include <json-c/json.h>
 
 #include "buf.h"
+#include "json_strict.h"
 #include "openai_format.h"
 #include "prompt.h"
 #include "report.h"
 
 #define REQUEST_MAX (64 * 1024)
+/* json-c takes an int length; provider bodies are capped far below. */
+#define RESPONSE_PARSE_MAX (16 * 1024 * 1024)
 
 static struct json_object *
 answer_schema(void)
@@ -164,21 +167,43 @@ usage_field(struct json_object *usage, const char *key)
 	return -1;
 }
 
+/* JSON allows whitespace after the value; a server's final newline is
+ * fine, anything else after the response object is not. */
+static int
+only_space(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r')
+			return 0;
+	return 1;
+}
+
 void
 openai_parse_response(const char *body, size_t len, struct provider_result *res)
 {
 	struct json_object *root = NULL, *choices, *choice, *msg, *content;
 	struct json_object *refusal, *usage = NULL;
 	struct json_tokener *tok;
+	size_t n;
 
 	res->error = KR_INVALID_DECISION;
 	if ((tok = json_tokener_new_ex(16)) == NULL) {
 		res->error = KR_INTERNAL_ERROR;
 		return;
 	}
+	/* Strict JSON; bytes that are not UTF-8 are judged where they are
+	 * (metadata is dropped, the answer is refused by answer_parse). */
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	if (len > RESPONSE_PARSE_MAX)
+		goto out;
 	root = json_tokener_parse_ex(tok, body, (int)len);
 	if (root == NULL || json_tokener_get_error(tok) != json_tokener_success ||
-	    !json_object_is_type(root, json_type_object))
+	    !json_object_is_type(root, json_type_object) ||
+	    !only_space(body + json_tokener_get_parse_end(tok),
+	    len - json_tokener_get_parse_end(tok)) ||
+	    json_has_repeated_key(body, len))
 		goto out;
 	copy_metadata(root, "model", res->response_model,
 	    sizeof(res->response_model));
@@ -189,7 +214,7 @@ openai_parse_response(const char *body, size_t len, struct provider_result *res)
 	}
 	if (!json_object_object_get_ex(root, "choices", &choices) ||
 	    !json_object_is_type(choices, json_type_array) ||
-	    json_object_array_length(choices) < 1 ||
+	    json_object_array_length(choices) != 1 ||
 	    (choice = json_object_array_get_idx(choices, 0)) == NULL ||
 	    !json_object_is_type(choice, json_type_object))
 		goto out;
@@ -206,13 +231,18 @@ openai_parse_response(const char *body, size_t len, struct provider_result *res)
 	if (!json_object_object_get_ex(msg, "content", &content) ||
 	    !json_object_is_type(content, json_type_string))
 		goto out;
-	res->text = strndup(json_object_get_string(content),
-	    (size_t)json_object_get_string_len(content));
-	if (res->text == NULL) {
+	/* The whole content, NULs included: a NUL must not hide what
+	 * follows it, so one makes the answer invalid. */
+	n = (size_t)json_object_get_string_len(content);
+	if (memchr(json_object_get_string(content), '\0', n) != NULL)
+		goto out;
+	if ((res->text = malloc(n + 1)) == NULL) {
 		res->error = KR_INTERNAL_ERROR;
 		goto out;
 	}
-	res->text_len = strlen(res->text);
+	memcpy(res->text, json_object_get_string(content), n);
+	res->text[n] = '\0';
+	res->text_len = n;
 	res->error = KR_OK;
 out:
 	json_object_put(root);

@@ -27,7 +27,8 @@ char *openai_build_request(const struct openai_request_opts *opts,
  * reason and token usage. The model, id and finish reason are kept only
  * when they are valid UTF-8 without control characters, cut at a
  * character boundary to fit. A refusal, a finish reason other than "stop",
- * missing or non-string content, or a body that is not the expected JSON
+ * missing or non-string content, content holding a NUL, or a body that is
+ * not exactly one JSON object (whitespace may follow it, nothing else)
  * sets res->error to KR_INVALID_DECISION. */
 void  openai_parse_response(const char *body, size_t len,
           struct provider_result *res);

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "app.h"
+#include "csrf.h"
 #include "db_pool.h"
 #include "decide.h"
 #include "form.h"
@@ -19,8 +20,6 @@
 #include "trace_store.h"
 
 #define PAGE_MAX        (256 * 1024)
-#define CSRF_COOKIE     "keyrota_csrf"
-#define CSRF_BYTES      32
 #define REQUEST_BYTES   16
 #define DB_WAIT_MS      2000
 /* Seconds between looks at a running trace, with or without the script. */
@@ -170,30 +169,19 @@ pages_error(struct app *app, struct http_request *req, int status,
 	tctx_free(ctx);
 }
 
-/* The value of one cookie from the Cookie header, into out. */
 static int
-cookie_get(const struct http_request *req, const char *name, char *out,
-    size_t outlen)
+request_https(const struct http_request *req)
 {
-	const char *h = http_param(req, "HTTP_COOKIE"), *p, *end;
-	size_t n = strlen(name), len;
+	return csrf_https(http_param(req, "HTTPS"),
+	    http_param(req, "HTTP_X_FORWARDED_PROTO"));
+}
 
-	for (p = h; p != NULL && *p != '\0'; p = end) {
-		while (*p == ' ' || *p == ';')
-			p++;
-		end = strchr(p, ';');
-		if (end == NULL)
-			end = p + strlen(p);
-		if (strncmp(p, name, n) == 0 && p[n] == '=') {
-			len = (size_t)(end - p - (ptrdiff_t)n - 1);
-			if (len + 1 > outlen)
-				return -1;
-			memcpy(out, p + n + 1, len);
-			out[len] = '\0';
-			return 0;
-		}
-	}
-	return -1;
+/* The CSRF cookie of the request's scheme, into out. */
+static int
+csrf_cookie_get(const struct http_request *req, char *out, size_t outlen)
+{
+	return csrf_cookie_find(http_param(req, "HTTP_COOKIE"),
+	    csrf_cookie_name(request_https(req)), out, outlen);
 }
 
 /* The form, empty or with the person's input and messages. */
@@ -202,7 +190,7 @@ send_form(struct app *app, struct http_request *req, int status,
     const struct form *input, const struct report_errors *errs,
     const char *form_error)
 {
-	char csrf[TOKEN_LEN(CSRF_BYTES) + 1], request_token[TOKEN_LEN(REQUEST_BYTES) + 1];
+	char csrf[CSRF_TOKEN_LEN + 1], request_token[TOKEN_LEN(REQUEST_BYTES) + 1];
 	char cookie[256], name[64];
 	struct tctx *ctx = tctx_new();
 	const char *v;
@@ -212,16 +200,16 @@ send_form(struct app *app, struct http_request *req, int status,
 
 	/* Keep a valid CSRF cookie the browser already has (another tab). */
 	cookie[0] = '\0';
-	if (cookie_get(req, CSRF_COOKIE, csrf, sizeof(csrf)) != 0 ||
-	    !token_valid(csrf, TOKEN_LEN(CSRF_BYTES))) {
-		if (token_random(csrf, sizeof(csrf), CSRF_BYTES) != 0) {
+	if (csrf_cookie_get(req, csrf, sizeof(csrf)) != 0 ||
+	    !token_valid(csrf, CSRF_TOKEN_LEN)) {
+		if (token_random(csrf, sizeof(csrf), CSRF_BYTES) != 0 ||
+		    csrf_set_cookie(cookie, sizeof(cookie), csrf,
+		    request_https(req)) != 0) {
 			tctx_free(ctx);
 			pages_error(app, req, 500, "internal_error",
 			    "The form could not be prepared.", NULL);
 			return;
 		}
-		snprintf(cookie, sizeof(cookie), "Set-Cookie: " CSRF_COOKIE
-		    "=%s; Path=/; HttpOnly; SameSite=Strict\r\n", csrf);
 	}
 	token_random(request_token, sizeof(request_token), REQUEST_BYTES);
 	tctx_set(ctx, "csrf_token", csrf);
@@ -260,41 +248,22 @@ pages_index(struct app *app, struct http_request *req)
 	return HANDLER_ANSWERED;
 }
 
-/* The request must come from a page of this site. Browsers say so in
- * Sec-Fetch-Site, which page scripts cannot set; it decides when present.
- * (Under Referrer-Policy: no-referrer, Chromium sends Origin: null with a
- * same-origin form post, so Origin cannot decide then.) Without it, an
- * Origin must name this host: nginx passes HTTP_HOST as $host, without
- * the port, so the host is compared and the port is not. The token pair
- * is checked for every request besides. */
+/* The request must come from a page of this site (see csrf.h). The Host
+ * to compare an Origin with is the header as the browser sent it, port
+ * included: nginx passes it as KEYROTA_HTTP_HOST, because Debian's
+ * fastcgi_params replaces HTTP_HOST with $host, which drops the port. */
 static int
 same_origin(const struct http_request *req)
 {
-	const char *site = http_param(req, "HTTP_SEC_FETCH_SITE");
-	const char *origin = http_param(req, "HTTP_ORIGIN");
-	const char *host = http_param(req, "HTTP_HOST");
-	const char *rest, *end;
-	size_t n;
+	struct csrf_request r;
 
-	if (site != NULL)
-		return strcmp(site, "same-origin") == 0 ||
-		    strcmp(site, "none") == 0;
-	if (origin == NULL)
-		return 1;
-	if (host == NULL)
-		return 0;
-	if (strncmp(origin, "http://", 7) == 0)
-		rest = origin + 7;
-	else if (strncmp(origin, "https://", 8) == 0)
-		rest = origin + 8;
-	else
-		return 0;          /* "null" and anything else */
-	end = rest[0] == '[' ? strchr(rest, ']') : strchr(rest, ':');
-	if (end != NULL && rest[0] == '[')
-		end++;
-	n = end != NULL ? (size_t)(end - rest) : strlen(rest);
-	return strlen(host) == n && strncasecmp(rest, host, n) == 0 &&
-	    (end == NULL || *end == '\0' || *end == ':');
+	r.sec_fetch_site = http_param(req, "HTTP_SEC_FETCH_SITE");
+	r.origin = http_param(req, "HTTP_ORIGIN");
+	r.host = http_param(req, "KEYROTA_HTTP_HOST");
+	if (r.host == NULL)
+		r.host = http_param(req, "HTTP_HOST");
+	r.https = request_https(req);
+	return csrf_same_origin(&r);
 }
 
 /* Browsers send textarea line breaks as CRLF; the report rules allow
@@ -371,7 +340,7 @@ pages_decide(struct app *app, struct http_request *req)
 {
 	static const char *const extra[] = { "csrf_token", "request_token",
 	    NULL };
-	char cookie[128], key[64];
+	char cookie[CSRF_TOKEN_LEN + 1], key[64];
 	struct report_errors errs;
 	struct report report;
 	struct form_flow *flow;
@@ -385,8 +354,8 @@ pages_decide(struct app *app, struct http_request *req)
 	}
 	field = form_get(&f, "csrf_token");
 	if (!same_origin(req) || field == NULL || form_count(&f,
-	    "csrf_token") != 1 || cookie_get(req, CSRF_COOKIE, cookie,
-	    sizeof(cookie)) != 0 || !token_equal(cookie, field)) {
+	    "csrf_token") != 1 || csrf_cookie_get(req, cookie,
+	    sizeof(cookie)) != 0 || !csrf_tokens_match(cookie, field)) {
 		form_free(&f);
 		pages_error(app, req, 403, kr_error_code(KR_CSRF_FAILED),
 		    kr_error_explain(KR_CSRF_FAILED), NULL);

@@ -89,6 +89,18 @@ handle_put(struct openai *o, CURL *h)
 		curl_easy_cleanup(h);
 }
 
+/* The list holds a copy of the Authorization header: wiped before it
+ * goes back to the allocator. */
+static void
+headers_free(struct curl_slist *h)
+{
+	struct curl_slist *p;
+
+	for (p = h; p != NULL; p = p->next)
+		secret_wipe(p->data, strlen(p->data));
+	curl_slist_free_all(h);
+}
+
 static void
 job_finish(struct openai_job *job, enum kr_error e)
 {
@@ -98,7 +110,7 @@ job_finish(struct openai_job *job, enum kr_error e)
 	handle_put(job->o, job->easy);
 	job->done(job->ctx, &job->result);
 	provider_result_free(&job->result);
-	curl_slist_free_all(job->headers);
+	headers_free(job->headers);
 	buf_free(&job->response);
 	free(job->body);
 	free(job);
@@ -258,6 +270,7 @@ openai_decide(struct provider *p, const struct provider_call *call,
 	struct openai_request_opts opts = { p->model, o->tokens_field };
 	struct openai_job *job;
 	struct provider_result fail;
+	struct curl_slist *h = NULL;
 
 	if ((job = calloc(1, sizeof(*job))) == NULL) {
 		provider_result_init(&fail);
@@ -273,13 +286,15 @@ openai_decide(struct provider *p, const struct provider_call *call,
 	provider_result_init(&job->result);
 	buf_init(&job->response, RESPONSE_MAX);
 	job->body = openai_build_request(&opts, call);
+	/* On failure curl_slist_append returns NULL and leaves the list as
+	 * it was: keep it, so the key's copy is still wiped and freed. */
 	job->headers = curl_slist_append(NULL, o->auth);
-	if (job->headers != NULL)
-		job->headers = curl_slist_append(job->headers,
-		    "Content-Type: application/json");
-	if (job->headers != NULL)
-		job->headers = curl_slist_append(job->headers, "Expect:");
-	if (job->body == NULL || job->headers == NULL) {
+	if (job->headers != NULL &&
+	    ((h = curl_slist_append(job->headers,
+	    "Content-Type: application/json")) == NULL ||
+	    (h = curl_slist_append(job->headers, "Expect:")) == NULL))
+		h = NULL;
+	if (job->body == NULL || job->headers == NULL || h == NULL) {
 		job_finish(job, KR_INTERNAL_ERROR);
 		return;
 	}

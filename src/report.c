@@ -8,6 +8,7 @@
 
 #include "form.h"
 #include "report.h"
+#include "utf8.h"
 
 enum field_kind { FIELD_ACCOUNT_ID, FIELD_TEXT };
 
@@ -24,25 +25,6 @@ static const struct field_rule {
 };
 #define NRULES (sizeof(rules) / sizeof(rules[0]))
 
-static void
-add_error(struct report_errors *errs, const char *field, const char *message)
-{
-	size_t i, n;
-
-	for (i = 0; i < errs->n; i++)          /* one message per field */
-		if (strcmp(errs->e[i].field, field) == 0)
-			return;
-	if (errs->n == REPORT_MAX_ERRORS)
-		return;
-	n = strlen(field);
-	if (n >= sizeof(errs->e[0].field))
-		n = sizeof(errs->e[0].field) - 1;
-	memcpy(errs->e[errs->n].field, field, n);
-	errs->e[errs->n].field[n] = '\0';
-	errs->e[errs->n].message = message;
-	errs->n++;
-}
-
 int
 report_account_id_valid(const char *s)
 {
@@ -56,41 +38,22 @@ report_account_id_valid(const char *s)
 	return s[10] == '\0';
 }
 
-/* Decodes one UTF-8 sequence strictly (no overlongs, surrogates or values
- * past U+10FFFF). Returns its length, or 0 when invalid. */
-static size_t
-utf8_next(const unsigned char *s, size_t len, unsigned long *cp)
+/* The invisible format and bidi controls a report may not carry: they
+ * hide or reorder text in whatever shows it later. */
+static int
+is_invisible(unsigned long cp)
 {
-	size_t n, i;
-	unsigned long c;
+	return (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x202a && cp <= 0x202e) ||
+	    (cp >= 0x2060 && cp <= 0x2064) || (cp >= 0x2066 && cp <= 0x2069) ||
+	    cp == 0xfeff;
+}
 
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		n = 2;
-		c = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		n = 3;
-		c = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		n = 4;
-		c = s[0] & 0x07;
-	} else
-		return 0;
-	if (len < n)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = c << 6 | (s[i] & 0x3f);
-	}
-	if ((n == 3 && c < 0x800) || (n == 4 && c < 0x10000) ||
-	    (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff)
-		return 0;
-	*cp = c;
-	return n;
+static int
+is_space(unsigned long cp)
+{
+	return cp == ' ' || cp == '\t' || cp == '\n' || cp == 0xa0 ||
+	    cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 ||
+	    cp == 0x2029 || cp == 0x202f || cp == 0x205f || cp == 0x3000;
 }
 
 const char *
@@ -99,6 +62,7 @@ report_check_text(const char *s, size_t len, size_t min, size_t max)
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0, n, count = 0;
 	unsigned long cp;
+	int blank = 1;
 
 	while (i < len) {
 		if ((n = utf8_next(p + i, len - i, &cp)) == 0)
@@ -107,9 +71,17 @@ report_check_text(const char *s, size_t len, size_t min, size_t max)
 		    (cp >= 0x7f && cp <= 0x9f))
 			return "must not contain control characters "
 			    "(newlines and tabs are fine)";
+		if (is_invisible(cp))
+			return "must not contain invisible formatting or "
+			    "direction characters (U+200B-U+200F, U+202A-U+202E, "
+			    "U+2060-U+2064, U+2066-U+2069, U+FEFF)";
+		if (!is_space(cp))
+			blank = 0;
 		i += n;
 		count++;
 	}
+	if (count > 0 && blank)
+		return "must not be only whitespace";
 	if (count < min || count > max) {
 		if (min == 10)
 			return "must be 10 to 500 characters long";
@@ -118,6 +90,61 @@ report_check_text(const char *s, size_t len, size_t min, size_t max)
 		return "has the wrong length";
 	}
 	return NULL;
+}
+
+
+/* Copies a field name for echoing: valid UTF-8 only, cut at a character
+ * boundary, with control, invisible and undecodable bytes shown as '?'.
+ * Names come from the client (unknown keys), so nothing else is safe to
+ * put back into a JSON answer or a page. */
+static void
+safe_name(char *dst, size_t dstlen, const char *src, size_t srclen)
+{
+	const unsigned char *p = (const unsigned char *)src;
+	size_t i = 0, o = 0, n;
+	unsigned long cp;
+
+	while (i < srclen) {
+		n = utf8_next(p + i, srclen - i, &cp);
+		if (n == 0 || cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) ||
+		    is_invisible(cp)) {
+			n = n == 0 ? 1 : n;
+			if (o + 1 >= dstlen)
+				break;
+			dst[o++] = '?';
+		} else {
+			if (o + n >= dstlen)
+				break;
+			memcpy(dst + o, p + i, n);
+			o += n;
+		}
+		i += n;
+	}
+	dst[o] = '\0';
+}
+
+static void
+add_error_n(struct report_errors *errs, const char *field, size_t len,
+    const char *message)
+{
+	char name[sizeof(errs->e[0].field)];
+	size_t i;
+
+	safe_name(name, sizeof(name), field, len);
+	for (i = 0; i < errs->n; i++)          /* one message per field */
+		if (strcmp(errs->e[i].field, name) == 0)
+			return;
+	if (errs->n == REPORT_MAX_ERRORS)
+		return;
+	memcpy(errs->e[errs->n].field, name, sizeof(name));
+	errs->e[errs->n].message = message;
+	errs->n++;
+}
+
+static void
+add_error(struct report_errors *errs, const char *field, const char *message)
+{
+	add_error_n(errs, field, strlen(field), message);
 }
 
 static const struct field_rule *
@@ -193,56 +220,125 @@ skip_string(const char *s, size_t len, size_t i)
 	return i + 1;
 }
 
-/* json-c keeps the last of repeated keys, so repeats are found by walking
- * the top-level keys of the raw text. Returns the first repeated key's
- * decoded name into dup (or "" when there is none). */
+static int
+hex4(const char *s, size_t len, size_t i)
+{
+	int v = 0, k, d;
+
+	if (len - i < 4)
+		return -1;
+	for (k = 0; k < 4; k++) {
+		d = s[i + k];
+		if (d >= '0' && d <= '9')
+			d -= '0';
+		else if (d >= 'a' && d <= 'f')
+			d -= 'a' - 10;
+		else if (d >= 'A' && d <= 'F')
+			d -= 'A' - 10;
+		else
+			return -1;
+		v = v << 4 | d;
+	}
+	return v;
+}
+
+enum raw_flags { RAW_NUL = 1, RAW_LONE_SURROGATE = 2 };
+
+/* What json-c hides about the string s[start..end) (quotes included):
+ * an escaped NUL, and any \ud800-\udfff escape that is not a high
+ * surrogate followed at once by an escaped low one (json-c turns those
+ * into U+FFFD). */
+static int
+raw_string_flags(const char *s, size_t start, size_t end)
+{
+	size_t i;
+	int flags = 0, u, lo;
+
+	for (i = start + 1; i + 1 < end; i++) {
+		if (s[i] != '\\')
+			continue;
+		if (s[i + 1] != 'u') {
+			i++;
+			continue;
+		}
+		u = hex4(s, end, i + 2);
+		if (u == 0)
+			flags |= RAW_NUL;
+		if (u >= 0xd800 && u <= 0xdbff) {
+			lo = i + 12 <= end && s[i + 6] == '\\' && s[i + 7] == 'u' ?
+			    hex4(s, end, i + 8) : -1;
+			if (lo < 0xdc00 || lo > 0xdfff)
+				flags |= RAW_LONE_SURROGATE;
+			else
+				i += 6;
+		} else if (u >= 0xdc00 && u <= 0xdfff)
+			flags |= RAW_LONE_SURROGATE;
+		i += 5;
+	}
+	return flags;
+}
+
+#define MSG_SURROGATE "must not contain an unpaired surrogate escape " \
+	"(\\ud800-\\udfff)"
+
+/* Checks the raw text of a body json-c accepted for what its parse hides:
+ * repeated top-level keys (json-c keeps the last), escaped NULs in keys
+ * (json-c ends the key there) and unpaired surrogate escapes anywhere.
+ * Each finding is an error on the top-level key it belongs to. */
 static void
-find_repeated_key(const char *s, size_t len, char *dup, size_t duplen)
+scan_raw(const char *s, size_t len, struct report_errors *errs)
 {
 	struct json_object *seen = json_object_new_object(), *key;
-	size_t i = 0, start;
-	int depth = 0;
+	char owner[sizeof(errs->e[0].field)];
+	size_t i = 0, start, j;
+	int depth = 0, flags;
 	char *raw;
 
-	dup[0] = '\0';
+	owner[0] = '\0';
 	while (i < len && seen != NULL) {
 		char c = s[i];
 
-		if (c == '"') {
-			start = i;
-			i = skip_string(s, len, i);
-			if (depth != 1)
-				continue;
-			/* A string at depth 1 followed by ':' is a key. */
-			size_t j = i;
-			while (j < len && (s[j] == ' ' || s[j] == '\t' ||
-			    s[j] == '\n' || s[j] == '\r'))
-				j++;
-			if (j >= len || s[j] != ':')
-				continue;
-			if ((raw = strndup(s + start, i - start)) == NULL)
-				break;
-			key = json_tokener_parse(raw);
-			free(raw);
-			if (key == NULL)
-				continue;
-			if (json_object_object_get_ex(seen,
-			    json_object_get_string(key), NULL)) {
-				snprintf(dup, duplen, "%s",
-				    json_object_get_string(key));
-				json_object_put(key);
-				break;
-			}
-			json_object_object_add(seen,
-			    json_object_get_string(key), NULL);
-			json_object_put(key);
+		if (c != '"') {
+			if (c == '{' || c == '[')
+				depth++;
+			else if (c == '}' || c == ']')
+				depth--;
+			i++;
 			continue;
 		}
-		if (c == '{' || c == '[')
-			depth++;
-		else if (c == '}' || c == ']')
-			depth--;
-		i++;
+		start = i;
+		i = skip_string(s, len, i);
+		flags = raw_string_flags(s, start, i);
+		/* A string at depth 1 followed by ':' is a key. */
+		for (j = i; j < len && (s[j] == ' ' || s[j] == '\t' ||
+		    s[j] == '\n' || s[j] == '\r'); j++)
+			;
+		if (depth != 1 || j >= len || s[j] != ':') {
+			if (flags & RAW_LONE_SURROGATE)
+				add_error(errs, owner[0] ? owner : "body",
+				    MSG_SURROGATE);
+			continue;
+		}
+		if ((raw = strndup(s + start, i - start)) == NULL)
+			break;
+		key = json_tokener_parse(raw);
+		free(raw);
+		if (key == NULL)
+			continue;
+		safe_name(owner, sizeof(owner), json_object_get_string(key),
+		    (size_t)json_object_get_string_len(key));
+		if (flags & RAW_NUL)
+			add_error(errs, owner, "is not a known field (a field "
+			    "name must not contain \\u0000)");
+		if (flags & RAW_LONE_SURROGATE)
+			add_error(errs, owner, MSG_SURROGATE);
+		if (json_object_object_get_ex(seen,
+		    json_object_get_string(key), NULL))
+			add_error(errs, owner, "appears more than once");
+		else
+			json_object_object_add(seen,
+			    json_object_get_string(key), NULL);
+		json_object_put(key);
 	}
 	json_object_put(seen);
 }
@@ -255,7 +351,6 @@ report_from_json(const char *body, size_t len, struct report *r,
 	struct json_object *root = NULL;
 	const struct field_rule *rule;
 	int seen[NRULES] = { 0 };
-	char dup[48];
 
 	memset(r, 0, sizeof(*r));
 	errs->n = 0;
@@ -275,9 +370,7 @@ report_from_json(const char *body, size_t len, struct report *r,
 		add_error(errs, "body", "must be a JSON object");
 		goto out;
 	}
-	find_repeated_key(body, len, dup, sizeof(dup));
-	if (dup[0] != '\0')
-		add_error(errs, dup, "appears more than once");
+	scan_raw(body, len, errs);
 
 	json_object_object_foreach(root, name, val) {
 		if ((rule = rule_for(name)) == NULL) {

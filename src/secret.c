@@ -46,12 +46,27 @@ secret_read(const char *var, const char *path, char *out, size_t *len,
 		    (unsigned)(st.st_mode & 0777));
 		goto fail;
 	}
-	while (got < SECRET_MAX && (n = read(fd, out + got,
-	    SECRET_MAX - got)) > 0)
-		got += (size_t)n;
-	if (got == SECRET_MAX) {
+	if (st.st_size >= SECRET_MAX) {
 		snprintf(err, errlen, "%s: %s holds more than %d bytes", var,
 		    path, SECRET_MAX - 1);
+		goto fail;
+	}
+	/* Read to the end; a failed read, or less or more than the size the
+	 * file had a moment ago, is an error, never a shorter key. */
+	for (;;) {
+		n = read(fd, out + got, SECRET_MAX - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		if (got == SECRET_MAX)
+			break;
+	}
+	if (n < 0 || got != (size_t)st.st_size) {
+		snprintf(err, errlen, "%s: %s could not be read whole (%zu of "
+		    "%lld bytes%s%s)", var, path, got, (long long)st.st_size,
+		    n < 0 ? ": " : "", n < 0 ? strerror(errno) : "");
 		goto fail;
 	}
 	while (got > 0 && (out[got - 1] == '\n' || out[got - 1] == '\r' ||

@@ -160,6 +160,18 @@ class Handler(BaseHTTPRequestHandler):
             model = (request_body or {}).get("model", "")
             time.sleep(options["delays"].get(model, 0) / 1000.0)
             return self.send_json(200, completion(json.dumps(ANSWER), model=model))
+        if s == "trailing_bytes":
+            # A valid response followed by a second object: two answers.
+            body = (json.dumps(answer()) + json.dumps(answer(decision="not_eligible"))).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        if s == "content_nul":
+            # A valid answer, then an escaped NUL and more text.
+            return self.send_json(200, completion(json.dumps(ANSWER) + "\u0000 and more"))
         if s == "reset_mid_body":
             body = json.dumps(answer()).encode()
             self.send_response(200)

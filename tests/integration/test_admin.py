@@ -69,8 +69,17 @@ def admin_needs_the_right_password():
 def keyrota_refuses_admin_without_the_user_nginx_authenticated():
     out = fcgi_get(os.path.join(VAR, "run", "keyrota.sock"), "/admin/traces")
     check(out.startswith(b"Status: 401"), out[:100])
+    # REMOTE_USER comes from any Authorization header on any location
+    # (Debian's fastcgi_params): it is not trusted.
     out = fcgi_get(os.path.join(VAR, "run", "keyrota.sock"), "/admin/traces",
                    {"REMOTE_USER": "admin"})
+    check(out.startswith(b"Status: 401"), out[:100])
+    # Only the admin location's parameter counts, and only for the admin user.
+    out = fcgi_get(os.path.join(VAR, "run", "keyrota.sock"), "/admin/traces",
+                   {"KEYROTA_AUTH_USER": "root"})
+    check(out.startswith(b"Status: 401"), out[:100])
+    out = fcgi_get(os.path.join(VAR, "run", "keyrota.sock"), "/admin/traces",
+                   {"KEYROTA_AUTH_USER": "admin"})
     check(out.startswith(b"Status: 200"), out[:100])
 
 

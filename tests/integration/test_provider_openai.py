@@ -236,7 +236,8 @@ def bad_request_is_not_retried():
 
 @test
 def malformed_answers_are_invalid_decisions():
-    for name in ("prose", "unknown_enum", "window45", "no_p7", "html", "length", "refusal"):
+    for name in ("prose", "unknown_enum", "window45", "no_p7", "html", "length", "refusal",
+                 "trailing_bytes", "content_nul"):
         body, r = expect_failure(name, "invalid_decision", 1)
         check("<script" not in r.text and "onerror" not in r.text, r.text)
         stored = row(body["trace_id"])

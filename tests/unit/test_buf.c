@@ -56,6 +56,21 @@ test_html_escape_all_five(void)
 	buf_free(&b);
 }
 
+/* A page is UTF-8: bytes that are not (a form value of %ff echoed in a
+ * 422) become U+FFFD instead of reaching the browser. */
+static void
+test_html_escape_invalid_utf8(void)
+{
+	struct buf b;
+
+	buf_init(&b, 256);
+	html_escape(&b, "a\xff" "b\xc3(<\xed\xa0\x80\xe2\x82\xac\xf0\x9f\x94\x91\xc3");
+	CU_ASSERT_STRING_EQUAL(buf_str(&b), "a\xef\xbf\xbd" "b\xef\xbf\xbd(&lt;"
+	    "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xe2\x82\xac\xf0\x9f\x94\x91"
+	    "\xef\xbf\xbd");
+	buf_free(&b);
+}
+
 void
 suite_buf(void)
 {
@@ -65,4 +80,5 @@ suite_buf(void)
 	ADD_TEST(s, test_buf_grows_and_printf);
 	ADD_TEST(s, test_buf_json_escape);
 	ADD_TEST(s, test_html_escape_all_five);
+	ADD_TEST(s, test_html_escape_invalid_utf8);
 }

@@ -174,6 +174,96 @@ test_config_key_files_from_credentials(void)
 	rmdir(dir);
 }
 
+/* A FastCGI port others can reach is an open door to every parameter,
+ * the admin user's among them, unless libfcgi filters peers. */
+static void
+test_config_tcp_beyond_loopback_needs_peer_filter(void)
+{
+	static const char *const loopback[] = { "127.0.0.1:9000",
+	    "127.1.2.3:9000", "localhost:9000", "::1:9000", "[::1]:9000" };
+	static const char *const open_hosts[] = { "0.0.0.0:9000",
+	    "10.0.0.5:9000", "example.com:9000", ":::9000", "127.0.0.1.nip.io:1" };
+	const char *env[] = { "KEYROTA_LISTEN", NULL, NULL, NULL, NULL };
+	struct config cfg;
+	char err[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(loopback) / sizeof(loopback[0]); i++) {
+		env[1] = loopback[i];
+		err[0] = '\0';
+		CU_ASSERT_EQUAL(load(env, &cfg, err, sizeof(err)), 0);
+	}
+	for (i = 0; i < sizeof(open_hosts) / sizeof(open_hosts[0]); i++) {
+		env[1] = open_hosts[i];
+		err[0] = '\0';
+		CU_ASSERT_EQUAL(load(env, &cfg, err, sizeof(err)), -1);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "FCGI_WEB_SERVER_ADDRS"));
+	}
+	env[1] = "10.0.0.5:9000";
+	env[2] = "FCGI_WEB_SERVER_ADDRS";
+	env[3] = "10.0.0.2";
+	CU_ASSERT_EQUAL(load(env, &cfg, err, sizeof(err)), 0);
+	env[3] = "";
+	CU_ASSERT_EQUAL(load(env, &cfg, err, sizeof(err)), -1);
+}
+
+static void
+test_config_admin_user(void)
+{
+	const char *env[] = { NULL, NULL, NULL };
+	struct config cfg;
+	char err[256];
+
+	CU_ASSERT_EQUAL_FATAL(load(env, &cfg, err, sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(cfg.admin_user, "admin");
+	env[0] = "KEYROTA_ADMIN_USER";
+	env[1] = "operator";
+	CU_ASSERT_EQUAL_FATAL(load(env, &cfg, err, sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(cfg.admin_user, "operator");
+	env[1] = "";
+	CU_ASSERT_EQUAL(load(env, &cfg, err, sizeof(err)), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "KEYROTA_ADMIN_USER"));
+	env[1] = "ad:min";
+	CU_ASSERT_EQUAL(load(env, &cfg, err, sizeof(err)), -1);
+}
+
+/* The key travels in a header: over plain HTTP only to this machine,
+ * unless the operator says otherwise. */
+static void
+test_config_insecure_model_url(void)
+{
+	static const char *const ok[] = { "https://api.openai.com/v1",
+	    "http://127.0.0.1:8000/v1", "http://localhost:11434/v1",
+	    "http://[::1]:8000/v1", "HTTPS://gateway.example/v1" };
+	static const char *const clear[] = { "http://api.example.com/v1",
+	    "http://10.1.2.3:8000/v1", "http://127.0.0.1.evil.example/v1",
+	    "http://localhost.evil.example/v1", "http://user@10.0.0.1/",
+	    "http://127.0.0.1@evil.example/v1", "HTTP://api.example.com" };
+	const char *env[] = { "KEYROTA_MODEL_BASE_URL", NULL, NULL, NULL, NULL };
+	struct config cfg;
+	char err[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		env[1] = ok[i];
+		err[0] = '\0';
+		CU_ASSERT_EQUAL(load(env, &cfg, err, sizeof(err)), 0);
+	}
+	for (i = 0; i < sizeof(clear) / sizeof(clear[0]); i++) {
+		env[1] = clear[i];
+		err[0] = '\0';
+		CU_ASSERT_EQUAL(load(env, &cfg, err, sizeof(err)), -1);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err,
+		    "KEYROTA_MODEL_ALLOW_INSECURE"));
+	}
+	env[1] = "http://api.example.com/v1";
+	env[2] = "KEYROTA_MODEL_ALLOW_INSECURE";
+	env[3] = "1";
+	CU_ASSERT_EQUAL(load(env, &cfg, err, sizeof(err)), 0);
+	env[3] = "yes";
+	CU_ASSERT_EQUAL(load(env, &cfg, err, sizeof(err)), -1);
+}
+
 static void
 test_config_parse_uint(void)
 {
@@ -201,4 +291,7 @@ suite_config(void)
 	ADD_TEST(s, test_config_provider_follows_key_file);
 	ADD_TEST(s, test_config_key_files_from_credentials);
 	ADD_TEST(s, test_config_parse_uint);
+	ADD_TEST(s, test_config_tcp_beyond_loopback_needs_peer_filter);
+	ADD_TEST(s, test_config_admin_user);
+	ADD_TEST(s, test_config_insecure_model_url);
 }

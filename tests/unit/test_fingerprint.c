@@ -96,14 +96,20 @@ test_trace_id_maps_to_w3c(void)
 }
 
 static void
-write_file(const char *path, const char *text, mode_t mode)
+write_bytes(const char *path, const char *text, size_t len, mode_t mode)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 
 	CU_ASSERT_FATAL(fd >= 0);
-	CU_ASSERT_EQUAL(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	CU_ASSERT_EQUAL(write(fd, text, len), (ssize_t)len);
 	close(fd);
 	chmod(path, mode);
+}
+
+static void
+write_file(const char *path, const char *text, mode_t mode)
+{
+	write_bytes(path, text, strlen(text), mode);
 }
 
 static void
@@ -133,9 +139,19 @@ test_secret_file_rules(void)
 	CU_ASSERT_EQUAL(secret_read("V", path, key, &len, err, sizeof(err)), -1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "empty"));
 
+	/* Binary keys (a fingerprint key) are read whole, NULs included. */
+	write_bytes(path, "s3cret\0value\n", 13, 0600);
+	CU_ASSERT_EQUAL(secret_read("V", path, key, &len, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(len, 12);
+
 	unlink(path);
 	CU_ASSERT_EQUAL(secret_read("V", path, key, &len, err, sizeof(err)), -1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "V: cannot open"));
+	/* What is read must be the whole file as fstat saw it: this file
+	 * (mode 0400, our own) claims 0 bytes and reads more. */
+	CU_ASSERT_EQUAL(secret_read("V", "/proc/self/auxv", key, &len, err,
+	    sizeof(err)), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "read"));
 	CU_ASSERT_EQUAL(secret_read("V", "", key, &len, err, sizeof(err)), -1);
 	rmdir(dir);
 }

@@ -16,9 +16,11 @@ main(int argc, char **argv)
 	suite_buf();
 	suite_config();
 	suite_export();
+	suite_csrf();
 	suite_decision();
 	suite_fingerprint();
 	suite_form();
+	suite_listener();
 	suite_provider_openai();
 	suite_report();
 	suite_router();

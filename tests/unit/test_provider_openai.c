@@ -4,6 +4,7 @@
 
 #include <json-c/json.h>
 
+#include "decision.h"
 #include "openai_format.h"
 #include "prompt.h"
 #include "retry.h"
@@ -167,6 +168,98 @@ test_response_metadata_is_cut_and_validated(void)
 	}
 }
 
+#define GOOD_RESPONSE "{\"id\":\"c-1\",\"choices\":[{\"finish_reason\":" \
+	"\"stop\",\"message\":{\"content\":\"{\\\"decision\\\":\\\"eligible\\\"," \
+	"\\\"rotation_window_days\\\":30,\\\"source_line_ids\\\":[\\\"P-7\\\"]}\"}}]}"
+
+/* Exactly one response object: trailing bytes after it are refused,
+ * trailing whitespace (a final newline) is not. */
+static void
+test_response_trailing_bytes(void)
+{
+	static const char *const tails[] = { "x", "{}", GOOD_RESPONSE, "]",
+	    "\n{\"choices\":[]}", " null" };
+	struct provider_result r;
+	char body[1024];
+	size_t i;
+
+	CU_ASSERT_EQUAL(parse(GOOD_RESPONSE, &r), KR_OK);
+	provider_result_free(&r);
+	CU_ASSERT_EQUAL(parse(GOOD_RESPONSE "\r\n \t", &r), KR_OK);
+	provider_result_free(&r);
+	for (i = 0; i < sizeof(tails) / sizeof(tails[0]); i++) {
+		snprintf(body, sizeof(body), "%s%s", GOOD_RESPONSE, tails[i]);
+		CU_ASSERT_EQUAL(parse(body, &r), KR_INVALID_DECISION);
+		CU_ASSERT_PTR_NULL(r.text);
+		provider_result_free(&r);
+	}
+	/* A NUL byte in the body ends nothing: the body is refused. */
+	provider_result_init(&r);
+	memcpy(body, GOOD_RESPONSE "\0{}", sizeof(GOOD_RESPONSE "\0{}"));
+	openai_parse_response(body, sizeof(GOOD_RESPONSE "\0{}") - 1, &r);
+	CU_ASSERT_EQUAL(r.error, KR_INVALID_DECISION);
+	provider_result_free(&r);
+}
+
+/* Content cut at an escaped NUL would hide what follows it. */
+static void
+test_response_content_with_nul(void)
+{
+	struct provider_result r;
+	struct model_answer a;
+	enum kr_error e;
+
+	e = parse("{\"choices\":[{\"finish_reason\":\"stop\",\"message\":"
+	    "{\"content\":\"{\\\"decision\\\":\\\"eligible\\\","
+	    "\\\"rotation_window_days\\\":30,\\\"source_line_ids\\\":"
+	    "[\\\"P-7\\\"]}\\u0000 and more text\"}}]}", &r);
+	if (e == KR_OK)      /* the text must then carry the NUL along */
+		e = answer_parse(r.text, r.text_len, &a);
+	CU_ASSERT_EQUAL(e, KR_INVALID_DECISION);
+	provider_result_free(&r);
+}
+
+/* One answer only: a second choice, or a key given twice (parsers differ
+ * on which one wins), is not exactly one answer. */
+static void
+test_response_exactly_one_answer(void)
+{
+	static const char *const bad[] = {
+		"{\"choices\":[{\"finish_reason\":\"stop\",\"message\":"
+		    "{\"content\":\"{}\"}},{\"finish_reason\":\"stop\","
+		    "\"message\":{\"content\":\"{}\"}}]}",
+		"{\"choices\":[],\"choices\":[{\"finish_reason\":\"stop\","
+		    "\"message\":{\"content\":\"{}\"}}]}",
+		"{\"choices\":[{\"finish_reason\":\"stop\",\"message\":"
+		    "{\"content\":\"x\",\"content\":\"{}\"}}]}",
+		"{\"choices\":[{\"finish_reason\":\"length\",\"finish_reason\":"
+		    "\"stop\",\"message\":{\"content\":\"{}\"}}]}",
+	};
+	struct provider_result r;
+	struct model_answer a;
+	size_t i;
+	const char *twice = "{\"decision\":\"not_eligible\",\"decision\":"
+	    "\"eligible\",\"rotation_window_days\":30,\"source_line_ids\":"
+	    "[\"P-7\"]}";
+	const char *nested = "{\"decision\":\"eligible\",\"rotation_window_days\""
+	    ":30,\"source_line_ids\":[\"P-7\"],\"x\":{\"a\":1,\"a\":2}}";
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CU_ASSERT_EQUAL(parse(bad[i], &r), KR_INVALID_DECISION);
+		CU_ASSERT_PTR_NULL(r.text);
+		provider_result_free(&r);
+	}
+	CU_ASSERT_EQUAL(answer_parse(twice, strlen(twice), &a),
+	    KR_INVALID_DECISION);
+	CU_ASSERT_EQUAL(answer_parse(nested, strlen(nested), &a),
+	    KR_INVALID_DECISION);
+	/* The same key in two different objects is no repeat. */
+	CU_ASSERT_EQUAL(parse("{\"id\":\"x\",\"choices\":[{\"finish_reason\":"
+	    "\"stop\",\"message\":{\"content\":\"{}\",\"id\":\"y\"}}]}", &r),
+	    KR_OK);
+	provider_result_free(&r);
+}
+
 static void
 test_insufficient_quota(void)
 {
@@ -280,6 +373,9 @@ suite_provider_openai(void)
 	ADD_TEST(s, test_request_builder);
 	ADD_TEST(s, test_response_parser);
 	ADD_TEST(s, test_response_metadata_is_cut_and_validated);
+	ADD_TEST(s, test_response_trailing_bytes);
+	ADD_TEST(s, test_response_content_with_nul);
+	ADD_TEST(s, test_response_exactly_one_answer);
 	ADD_TEST(s, test_insufficient_quota);
 	ADD_TEST(s, test_retry_table);
 	ADD_TEST(s, test_backoff_jitter_bounds);

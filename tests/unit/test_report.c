@@ -145,6 +145,161 @@ test_report_json_nul_escape_is_control(void)
 	CU_ASSERT_PTR_NOT_NULL(message_for(&errs, "account_id"));
 }
 
+/* What the client sent is checked, not what json-c made of it: json-c
+ * turns a lone surrogate escape into U+FFFD and cuts a key at \u0000. */
+static void
+test_report_escaped_surrogates_checked_raw(void)
+{
+	static const char *const bad[] = { "stale key \\ud800 here",
+	    "stale key \\udc00 here", "stale key \\ud800\\u0041 here",
+	    "stale key here \\ud83d", "\\udd11\\ud83d stale key here",
+	    "stale key \\uD800\\uD800 here" };
+	struct report r;
+	struct report_errors errs;
+	char body[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(body, sizeof(body), "{\"account_id\":\"acct_10234\","
+		    "\"credential_report\":\"%s\"}", bad[i]);
+		CU_ASSERT_EQUAL(parse(body, &r, &errs), -1);
+		CU_ASSERT_PTR_NOT_NULL(message_for(&errs, "credential_report"));
+		CU_ASSERT_EQUAL(errs.n, 1);
+	}
+	/* In item too, and in a nested value (named by its top-level key). */
+	CU_ASSERT_EQUAL(parse("{\"account_id\":\"acct_10234\","
+	    "\"credential_report\":\"a stale key here\",\"item\":\"k\\udfffk\"}",
+	    &r, &errs), -1);
+	CU_ASSERT_PTR_NOT_NULL(message_for(&errs, "item"));
+	/* A proper pair is one character. */
+	CU_ASSERT_EQUAL(parse("{\"account_id\":\"acct_10234\","
+	    "\"credential_report\":\"stale key \\ud83d\\udd11 here\"}", &r,
+	    &errs), 0);
+	CU_ASSERT_STRING_EQUAL(r.credential_report,
+	    "stale key \xf0\x9f\x94\x91 here");
+	report_free(&r);
+}
+
+static void
+test_report_escaped_nul_in_key(void)
+{
+	struct report r;
+	struct report_errors errs;
+
+	CU_ASSERT_EQUAL(parse("{\"account_id\":\"acct_10234\","
+	    "\"credential_report\\u0000x\":\"a stale key here\"}", &r, &errs),
+	    -1);
+	CU_ASSERT_PTR_NULL(r.credential_report);
+	CU_ASSERT_TRUE(errs.n >= 1);
+	CU_ASSERT_EQUAL(parse("{\"account_id\\u0000\":\"acct_10234\","
+	    "\"credential_report\":\"a stale key here\"}", &r, &errs), -1);
+	CU_ASSERT_EQUAL(parse("{\"\\u0000\":\"x\",\"account_id\":\"acct_10234\","
+	    "\"credential_report\":\"a stale key here\"}", &r, &errs), -1);
+}
+
+static void
+test_report_invisible_format_characters(void)
+{
+	/* U+200B, U+200F, U+202A, U+202E, U+2060, U+2064, U+2066, U+2069,
+	 * U+FEFF: raw and escaped */
+	static const char *const bad[] = { "stale\xe2\x80\x8bkey here",
+	    "stale key \xe2\x80\x8f here", "stale \xe2\x80\xaa key here",
+	    "stale key \xe2\x80\xae here", "stale key here\xe2\x81\xa0",
+	    "stale key here\xe2\x81\xa4", "\xe2\x81\xa6stale key here",
+	    "stale key here\xe2\x81\xa9", "\xef\xbb\xbfstale key here",
+	    "stale\\u200bkey here", "stale key \\u202e here",
+	    "\\ufeffstale key here", "stale key \\u2066here" };
+	struct report r;
+	struct report_errors errs;
+	char body[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(body, sizeof(body), "{\"account_id\":\"acct_10234\","
+		    "\"credential_report\":\"%s\"}", bad[i]);
+		CU_ASSERT_EQUAL(parse(body, &r, &errs), -1);
+		CU_ASSERT_PTR_NOT_NULL(message_for(&errs, "credential_report"));
+	}
+	CU_ASSERT_EQUAL(parse("{\"account_id\":\"acct_10234\","
+	    "\"credential_report\":\"a stale key here\","
+	    "\"item\":\"ci\\u200ddeploy\"}", &r, &errs), -1);
+	CU_ASSERT_PTR_NOT_NULL(message_for(&errs, "item"));
+	/* Neighbours of the ranges are ordinary text. */
+	CU_ASSERT_PTR_NULL(report_check_text("stale key \xe2\x80\x90 here", 16,
+	    10, 500));
+	CU_ASSERT_PTR_NULL(report_check_text("stale key \xe2\x81\xa5 here", 16,
+	    10, 500));
+}
+
+static void
+test_report_only_whitespace(void)
+{
+	static const char *const blank[] = { "          ",
+	    "\\n\\n\\t          ", "     \\u00a0     ",
+	    "\xe3\x80\x80\xe3\x80\x80\xe3\x80\x80\xe3\x80\x80\xe3\x80\x80"
+	    "\xe3\x80\x80\xe3\x80\x80\xe3\x80\x80\xe3\x80\x80\xe3\x80\x80" };
+	struct report r;
+	struct report_errors errs;
+	char body[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(blank) / sizeof(blank[0]); i++) {
+		snprintf(body, sizeof(body), "{\"account_id\":\"acct_10234\","
+		    "\"credential_report\":\"%s\"}", blank[i]);
+		CU_ASSERT_EQUAL(parse(body, &r, &errs), -1);
+		CU_ASSERT_PTR_NOT_NULL(strstr(message_for(&errs,
+		    "credential_report") ?: "", "whitespace"));
+	}
+	CU_ASSERT_EQUAL(parse("{\"account_id\":\"acct_10234\","
+	    "\"credential_report\":\"         x\"}", &r, &errs), 0);
+	report_free(&r);
+}
+
+/* A field name is echoed in the 422: only as valid, bounded UTF-8. */
+static int
+valid_utf8(const char *s)
+{
+	return report_check_text(s, strlen(s), 0, 1000) == NULL;
+}
+
+static void
+test_report_unknown_keys_echoed_safely(void)
+{
+	struct report r;
+	struct report_errors errs;
+	struct form f;
+	char body[512];
+	size_t i, o;
+
+	/* 30 two-byte characters: 60 bytes, cut at the bound. */
+	o = (size_t)snprintf(body, sizeof(body), "{\"");
+	for (i = 0; i < 30; i++)
+		o += (size_t)snprintf(body + o, sizeof(body) - o, "\xc3\xa9");
+	snprintf(body + o, sizeof(body) - o, "\":1,\"account_id\":\"acct_10234\","
+	    "\"credential_report\":\"a stale key here\"}");
+	CU_ASSERT_EQUAL(parse(body, &r, &errs), -1);
+	CU_ASSERT_EQUAL_FATAL(errs.n, 1);
+	CU_ASSERT_TRUE(valid_utf8(errs.e[0].field));
+	CU_ASSERT_TRUE(strncmp(errs.e[0].field, "\xc3\xa9\xc3\xa9", 4) == 0);
+	/* Control characters and a lone surrogate in a key. */
+	CU_ASSERT_EQUAL(parse("{\"a\\u001b[31mb\":1,\"\\udc00\":2,"
+	    "\"account_id\":\"acct_10234\",\"credential_report\":\"a stale key "
+	    "here\"}", &r, &errs), -1);
+	CU_ASSERT_EQUAL(errs.n, 2);
+	for (i = 0; i < errs.n; i++) {
+		CU_ASSERT_TRUE(valid_utf8(errs.e[i].field));
+		CU_ASSERT_PTR_NULL(strchr(errs.e[i].field, '\x1b'));
+	}
+	/* A form name is any bytes after decoding. */
+	CU_ASSERT_EQUAL_FATAL(form_parse(&f, "%ff%fe%c3=1&account_id=acct_10234"
+	    "&credential_report=a+stale+key+here", 68), FORM_OK);
+	CU_ASSERT_EQUAL(report_from_form(&f, NULL, &r, &errs), -1);
+	CU_ASSERT_EQUAL_FATAL(errs.n, 1);
+	CU_ASSERT_TRUE(valid_utf8(errs.e[0].field));
+	CU_ASSERT_TRUE(errs.e[0].field[0] != '\0');
+	form_free(&f);
+}
+
 static void
 test_report_account_id_format(void)
 {
@@ -271,4 +426,9 @@ suite_report(void)
 	ADD_TEST(s, test_report_unknown_missing_and_repeated);
 	ADD_TEST(s, test_report_not_an_object);
 	ADD_TEST(s, test_report_from_form);
+	ADD_TEST(s, test_report_escaped_surrogates_checked_raw);
+	ADD_TEST(s, test_report_escaped_nul_in_key);
+	ADD_TEST(s, test_report_invisible_format_characters);
+	ADD_TEST(s, test_report_only_whitespace);
+	ADD_TEST(s, test_report_unknown_keys_echoed_safely);
 }

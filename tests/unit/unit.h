@@ -9,9 +9,11 @@
 void suite_buf(void);
 void suite_config(void);
 void suite_export(void);
+void suite_csrf(void);
 void suite_decision(void);
 void suite_fingerprint(void);
 void suite_form(void);
+void suite_listener(void);
 void suite_provider_openai(void);
 void suite_report(void);
 void suite_router(void);

@@ -1,0 +1,26 @@
+/* The admin list's query string (admin.c: admin_filter_parse). */
+#include "autoconfig.h"
+
+#include "admin.h"
+#include "fuzz.h"
+#include "report.h"
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct admin_filter f;
+	struct report_errors errs;
+	char *s = fuzz_str(data, size);
+
+	if (admin_filter_parse(s, &f, &errs) == 0) {
+		/* Whatever passes goes to PostgreSQL as parameters: bounded,
+		 * NUL-terminated, and only in its declared form. */
+		if (memchr(f.from_sql, '\0', sizeof(f.from_sql)) == NULL ||
+		    memchr(f.after_ts, '\0', sizeof(f.after_ts)) == NULL ||
+		    (f.account_id[0] && !report_account_id_valid(f.account_id)))
+			abort();
+	} else if (errs.n == 0)
+		abort();
+	free(s);
+	return 0;
+}

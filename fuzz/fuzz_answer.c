@@ -1,0 +1,51 @@
+/* The model's answer: the OpenAI-compatible response parser, then the
+ * answer parser and the verifier, as provider_openai.c and decide.c call
+ * them. The same input is also tried as the answer text itself. */
+#include "autoconfig.h"
+
+#include "decision.h"
+#include "fuzz.h"
+#include "openai_format.h"
+#include "provider.h"
+
+static const struct policy_line lines[] = {
+	{ "P-7", "Stale service-account keys may be rotated within 30 days.", 30 },
+	{ "P-9", "Keys of deleted accounts are revoked.", 0 },
+};
+
+static void
+verify(const char *text, size_t len)
+{
+	struct trusted_context t = { 12, lines, 2 };
+	struct model_answer a;
+
+	if (answer_parse(text, len, &a) != KR_OK)
+		return;
+	if (a.nsources < 1 || a.nsources > DECISION_MAX_SOURCES ||
+	    a.rotation_window_days < 0 || a.rotation_window_days > 90)
+		abort();
+	(void)decision_verify(&a, &t);
+	t.key_age_days = 45;
+	(void)decision_verify(&a, &t);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct provider_result res;
+	char *s = fuzz_str(data, size);
+
+	provider_result_init(&res);
+	openai_parse_response(s, size, &res);
+	if (res.error == KR_OK) {
+		if (res.text == NULL || memchr(res.text, '\0', res.text_len))
+			abort();
+		verify(res.text, res.text_len);
+	} else if (res.text != NULL)
+		abort();
+	provider_result_free(&res);
+	(void)openai_error_is_insufficient_quota(s, size);
+	verify(s, size);
+	free(s);
+	return 0;
+}
