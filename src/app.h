@@ -8,6 +8,7 @@
 
 struct config;
 struct db_pool;
+struct executor;
 struct fingerprint_key;
 struct http_request;
 struct loop;
@@ -18,12 +19,17 @@ struct app {
 	const struct config          *cfg;
 	struct db_pool               *db;
 	struct loop                  *loop;
+	/* Runs the database steps of decisions (NULL in CLI commands). */
+	struct executor              *exec;
 	struct provider              *provider;
 	struct pages                 *pages;
 	const struct fingerprint_key *fingerprint_key;
 	/* Decisions of this process not yet terminal; a draining worker
 	 * waits for them, also those whose request already has its 303. */
 	atomic_long                   decisions;
+	/* The latest deadline (clock_now_ms) of any decision started here,
+	 * its terminal write included: how long a drain may have to wait. */
+	atomic_llong                  newest_deadline_ms;
 };
 
 /* Routes one request: 404/405/413/415 are answered here, everything else by

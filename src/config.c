@@ -266,8 +266,13 @@ config_load(struct config *cfg, config_getenv_fn get, void *ctx, char *err,
 	    get_uint(get, ctx, "KEYROTA_REAPER_GRACE_MS", 30000, 0, 3600000,
 	    &cfg->reaper_grace_ms, err, errlen) != 0)
 		return -1;
-	/* In-flight requests may run as long as a whole model decision. */
-	cfg->drain_timeout_ms = cfg->model_timeout_ms + 2000;
+	/* In-flight requests may run as long as a whole decision: its model
+	 * deadline, then its terminal write, retried until the trace's
+	 * deadline (the reaper grace), plus one last try. */
+	cfg->drain_timeout_ms = cfg->model_timeout_ms + cfg->reaper_grace_ms +
+	    5000;
+	if (cfg->drain_timeout_ms < 12000)
+		cfg->drain_timeout_ms = 12000;
 
 	if (get_string(get, ctx, "KEYROTA_MODEL_BASE_URL",
 	    "https://api.openai.com/v1", cfg->model_base_url,

@@ -1,33 +1,67 @@
 #include "autoconfig.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
+#include "clock.h"
 #include "db_pool.h"
 #include "log.h"
 #include "metrics.h"
 
+#define WATCHDOG_TICK_MS 50
+#define DB_POOL_MAX      64      /* KEYROTA_DB_POOL_SIZE's maximum */
+
+enum slot_state { SLOT_EMPTY, SLOT_OPENING, SLOT_IDLE, SLOT_BUSY };
+
+struct slot {
+	enum slot_state  state;
+	PGconn          *conn;
+	unsigned long    generation;   /* the pool's, when it was opened */
+	long long        deadline_ms;  /* busy: cut the socket after this */
+	int              gated;        /* borrowed through db_pool_acquire */
+	int              cut;          /* the watchdog shut it down */
+};
+
 struct db_pool {
 	pthread_mutex_t   lock;
 	pthread_cond_t    freed;
+	pthread_cond_t    stop;
+	pthread_t         watchdog;
+	int               watching;
+	int               stopping;
 	char             *conninfo;
 	db_on_connect_fn  on_connect;
 	unsigned          size;
-	unsigned          open;      /* connections in use or idle */
-	unsigned          nidle;
-	PGconn          **idle;      /* size slots */
+	unsigned          gate;
+	unsigned          gated;       /* db_pool_acquire callers inside */
+	unsigned long     generation;  /* moves on at each broken connection */
+	struct slot      *slots;
 };
+
+/* Defaults first: values in conninfo (expanded from dbname) win. The
+ * keepalive and tcp_user_timeout settings notice a dead peer on TCP; the
+ * statement_timeout stops a statement the server cannot finish. */
+static const char *const conn_keys[] = { "connect_timeout",
+    "application_name", "keepalives", "keepalives_idle",
+    "keepalives_interval", "keepalives_count", "tcp_user_timeout",
+    "options", "dbname", NULL };
+#define STR_(x) #x
+#define STR(x) STR_(x)
+static const char *const conn_vals[] = { "2", "keyrota", "1", "5", "2", "3",
+    "10000", "-c statement_timeout=" STR(DB_STATEMENT_TIMEOUT_MS), NULL,
+    NULL };
 
 PGconn *
 db_connect(const char *conninfo)
 {
-	/* Defaults first: values in conninfo (expanded from dbname) win. */
 	const char *const keys[] = { "connect_timeout", "application_name",
-	    "dbname", NULL };
-	const char *const vals[] = { "3", "keyrota", conninfo, NULL };
+	    "keepalives", "keepalives_idle", "dbname", NULL };
+	const char *const vals[] = { "3", "keyrota", "1", "5", conninfo, NULL };
 	PGconn *conn;
 
 	conn = PQconnectdbParams(keys, vals, 1);
@@ -40,26 +74,125 @@ db_connect(const char *conninfo)
 	return conn;
 }
 
+/* libpq's asynchronous connect, polled until deadline_ms. */
+static PGconn *
+connect_by(const char *conninfo, long long deadline_ms)
+{
+	const char *vals[sizeof(conn_vals) / sizeof(conn_vals[0])];
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+	struct pollfd pfd;
+	long long left;
+	PGconn *conn;
+	int rc;
+
+	memcpy(vals, conn_vals, sizeof(vals));
+	vals[8] = conninfo;
+	conn = PQconnectStartParams(conn_keys, vals, 1);
+	if (conn == NULL)
+		return NULL;
+	if (PQstatus(conn) == CONNECTION_BAD)
+		goto fail;
+	while (st != PGRES_POLLING_OK) {
+		if (st == PGRES_POLLING_FAILED)
+			goto fail;
+		if ((left = deadline_ms - clock_now_ms()) <= 0) {
+			log_warn("database connection failed: no answer in time");
+			goto out_timeout;
+		}
+		pfd.fd = PQsocket(conn);
+		pfd.events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+		pfd.revents = 0;
+		rc = poll(&pfd, 1, left > 1000 ? 1000 : (int)left);
+		if (rc < 0 && errno != EINTR)
+			goto fail;
+		if (rc > 0)
+			st = PQconnectPoll(conn);
+	}
+	return conn;
+fail:
+	log_warn("database connection failed: %s", PQerrorMessage(conn));
+out_timeout:
+	PQfinish(conn);
+	return NULL;
+}
+
+/* Shuts down the sockets of busy connections past their deadline. The
+ * lock keeps a slot's connection open while its socket is looked at. */
+static void *
+watchdog_thread(void *arg)
+{
+	struct db_pool *pool = arg;
+	struct timespec ts;
+	long long now;
+	unsigned i;
+	int fd;
+
+	pthread_mutex_lock(&pool->lock);
+	while (!pool->stopping) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += WATCHDOG_TICK_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&pool->stop, &pool->lock, &ts);
+		now = clock_now_ms();
+		for (i = 0; i < pool->size; i++) {
+			struct slot *s = &pool->slots[i];
+
+			if (s->state != SLOT_BUSY || s->cut ||
+			    s->deadline_ms > now)
+				continue;
+			if ((fd = PQsocket(s->conn)) >= 0) {
+				shutdown(fd, SHUT_RDWR);
+				log_warn("database statement passed its deadline; "
+				    "connection dropped");
+			}
+			s->cut = 1;
+		}
+	}
+	pthread_mutex_unlock(&pool->lock);
+	return NULL;
+}
+
 struct db_pool *
-db_pool_create(const char *conninfo, unsigned size, db_on_connect_fn on_connect)
+db_pool_create(const char *conninfo, unsigned size,
+    db_on_connect_fn on_connect)
 {
 	struct db_pool *pool;
 
+	if (size > DB_POOL_MAX)
+		size = DB_POOL_MAX;
 	if ((pool = calloc(1, sizeof(*pool))) == NULL)
 		return NULL;
-	pool->idle = calloc(size, sizeof(*pool->idle));
+	pool->slots = calloc(size, sizeof(*pool->slots));
 	pool->conninfo = strdup(conninfo);
-	if (pool->idle == NULL || pool->conninfo == NULL) {
-		free(pool->idle);
+	if (pool->slots == NULL || pool->conninfo == NULL) {
+		free(pool->slots);
 		free(pool->conninfo);
 		free(pool);
 		return NULL;
 	}
 	pthread_mutex_init(&pool->lock, NULL);
 	pthread_cond_init(&pool->freed, NULL);
+	pthread_cond_init(&pool->stop, NULL);
 	pool->size = size;
+	pool->gate = size;
 	pool->on_connect = on_connect;
+	if (pthread_create(&pool->watchdog, NULL, watchdog_thread, pool) != 0) {
+		db_pool_destroy(pool);
+		return NULL;
+	}
+	pool->watching = 1;
 	return pool;
+}
+
+void
+db_pool_set_gate(struct db_pool *pool, unsigned gate)
+{
+	pthread_mutex_lock(&pool->lock);
+	pool->gate = gate == 0 ? 1 : gate;
+	pthread_mutex_unlock(&pool->lock);
 }
 
 void
@@ -69,86 +202,270 @@ db_pool_destroy(struct db_pool *pool)
 
 	if (pool == NULL)
 		return;
-	for (i = 0; i < pool->nidle; i++)
-		PQfinish(pool->idle[i]);
+	if (pool->watching) {
+		pthread_mutex_lock(&pool->lock);
+		pool->stopping = 1;
+		pthread_cond_signal(&pool->stop);
+		pthread_mutex_unlock(&pool->lock);
+		pthread_join(pool->watchdog, NULL);
+	}
+	for (i = 0; i < pool->size; i++)
+		if (pool->slots[i].conn != NULL)
+			PQfinish(pool->slots[i].conn);
+	pthread_cond_destroy(&pool->stop);
 	pthread_cond_destroy(&pool->freed);
 	pthread_mutex_destroy(&pool->lock);
-	free(pool->idle);
+	free(pool->slots);
 	free(pool->conninfo);
 	free(pool);
 }
 
-static void
-deadline_after(struct timespec *ts, unsigned ms)
+/* An idle connection has nothing to say: readable means the server closed
+ * it (or is closing it, after a restart). PQconsumeInput reads what came;
+ * either way such a connection is not worth a statement. */
+static int
+still_good(PGconn *conn)
 {
-	clock_gettime(CLOCK_REALTIME, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
+	struct pollfd pfd;
+
+	if (PQstatus(conn) != CONNECTION_OK || PQsocket(conn) < 0)
+		return 0;
+	pfd.fd = PQsocket(conn);
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	if (poll(&pfd, 1, 0) == 0)
+		return 1;
+	(void)PQconsumeInput(conn);
+	return 0;
 }
 
-PGconn *
-db_pool_acquire(struct db_pool *pool, unsigned timeout_ms)
+static void
+mark_busy(struct slot *s, long long deadline_ms, int gated)
 {
-	struct timespec deadline;
-	PGconn *conn = NULL;
-	int rc = 0;
+	s->state = SLOT_BUSY;
+	s->deadline_ms = deadline_ms;
+	s->gated = gated;
+	s->cut = 0;
+}
 
-	deadline_after(&deadline, timeout_ms);
-	pthread_mutex_lock(&pool->lock);
-	while (pool->nidle == 0 && pool->open == pool->size && rc != ETIMEDOUT)
-		rc = pthread_cond_timedwait(&pool->freed, &pool->lock,
-		    &deadline);
-	if (pool->nidle > 0) {
-		conn = pool->idle[--pool->nidle];
-		pthread_mutex_unlock(&pool->lock);
-		return conn;
-	}
-	if (pool->open == pool->size) {
-		pthread_mutex_unlock(&pool->lock);
-		return NULL;
-	}
-	/* Reserve the slot, then connect without holding the lock. */
-	pool->open++;
-	pthread_mutex_unlock(&pool->lock);
+static int
+timed_wait(struct db_pool *pool, long long deadline_ms)
+{
+	struct timespec ts;
+	long long left = deadline_ms - clock_now_ms();
 
-	conn = db_connect(pool->conninfo);
+	if (left <= 0)
+		return ETIMEDOUT;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += left / 1000;
+	ts.tv_nsec += (left % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return pthread_cond_timedwait(&pool->freed, &pool->lock, &ts);
+}
+
+/* Opens a connection into slot s (reserved as SLOT_OPENING). */
+static PGconn *
+open_into(struct db_pool *pool, struct slot *s, long long deadline_ms,
+    long long hold_deadline_ms, int gated)
+{
+	long long connect_by_ms = clock_now_ms() + DB_CONNECT_MS;
+	PGconn *conn;
+
+	if (connect_by_ms > deadline_ms)
+		connect_by_ms = deadline_ms;
+	conn = connect_by(pool->conninfo, connect_by_ms);
 	if (conn != NULL && pool->on_connect != NULL &&
 	    pool->on_connect(conn) != 0) {
 		PQfinish(conn);
 		conn = NULL;
 	}
+	pthread_mutex_lock(&pool->lock);
 	if (conn == NULL) {
-		pthread_mutex_lock(&pool->lock);
-		pool->open--;
+		s->state = SLOT_EMPTY;
 		metrics_db_connect_failure();
 		pthread_cond_signal(&pool->freed);
+	} else {
+		s->conn = conn;
+		s->generation = pool->generation;
+		mark_busy(s, hold_deadline_ms, gated);
+	}
+	pthread_mutex_unlock(&pool->lock);
+	return conn;
+}
+
+/* The one way to get a connection: an idle one that is current and still
+ * good, or a new one in an empty slot (or in place of an idle one, when
+ * fresh), waiting for a slot until deadline_ms. */
+static PGconn *
+take(struct db_pool *pool, long long deadline_ms, long long hold_deadline_ms,
+    int fresh, int gated)
+{
+	struct slot *s, *idle, *empty;
+	PGconn *conn, *stale, *old[DB_POOL_MAX];
+	unsigned i, nold;
+
+	pthread_mutex_lock(&pool->lock);
+	for (;;) {
+		idle = empty = NULL;
+		nold = 0;
+		for (i = 0; i < pool->size; i++) {
+			s = &pool->slots[i];
+			if (s->state == SLOT_IDLE &&
+			    s->generation != pool->generation) {
+				/* Opened before the last failure. */
+				old[nold++] = s->conn;
+				s->conn = NULL;
+				s->state = SLOT_EMPTY;
+			}
+			if (s->state == SLOT_IDLE && idle == NULL)
+				idle = s;
+			else if (s->state == SLOT_EMPTY && empty == NULL)
+				empty = s;
+		}
+		if (nold > 0) {
+			pthread_mutex_unlock(&pool->lock);
+			for (i = 0; i < nold; i++)
+				PQfinish(old[i]);
+			pthread_mutex_lock(&pool->lock);
+			continue;
+		}
+		if (idle != NULL && !fresh) {
+			mark_busy(idle, hold_deadline_ms, gated);
+			conn = idle->conn;
+			pthread_mutex_unlock(&pool->lock);
+			if (still_good(conn))
+				return conn;
+			pthread_mutex_lock(&pool->lock);
+			idle->state = SLOT_EMPTY;
+			idle->conn = NULL;
+			pthread_mutex_unlock(&pool->lock);
+			PQfinish(conn);
+			pthread_mutex_lock(&pool->lock);
+			continue;
+		}
+		if (idle != NULL && empty == NULL) {
+			/* A fresh one is wanted: the idle one makes way. */
+			stale = idle->conn;
+			idle->conn = NULL;
+			idle->state = SLOT_OPENING;
+			pthread_mutex_unlock(&pool->lock);
+			PQfinish(stale);
+			return open_into(pool, idle, deadline_ms,
+			    hold_deadline_ms, gated);
+		}
+		if (empty != NULL) {
+			empty->state = SLOT_OPENING;
+			pthread_mutex_unlock(&pool->lock);
+			return open_into(pool, empty, deadline_ms,
+			    hold_deadline_ms, gated);
+		}
+		if (timed_wait(pool, deadline_ms) == ETIMEDOUT)
+			break;
+	}
+	pthread_mutex_unlock(&pool->lock);
+	return NULL;
+}
+
+PGconn *
+db_pool_acquire(struct db_pool *pool, unsigned timeout_ms)
+{
+	long long now = clock_now_ms();
+	PGconn *conn;
+
+	pthread_mutex_lock(&pool->lock);
+	if (pool->gated >= pool->gate) {
+		pthread_mutex_unlock(&pool->lock);
+		log_warn("database: %u request threads already wait on it",
+		    pool->gated);
+		return NULL;
+	}
+	pool->gated++;
+	pthread_mutex_unlock(&pool->lock);
+
+	conn = take(pool, now + timeout_ms, now + timeout_ms + DB_HOLD_MS, 0,
+	    1);
+	if (conn == NULL) {
+		pthread_mutex_lock(&pool->lock);
+		pool->gated--;
 		pthread_mutex_unlock(&pool->lock);
 	}
 	return conn;
 }
 
+PGconn *
+db_pool_borrow(struct db_pool *pool, long long deadline_ms, int fresh)
+{
+	if (deadline_ms <= clock_now_ms())
+		return NULL;
+	return take(pool, deadline_ms, deadline_ms, fresh, 0);
+}
+
 void
 db_pool_release(struct db_pool *pool, PGconn *conn)
 {
+	struct slot *s = NULL;
 	int broken;
+	unsigned i;
 
 	if (conn == NULL)
 		return;
-	/* A connection left inside a transaction or broken is not reused. */
 	broken = PQstatus(conn) != CONNECTION_OK ||
 	    PQtransactionStatus(conn) != PQTRANS_IDLE;
-	if (broken)
-		PQfinish(conn);
 	pthread_mutex_lock(&pool->lock);
-	if (broken)
-		pool->open--;
-	else
-		pool->idle[pool->nidle++] = conn;
+	for (i = 0; i < pool->size && s == NULL; i++)
+		if (pool->slots[i].conn == conn)
+			s = &pool->slots[i];
+	if (s == NULL) {
+		pthread_mutex_unlock(&pool->lock);
+		log_error("database: release of a connection not in the pool");
+		return;
+	}
+	if (s->gated)
+		pool->gated--;
+	if (s->cut)
+		broken = 1;
+	else if (broken && PQstatus(conn) != CONNECTION_OK) {
+		/* The server went away under it: its idle siblings, opened
+		 * before now, are dropped rather than tried one by one. */
+		pool->generation++;
+	}
+	if (broken) {
+		s->state = SLOT_EMPTY;
+		s->conn = NULL;
+	} else
+		s->state = SLOT_IDLE;
 	pthread_cond_signal(&pool->freed);
 	pthread_mutex_unlock(&pool->lock);
+	if (broken)
+		PQfinish(conn);
 }
 
+enum db_run_result
+db_pool_run(struct db_pool *pool, long long deadline_ms, int repeatable,
+    db_op_fn op, void *arg)
+{
+	enum db_run_result r = DB_RUN_UNAVAILABLE;
+	PGconn *conn;
+	int attempt, rc;
+
+	for (attempt = 0; attempt < 2; attempt++) {
+		if ((conn = db_pool_borrow(pool, deadline_ms, attempt > 0)) ==
+		    NULL)
+			break;
+		rc = op(conn, arg);
+		if (rc == 0)
+			r = DB_RUN_OK;
+		else if (PQstatus(conn) == CONNECTION_OK)
+			r = DB_RUN_FAILED;
+		else
+			r = DB_RUN_UNAVAILABLE;
+		db_pool_release(pool, conn);
+		/* Only a connection that broke is worth a second try. */
+		if (r != DB_RUN_UNAVAILABLE || !repeatable)
+			break;
+	}
+	return r;
+}

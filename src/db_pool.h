@@ -1,16 +1,34 @@
 /* db_pool: a bounded pool of PostgreSQL connections for one process.
  *
- * Connections are opened lazily, on first need, up to the pool's size.
- * A connection that is found broken on release is closed, and the next
- * acquire opens a fresh one, so a restarted PostgreSQL never needs a
- * keyrota restart. Callers that wait longer than their timeout for a free
- * connection get NULL, as they do when PostgreSQL cannot be reached. */
+ * Connections are opened lazily, up to the pool's size, with libpq's
+ * asynchronous connect under a client-side deadline, TCP keepalives,
+ * tcp_user_timeout and a server-side statement_timeout (values in the
+ * conninfo win over these defaults).
+ *
+ * Stale connections never reach a caller twice: a connection is checked
+ * when it is borrowed (a zero-timeout poll of its socket; an idle
+ * connection that has something to say was closed by the server), and when
+ * one is returned broken, the pool's generation moves on, so every idle
+ * connection opened before that failure is dropped instead of tried.
+ *
+ * Every wait is bounded on the client side: a borrowed connection carries
+ * a deadline, and a watchdog shuts its socket down once that passes (a
+ * stopped or partitioned server never answers, and statement_timeout is
+ * enforced by the server). The statement then fails, the connection is
+ * closed on release, and the caller sees a database error in time. */
 #ifndef KEYROTA_DB_POOL_H
 #define KEYROTA_DB_POOL_H
 
 #include <libpq-fe.h>
 
 struct db_pool;
+
+/* Server-side bound on one statement, set on every connection. */
+#define DB_STATEMENT_TIMEOUT_MS 5000
+/* Client-side bound on opening one connection. */
+#define DB_CONNECT_MS 2000
+/* How long a connection from db_pool_acquire may be held. */
+#define DB_HOLD_MS 6000
 
 /* Called once on every new connection (to prepare statements); a non-zero
  * return discards the connection. */
@@ -19,8 +37,37 @@ typedef int (*db_on_connect_fn)(PGconn *conn);
 struct db_pool *db_pool_create(const char *conninfo, unsigned size,
                     db_on_connect_fn on_connect);
 void            db_pool_destroy(struct db_pool *pool);
+/* How many callers of db_pool_acquire may be waiting for or holding a
+ * connection at once (default: the pool's size); one more gets NULL at
+ * once. It keeps some accept threads free of database waits (README,
+ * "Faults"). */
+void            db_pool_set_gate(struct db_pool *pool, unsigned gate);
+
+/* For request handlers: waits up to timeout_ms for a connection, which is
+ * then bounded by DB_HOLD_MS. NULL when none could be had in time. */
 PGconn         *db_pool_acquire(struct db_pool *pool, unsigned timeout_ms);
+/* For the executor: a connection bounded by deadline_ms (clock_now_ms),
+ * which covers the wait, the connect and the statements. fresh: a newly
+ * opened connection, never an idle one. */
+PGconn         *db_pool_borrow(struct db_pool *pool, long long deadline_ms,
+                    int fresh);
+/* Returns a connection. One that is broken is closed, and then every idle
+ * connection older than it is dropped too; one left inside a transaction
+ * is closed. */
 void            db_pool_release(struct db_pool *pool, PGconn *conn);
+
+/* The one retry rule. op runs on a borrowed connection and returns 0, or
+ * non-zero when its statement failed. When it failed because the
+ * connection broke (not a statement error) and repeatable is set, it runs
+ * once more on a connection that is guaranteed new. */
+enum db_run_result {
+	DB_RUN_OK,
+	DB_RUN_FAILED,        /* the statement failed; the connection was fine */
+	DB_RUN_UNAVAILABLE,   /* no connection in time, or it broke */
+};
+typedef int (*db_op_fn)(PGconn *conn, void *arg);
+enum db_run_result db_pool_run(struct db_pool *pool, long long deadline_ms,
+                    int repeatable, db_op_fn op, void *arg);
 
 /* Opens one connection outside any pool (migrate, check). */
 PGconn         *db_connect(const char *conninfo);

@@ -1,5 +1,6 @@
 #include "autoconfig.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -9,26 +10,60 @@
 #include "config.h"
 #include "db_pool.h"
 #include "decide.h"
+#include "executor.h"
 #include "fingerprint.h"
 #include "log.h"
+#include "loop.h"
 #include "metrics.h"
 #include "prompt.h"
 #include "provider.h"
 #include "report.h"
 
-#define DB_WAIT_MS 3000
-#define JOB_MAX_LINES 16
+/* The database step that starts a decision (a connection, the running row,
+ * the trusted records) gives up after this, queueing included: the wait a
+ * client sees when PostgreSQL does not answer (README, "Faults"). */
+#define DB_START_MS       2500
+/* One try of the terminal write. */
+#define DB_ATTEMPT_MS     3000
+/* Past the model deadline, a client whose trace cannot be written yet gets
+ * the running trace, well before nginx's read timeout (model + 10 s). */
+#define ANSWER_GRACE_MS   5000
+#define RETRY_FIRST_MS    100
+#define RETRY_MAX_MS      1000
+#define JOB_MAX_LINES     16
 
 struct decide_job {
 	struct app             *app;
 	struct report           report;
 	char                    trace_id[TRACE_ID_SIZE];
+	char                    key[IDEMPOTENCY_KEY_MAX + 1];
+	char                    fp[FINGERPRINT_HEX + 1];
+	char                    digest[65];
+	struct trace_new        tn;
 	struct timespec         started;
 	struct timespec         provider_started;
+	long long               start_by_ms;     /* the start step's deadline */
+	long long               answer_by_ms;    /* the client's answer */
+	long long               deadline_ms;     /* the trace's deadline */
 	struct policy_line      lines[JOB_MAX_LINES];
 	size_t                  nlines;
 	int                     key_age_days;
 	struct provider_call    call;
+	/* Results of the database steps, written on executor threads. */
+	enum store_result       start_result;
+	enum store_result       trusted_result;
+	enum store_result       finish_result;
+	struct trace_row        row;
+	/* The terminal state, owned by the job until it is written. */
+	struct trace_finish     fin;
+	struct model_answer     answer;
+	char                    response_model[128];
+	char                    response_id[128];
+	char                    finish_reason[32];
+	unsigned                retry_ms;
+	int                     eval_age_days;   /* -1: not an eval case */
+	int                     written;         /* the running row is */
+	int                     answered;        /* on_done has run */
 	decide_fn               on_running;
 	decide_fn               on_done;
 	void                   *ctx;
@@ -83,18 +118,28 @@ job_free(struct decide_job *job)
 	free(job);
 }
 
-/* Tells the caller the outcome; the job ends here. */
+/* Tells the caller the outcome, once. */
+static void
+job_answer(struct decide_job *job, const struct decide_outcome *o)
+{
+	if (!job->answered) {
+		job->answered = 1;
+		job->on_done(job->ctx, o);
+	}
+}
+
+/* The job ends here; the caller has its answer. */
 static void
 job_end(struct decide_job *job, const struct decide_outcome *o)
 {
 	struct app *app = job->app;
 
-	job->on_done(job->ctx, o);
+	job_answer(job, o);
 	job_free(job);
 	in_flight(app, -1);
 }
 
-/* Answers without a trace (or about one that could not be finished). */
+/* Answers without a trace. */
 static void
 end_without_trace(struct decide_job *job, enum kr_error e)
 {
@@ -105,45 +150,102 @@ end_without_trace(struct decide_job *job, enum kr_error e)
 	job_end(job, &o);
 }
 
-/* Acquires a connection; one that went stale while idle is replaced once
- * by the caller checking PQstatus after a failure. */
-static PGconn *
-acquire(struct app *app)
+/* The trace exists but is not terminal yet: the client gets its id. */
+static void
+running_outcome(const struct decide_job *job, struct decide_outcome *o)
 {
-	return db_pool_acquire(app->db, DB_WAIT_MS);
+	memset(o, 0, sizeof(*o));
+	memcpy(o->trace_id, job->trace_id, sizeof(o->trace_id));
+	o->status = TRACE_RUNNING;
 }
 
-/* Writes the terminal state, then tells the caller what is stored. */
 static void
-finish(struct decide_job *job, const struct trace_finish *f)
+submit(struct decide_job *job, executor_fn fn)
 {
-	struct app *app = job->app;
 	struct decide_outcome o;
-	struct trace_row row;
-	enum store_result r = STORE_UNAVAILABLE;
-	PGconn *conn;
-	int attempt;
-	size_t i;
 
-	for (attempt = 0; attempt < 2 && r == STORE_UNAVAILABLE; attempt++) {
-		if ((conn = acquire(app)) == NULL)
-			break;
-		r = trace_store_finish(conn, job->trace_id, f);
-		if (r == STORE_NOT_RUNNING &&
-		    trace_store_get(conn, job->trace_id, &row) != STORE_OK)
-			r = STORE_UNAVAILABLE;
-		db_pool_release(app->db, conn);
-	}
-	if (r == STORE_UNAVAILABLE) {
-		/* The row stays running; the reaper will fail it. */
-		log_trace(LOG_LEVEL_ERROR, job->trace_id,
-		    "trace could not be finished");
-		end_without_trace(job, KR_DATABASE_UNAVAILABLE);
+	/* CLI commands (eval) run without an executor: the step runs on the
+	 * calling thread. */
+	if (job->app->exec == NULL) {
+		fn(job);
 		return;
 	}
-	if (r == STORE_NOT_RUNNING) {
+	if (executor_submit(job->app->exec, fn, job) == 0)
+		return;
+	/* Out of memory (or stopping): the trace, if any, stays running and
+	 * the reaper ends it at its deadline. */
+	log_trace(LOG_LEVEL_ERROR, job->trace_id,
+	    "cannot queue the decision's database step");
+	if (job->written) {
+		running_outcome(job, &o);
+		job_end(job, &o);
+	} else
+		end_without_trace(job, KR_DATABASE_UNAVAILABLE);
+}
+
+static int
+finish_op(PGconn *conn, void *arg)
+{
+	struct decide_job *job = arg;
+
+	job->finish_result = trace_store_finish(conn, job->trace_id, &job->fin);
+	if (job->finish_result == STORE_NOT_RUNNING &&
+	    trace_store_get(conn, job->trace_id, &job->row) != STORE_OK)
+		job->finish_result = STORE_UNAVAILABLE;
+	return job->finish_result == STORE_UNAVAILABLE ? -1 : 0;
+}
+
+static void finish_step(void *arg);
+
+static void
+finish_retry(void *arg)
+{
+	submit(arg, finish_step);
+}
+
+/* On an executor thread: writes the terminal state. A write that fails is
+ * tried again, on a new connection when the old one broke, until the
+ * trace's deadline; the client is answered by answer_by_ms either way. */
+static void
+finish_step(void *arg)
+{
+	struct decide_job *job = arg;
+	struct decide_outcome o;
+	const struct trace_finish *f = &job->fin;
+	long long now = clock_now_ms(), by;
+	enum db_run_result r;
+	size_t i;
+
+	if (!job->answered && now + RETRY_FIRST_MS >= job->answer_by_ms) {
+		running_outcome(job, &o);
+		job_answer(job, &o);
+	}
+	by = now + DB_ATTEMPT_MS;
+	if (by > job->deadline_ms)
+		by = job->deadline_ms;
+	if (!job->answered && by > job->answer_by_ms)
+		by = job->answer_by_ms;
+	r = db_pool_run(job->app->db, by, DB_RUN_REPEATABLE, finish_op,
+	    job);
+	if (r != DB_RUN_OK) {
+		now = clock_now_ms();
+		if (now + job->retry_ms < job->deadline_ms &&
+		    loop_after(job->app->loop, job->retry_ms, finish_retry,
+		    job) == 0) {
+			job->retry_ms = job->retry_ms * 2 > RETRY_MAX_MS ?
+			    RETRY_MAX_MS : job->retry_ms * 2;
+			return;
+		}
+		/* The row stays running; a reaper ends it at its deadline. */
+		log_trace(LOG_LEVEL_ERROR, job->trace_id,
+		    "trace could not be finished before its deadline");
+		running_outcome(job, &o);
+		job_end(job, &o);
+		return;
+	}
+	if (job->finish_result == STORE_NOT_RUNNING) {
 		/* Someone else (the reaper) finished it first: theirs stands. */
-		decide_outcome_from_row(&row, &o);
+		decide_outcome_from_row(&job->row, &o);
 	} else {
 		memset(&o, 0, sizeof(o));
 		memcpy(o.trace_id, job->trace_id, sizeof(o.trace_id));
@@ -163,80 +265,165 @@ finish(struct decide_job *job, const struct trace_finish *f)
 	job_end(job, &o);
 }
 
+/* Hands the terminal state in job->fin to the executor. */
+static void
+finish(struct decide_job *job)
+{
+	long long least = clock_now_ms() + DB_ATTEMPT_MS;
+
+	/* A provider slower than the model deadline (a long fixture delay)
+	 * still gets one whole try at the write. */
+	if (job->deadline_ms < least)
+		job->deadline_ms = least;
+	if (job->answer_by_ms < least)
+		job->answer_by_ms = least;
+	job->retry_ms = RETRY_FIRST_MS;
+	submit(job, finish_step);
+}
+
 static void
 fail_trace(struct decide_job *job, enum kr_error e)
 {
-	struct trace_finish f;
-
-	memset(&f, 0, sizeof(f));
-	f.status = TRACE_FAILED;
-	f.error = e;
-	f.input_tokens = f.output_tokens = -1;
-	f.latency_ms = clock_since_ms(&job->started);
-	finish(job, &f);
+	memset(&job->fin, 0, sizeof(job->fin));
+	job->fin.status = TRACE_FAILED;
+	job->fin.error = e;
+	job->fin.input_tokens = job->fin.output_tokens = -1;
+	job->fin.latency_ms = clock_since_ms(&job->started);
+	finish(job);
 }
 
-/* The model answered (or failed): parse, verify, record. */
+/* The model answered (or failed): parse, verify, record. The result is
+ * the provider's only while this runs, so what is kept is copied. */
 static void
 provider_done(void *arg, struct provider_result *res)
 {
 	struct decide_job *job = arg;
 	struct trusted_context t = { job->key_age_days, job->lines,
 	    job->nlines };
-	struct model_answer a;
-	struct trace_finish f;
+	struct trace_finish *f = &job->fin;
 	enum kr_error e;
 
-	memset(&f, 0, sizeof(f));
-	f.response_model = res->response_model;
-	f.response_id = res->response_id;
-	f.finish_reason = res->finish_reason;
-	f.attempts = res->attempts;
-	f.input_tokens = res->input_tokens;
-	f.output_tokens = res->output_tokens;
+	memset(f, 0, sizeof(*f));
+	memcpy(job->response_model, res->response_model,
+	    sizeof(job->response_model));
+	memcpy(job->response_id, res->response_id, sizeof(job->response_id));
+	memcpy(job->finish_reason, res->finish_reason,
+	    sizeof(job->finish_reason));
+	f->response_model = job->response_model;
+	f->response_id = job->response_id;
+	f->finish_reason = job->finish_reason;
+	f->attempts = res->attempts;
+	f->input_tokens = res->input_tokens;
+	f->output_tokens = res->output_tokens;
 
 	metrics_provider(clock_since_ms(&job->provider_started), res->attempts);
 	e = res->error;
 	if (e == KR_OK)
-		e = answer_parse(res->text, res->text_len, &a);
+		e = answer_parse(res->text, res->text_len, &job->answer);
 	if (e == KR_OK) {
-		f.has_model_decision = 1;
-		f.model_decision = a.decision;
-		e = decision_verify(&a, &t);
+		f->has_model_decision = 1;
+		f->model_decision = job->answer.decision;
+		e = decision_verify(&job->answer, &t);
 	}
-	f.latency_ms = clock_since_ms(&job->started);
+	f->latency_ms = clock_since_ms(&job->started);
 	if (e == KR_OK) {
-		f.status = TRACE_COMPLETED;
-		f.answer = &a;
+		f->status = TRACE_COMPLETED;
+		f->answer = &job->answer;
 	} else {
-		f.status = TRACE_FAILED;
-		f.error = kr_error_is_trace_error(e) ? e : KR_INTERNAL_ERROR;
+		f->status = TRACE_FAILED;
+		f->error = kr_error_is_trace_error(e) ? e : KR_INTERNAL_ERROR;
 	}
-	finish(job, &f);
+	finish(job);
+}
+
+/* The running row, then the trusted records, on one connection; a repeat
+ * of an idempotency key reads the stored trace instead. Safe to run twice:
+ * an insert that had committed is recognised as ours. */
+static int
+start_op(PGconn *conn, void *arg)
+{
+	struct decide_job *job = arg;
+
+	job->trusted_result = STORE_UNAVAILABLE;
+	job->start_result = trace_store_insert_running(conn, &job->tn);
+	if (job->start_result == STORE_DUPLICATE) {
+		if (trace_store_get_by_idempotency_key(conn, job->key,
+		    &job->row) != STORE_OK)
+			job->start_result = STORE_UNAVAILABLE;
+		return job->start_result == STORE_UNAVAILABLE ? -1 : 0;
+	}
+	if (job->start_result != STORE_OK)
+		return -1;
+	job->trusted_result = trace_store_trusted(conn, job->tn.eval ? NULL :
+	    job->report.account_id, job->lines, JOB_MAX_LINES, &job->nlines,
+	    &job->key_age_days);
+	return job->trusted_result == STORE_UNAVAILABLE &&
+	    PQstatus(conn) != CONNECTION_OK ? -1 : 0;
 }
 
 /* Idempotent repeat or conflict: compare the stored request digest. */
 static void
-answer_repeat(struct decide_job *job, PGconn *conn, const char *key,
-    const char *digest)
+answer_repeat(struct decide_job *job)
 {
 	struct decide_outcome o;
-	struct trace_row row;
-	enum store_result r;
 
-	r = trace_store_get_by_idempotency_key(conn, key, &row);
-	db_pool_release(job->app->db, conn);
-	if (r != STORE_OK) {
-		end_without_trace(job, KR_DATABASE_UNAVAILABLE);
-		return;
-	}
-	if (strcmp(row.request_digest, digest) != 0) {
+	if (strcmp(job->row.request_digest, job->digest) != 0) {
 		end_without_trace(job, KR_IDEMPOTENCY_CONFLICT);
 		return;
 	}
-	decide_outcome_from_row(&row, &o);
+	decide_outcome_from_row(&job->row, &o);
 	o.replayed = 1;
 	job_end(job, &o);
+}
+
+/* On an executor thread: the running row is committed before anything
+ * else happens, then the model is called without a connection held. */
+static void
+start_step(void *arg)
+{
+	struct decide_job *job = arg;
+	struct app *app = job->app;
+	struct decide_outcome o;
+
+	job->start_result = STORE_UNAVAILABLE;
+	if (db_pool_run(app->db, job->start_by_ms, DB_RUN_REPEATABLE,
+	    start_op, job) ==
+	    DB_RUN_UNAVAILABLE && job->start_result != STORE_OK) {
+		end_without_trace(job, KR_DATABASE_UNAVAILABLE);
+		return;
+	}
+	if (job->start_result == STORE_DUPLICATE) {
+		answer_repeat(job);
+		return;
+	}
+	if (job->start_result != STORE_OK) {
+		end_without_trace(job, KR_DATABASE_UNAVAILABLE);
+		return;
+	}
+	job->written = 1;
+	if (job->tn.eval && job->trusted_result == STORE_NOT_FOUND) {
+		/* An eval case brings its own key age. */
+		job->trusted_result = STORE_OK;
+		job->key_age_days = job->eval_age_days;
+	}
+	if (job->on_running != NULL) {
+		running_outcome(job, &o);
+		job->on_running(job->ctx, &o);
+	}
+	if (job->trusted_result == STORE_NOT_FOUND) {
+		fail_trace(job, KR_UNKNOWN_ACCOUNT);
+		return;
+	}
+	if (job->trusted_result != STORE_OK) {
+		fail_trace(job, KR_INTERNAL_ERROR);
+		return;
+	}
+	job->call.report = job->report.credential_report;
+	job->call.item = job->report.item;
+	job->call.lines = job->lines;
+	job->call.nlines = job->nlines;
+	clock_gettime(CLOCK_MONOTONIC, &job->provider_started);
+	provider_decide(app->provider, &job->call, provider_done, job);
 }
 
 /* eval_age_days >= 0: an eval case, whose trusted key age it states
@@ -246,12 +433,8 @@ start(struct app *app, struct report *report, const char *key,
     int eval_age_days, decide_fn on_running, decide_fn on_done, void *ctx)
 {
 	struct decide_job *job;
-	struct trace_new tn;
 	struct decide_outcome o;
-	enum store_result r = STORE_UNAVAILABLE;
-	char fp[FINGERPRINT_HEX + 1], digest[65];
-	PGconn *conn = NULL;
-	int attempt;
+	long long now = clock_now_ms(), newest;
 
 	in_flight(app, 1);
 	if ((job = calloc(1, sizeof(*job))) == NULL) {
@@ -269,76 +452,46 @@ start(struct app *app, struct report *report, const char *key,
 	job->on_running = on_running;
 	job->on_done = on_done;
 	job->ctx = ctx;
+	/* The trace's deadline is its provider's deadline plus the reaper's
+	 * grace, as stored with the trace (deadline_at); a drain waits that
+	 * long. */
+	job->start_by_ms = now + DB_START_MS;
+	/* nginx's read timeout rests on the model timeout. */
+	job->answer_by_ms = now + app->cfg->model_timeout_ms + ANSWER_GRACE_MS;
+	job->deadline_ms = now + app->provider->deadline_ms +
+	    app->cfg->reaper_grace_ms;
+	newest = atomic_load(&app->newest_deadline_ms);
+	while (newest < job->deadline_ms + DB_ATTEMPT_MS &&
+	    !atomic_compare_exchange_weak(&app->newest_deadline_ms, &newest,
+	    job->deadline_ms + DB_ATTEMPT_MS))
+		;
 	if (trace_id_new(job->trace_id) != 0) {
 		end_without_trace(job, KR_INTERNAL_ERROR);
 		return;
 	}
+	if (key != NULL)
+		snprintf(job->key, sizeof(job->key), "%s", key);
 	fingerprint_report(app->fingerprint_key, job->report.credential_report,
-	    fp);
+	    job->fp);
 	fingerprint_request(app->fingerprint_key, job->report.account_id,
-	    job->report.credential_report, job->report.item, digest);
+	    job->report.credential_report, job->report.item, job->digest);
 
-	memset(&tn, 0, sizeof(tn));
-	tn.trace_id = job->trace_id;
-	tn.account_id = job->report.account_id;
-	tn.prompt_version = PROMPT_VERSION;
-	tn.provider = app->provider->ops->name;
-	tn.request_model = app->provider->model;
-	tn.idempotency_key = key;
-	tn.request_digest = key != NULL ? digest : NULL;
-	tn.input_fingerprint = fp;
-	tn.fingerprint_key_id = app->fingerprint_key->id;
-	tn.deadline_ms = app->provider->deadline_ms + app->cfg->reaper_grace_ms;
-	tn.eval = eval_age_days >= 0;
+	job->tn.trace_id = job->trace_id;
+	job->tn.account_id = job->report.account_id;
+	job->tn.prompt_version = PROMPT_VERSION;
+	job->tn.provider = app->provider->ops->name;
+	job->tn.request_model = app->provider->model;
+	job->tn.idempotency_key = key != NULL ? job->key : NULL;
+	job->tn.request_digest = key != NULL ? job->digest : NULL;
+	job->tn.input_fingerprint = job->fp;
+	job->tn.fingerprint_key_id = app->fingerprint_key->id;
+	job->tn.deadline_ms = app->provider->deadline_ms +
+	    app->cfg->reaper_grace_ms;
+	job->tn.eval = eval_age_days >= 0;
+	job->eval_age_days = eval_age_days;
 
-	/* The running row is committed before anything else happens; a
-	 * connection that went stale while idle gets one replacement. */
-	for (attempt = 0; attempt < 2 && r == STORE_UNAVAILABLE; attempt++) {
-		if (conn != NULL)
-			db_pool_release(app->db, conn);
-		if ((conn = acquire(app)) == NULL)
-			break;
-		r = trace_store_insert_running(conn, &tn);
-		if (r == STORE_UNAVAILABLE && PQstatus(conn) == CONNECTION_OK)
-			break;
-	}
-	if (r == STORE_DUPLICATE) {
-		answer_repeat(job, conn, key, digest);
-		return;
-	}
-	if (r != STORE_OK) {
-		db_pool_release(app->db, conn);
-		end_without_trace(job, KR_DATABASE_UNAVAILABLE);
-		return;
-	}
-	r = trace_store_trusted(conn, tn.eval ? NULL : job->report.account_id,
-	    job->lines, JOB_MAX_LINES, &job->nlines, &job->key_age_days);
-	db_pool_release(app->db, conn);   /* never held across the model call */
-	if (tn.eval && r == STORE_NOT_FOUND) {
-		r = STORE_OK;
-		job->key_age_days = eval_age_days;
-	}
-
-	if (on_running != NULL) {
-		memset(&o, 0, sizeof(o));
-		memcpy(o.trace_id, job->trace_id, sizeof(o.trace_id));
-		o.status = TRACE_RUNNING;
-		on_running(ctx, &o);
-	}
-	if (r == STORE_NOT_FOUND) {
-		fail_trace(job, KR_UNKNOWN_ACCOUNT);
-		return;
-	}
-	if (r != STORE_OK) {
-		fail_trace(job, KR_INTERNAL_ERROR);
-		return;
-	}
-	job->call.report = job->report.credential_report;
-	job->call.item = job->report.item;
-	job->call.lines = job->lines;
-	job->call.nlines = job->nlines;
-	clock_gettime(CLOCK_MONOTONIC, &job->provider_started);
-	provider_decide(app->provider, &job->call, provider_done, job);
+	/* Parked: the database step runs on the executor, never here. */
+	submit(job, start_step);
 }
 
 void

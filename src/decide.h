@@ -5,6 +5,12 @@
  *   provider (no database connection held) -> answer parsed and verified ->
  *   exactly one terminal update.
  *
+ * The database steps run on the process's executor (executor.h), never on
+ * the caller's accept thread or on the loop thread. A terminal write that
+ * fails is retried until the trace's deadline (model deadline + reaper
+ * grace); the caller is answered by 5 s past the model deadline at the
+ * latest, with the running trace if its write is still being retried.
+ *
  * Route handlers, `keyrota eval` and the tests all come through here. */
 #ifndef KEYROTA_DECIDE_H
 #define KEYROTA_DECIDE_H
@@ -39,8 +45,11 @@ typedef void (*decide_fn)(void *ctx, const struct decide_outcome *o);
 /* Starts a decision for a validated report, whose contents move into the
  * service (*report is left empty). on_running (may be NULL) runs once the
  * running row is committed, before the model is called; on_done runs
- * exactly once, when the trace is terminal or no trace could be written.
- * Either may run before decide_start returns, or on the loop thread. */
+ * exactly once: when the trace is terminal, when no trace could be written
+ * (error set), or with status running when its terminal write is still
+ * being retried at the answer deadline. Either may run before decide_start
+ * returns (CLI commands without an executor), on an executor thread or on
+ * the loop thread. */
 void decide_start(struct app *app, struct report *report,
          const char *idempotency_key, decide_fn on_running,
          decide_fn on_done, void *ctx);

@@ -202,11 +202,23 @@ loop_start(struct loop *l)
 	return 0;
 }
 
+static void
+drop_timers(struct loop *l)
+{
+	struct timer *tm;
+
+	pthread_mutex_lock(&l->lock);
+	while ((tm = l->timers) != NULL) {
+		l->timers = tm->next;
+		free(tm);
+	}
+	pthread_mutex_unlock(&l->lock);
+}
+
 void
 loop_stop(struct loop *l)
 {
 	struct transfer *t;
-	struct timer *tm;
 
 	if (l == NULL || !l->started)
 		return;
@@ -224,10 +236,7 @@ loop_stop(struct loop *l)
 		t->done(t->arg, t->easy, CURLE_ABORTED_BY_CALLBACK);
 		free(t);
 	}
-	while ((tm = l->timers) != NULL) {
-		l->timers = tm->next;
-		free(tm);
-	}
+	drop_timers(l);
 }
 
 void
@@ -236,6 +245,7 @@ loop_destroy(struct loop *l)
 	if (l == NULL)
 		return;
 	loop_stop(l);
+	drop_timers(l);     /* added after the stop, e.g. by the executor */
 	curl_multi_cleanup(l->multi);
 	pthread_mutex_destroy(&l->lock);
 	free(l);

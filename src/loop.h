@@ -4,7 +4,8 @@
  * fixture's simulated latency, retry backoff, the reaper) and, through its
  * libcurl multi handle, every model call in flight. A parked request costs
  * a little memory, not a thread or a database connection. Callbacks run on
- * the loop thread, one at a time. */
+ * the loop thread, one at a time, and must never wait on the database:
+ * database steps go to the executor (executor.h). */
 #ifndef KEYROTA_LOOP_H
 #define KEYROTA_LOOP_H
 
@@ -21,7 +22,8 @@ struct loop *loop_create(void);
 int          loop_start(struct loop *l);
 /* Stops the thread and joins it. Transfers still running are cancelled
  * (their callbacks get CURLE_ABORTED_BY_CALLBACK); pending timers are
- * dropped without running. */
+ * dropped without running. Timers added after the stop never run; they
+ * are freed by loop_destroy. */
 void         loop_stop(struct loop *l);
 void         loop_destroy(struct loop *l);
 

@@ -15,6 +15,7 @@ static const double latency_buckets[] = { 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
 	10, 30 };
 #define NBUCKETS (int)(sizeof(latency_buckets) / sizeof(latency_buckets[0]))
 #define MAX_ATTEMPTS 10
+#define MAX_PROCS    1024    /* workers, retiring ones included */
 
 struct shared {
 	atomic_ulong requests[METRICS_MAX_ROUTES + 1][NSTATUS];
@@ -25,6 +26,12 @@ struct shared {
 	atomic_ulong latency_sum_ms;
 	atomic_ulong attempts[MAX_ATTEMPTS + 1];
 	atomic_long  in_flight;
+	/* Each worker's share of in_flight, so the share of a worker that
+	 * died can be taken back out. */
+	struct {
+		atomic_int  pid;     /* 0: free */
+		atomic_long in_flight;
+	} procs[MAX_PROCS];
 	atomic_ulong worker_restarts;
 	atomic_ulong db_connect_failures;
 };
@@ -33,6 +40,8 @@ struct shared {
 static struct shared *shm;
 static const char *const *routes;
 static int nroutes;
+/* This process's entry in shm->procs (workers only). */
+static int my_proc = -1;
 
 int
 metrics_init(const char *const *route_names, int n)
@@ -114,8 +123,45 @@ metrics_provider(long latency_ms, unsigned attempts)
 void
 metrics_in_flight(int delta)
 {
-	if (shm != NULL)
-		atomic_fetch_add(&shm->in_flight, delta);
+	if (shm == NULL)
+		return;
+	atomic_fetch_add(&shm->in_flight, delta);
+	if (my_proc >= 0)
+		atomic_fetch_add(&shm->procs[my_proc].in_flight, delta);
+}
+
+void
+metrics_process_start(int pid)
+{
+	int i, free_pid;
+
+	if (shm == NULL)
+		return;
+	for (i = 0; i < MAX_PROCS && my_proc < 0; i++) {
+		free_pid = 0;
+		if (atomic_compare_exchange_strong(&shm->procs[i].pid,
+		    &free_pid, pid)) {
+			atomic_store(&shm->procs[i].in_flight, 0);
+			my_proc = i;
+		}
+	}
+}
+
+void
+metrics_process_gone(int pid)
+{
+	long left;
+	int i;
+
+	if (shm == NULL)
+		return;
+	for (i = 0; i < MAX_PROCS; i++)
+		if (atomic_load(&shm->procs[i].pid) == pid) {
+			left = atomic_exchange(&shm->procs[i].in_flight, 0);
+			atomic_fetch_sub(&shm->in_flight, left);
+			atomic_store(&shm->procs[i].pid, 0);
+			return;
+		}
 }
 
 long

@@ -31,6 +31,11 @@ void metrics_provider(long latency_ms, unsigned attempts);
 void metrics_in_flight(int delta);
 /* Decisions in flight in every worker now (0 without metrics_init). */
 long metrics_decisions_in_flight(void);
+/* A worker process takes its share of the in-flight gauge; once it is
+ * gone (reaped by the supervisor), whatever it still counted is taken out:
+ * a worker that died never finishes those decisions. */
+void metrics_process_start(int pid);
+void metrics_process_gone(int pid);
 void metrics_worker_restart(void);
 void metrics_db_connect_failure(void);
 

@@ -3,6 +3,7 @@
 #include "app.h"
 #include "config.h"
 #include "db_pool.h"
+#include "executor.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
@@ -34,9 +35,20 @@ reap(void *arg)
 	reaper_schedule(app);
 }
 
+/* On the loop thread: the statement itself runs on the executor. */
+static void
+reap_soon(void *arg)
+{
+	struct app *app = arg;
+
+	if (app->exec == NULL || executor_submit(app->exec, reap, app) != 0)
+		reaper_schedule(app);
+}
+
 void
 reaper_schedule(struct app *app)
 {
-	if (loop_after(app->loop, app->cfg->reaper_interval_ms, reap, app) != 0)
+	if (loop_after(app->loop, app->cfg->reaper_interval_ms, reap_soon,
+	    app) != 0)
 		log_error("reaper: cannot schedule");
 }

@@ -108,6 +108,7 @@ reap(struct pool *p, int stopping)
 	int status;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		metrics_process_gone(pid);
 		for (i = 0; i < p->nretiring; i++)
 			if (p->retiring[i] == pid) {
 				p->retiring[i] = p->retiring[--p->nretiring];
@@ -154,6 +155,29 @@ reload(struct pool *p)
 		p->slots[i].failures = 0;
 		spawn(p, &p->slots[i]);
 	}
+}
+
+/* A worker reached its recycle limit and is about to drain: it moves to
+ * the retiring list and its replacement starts now, so the slot never
+ * stands empty while the old worker finishes what it holds. */
+static void
+recycle(struct pool *p, pid_t pid)
+{
+	unsigned i;
+
+	for (i = 0; i < p->cfg->workers; i++)
+		if (p->slots[i].pid == pid && pid != 0 &&
+		    p->nretiring < RETIRING_MAX) {
+			p->retiring[p->nretiring++] = pid;
+			p->slots[i].pid = 0;
+			p->slots[i].failures = 0;
+			p->restarts++;
+			metrics_worker_restart();
+			log_info("worker %ld recycling; replacement first",
+			    (long)pid);
+			spawn(p, &p->slots[i]);
+			return;
+		}
 }
 
 static unsigned
@@ -207,6 +231,7 @@ supervisor_run(const struct config *cfg, const struct worker_secrets *sec,
 {
 	struct timespec tick = { 0, 100 * 1000 * 1000 };
 	struct pool p;
+	siginfo_t info;
 	sigset_t set;
 	int sig;
 
@@ -223,6 +248,7 @@ supervisor_run(const struct config *cfg, const struct worker_secrets *sec,
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SUPERVISOR_RECYCLE_SIGNAL);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 
 	log_info("keyrota serving with %u workers x %u threads", cfg->workers,
@@ -231,7 +257,7 @@ supervisor_run(const struct config *cfg, const struct worker_secrets *sec,
 	notify_generation(cfg->workers);
 	respawn_due(&p);
 	for (;;) {
-		sig = sigtimedwait(&set, NULL, &tick);
+		sig = sigtimedwait(&set, &info, &tick);
 		if (sig == SIGTERM || sig == SIGINT) {
 			log_info("stopping: draining workers");
 			notify_stopping();
@@ -240,6 +266,8 @@ supervisor_run(const struct config *cfg, const struct worker_secrets *sec,
 		reap(&p, 0);
 		if (sig == SIGHUP)
 			reload(&p);
+		if (sig == SUPERVISOR_RECYCLE_SIGNAL)
+			recycle(&p, info.si_pid);
 		respawn_due(&p);
 		notify_poll();
 	}

@@ -13,20 +13,30 @@
 #include <fcgiapp.h>
 
 #include "app.h"
+#include "clock.h"
 #include "config.h"
 #include "db_pool.h"
+#include "executor.h"
 #include "http.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 #include "notify.h"
 #include "pages.h"
 #include "provider.h"
 #include "reaper.h"
+#include "supervisor.h"
 #include "trace_store.h"
 #include "worker.h"
 
 /* Interrupts a blocked accept(); the handler itself does nothing. */
 #define WAKE_SIGNAL SIGUSR1
+/* Accept threads kept free of database waits: /healthz and the decisions
+ * (whose database steps run on the executor) never queue behind them. */
+#define THREADS_FREE_OF_DB 2
+/* A drain waits at least this long for requests that are not decisions
+ * (their database waits are bounded by DB_HOLD_MS). */
+#define DRAIN_MIN_MS (DB_HOLD_MS + 4000)
 
 struct worker {
 	const struct config *cfg;
@@ -129,11 +139,18 @@ worker_start(struct worker *w, const struct config *cfg,
 	}
 	w->app.cfg = cfg;
 	w->app.fingerprint_key = &sec->fingerprint;
+	metrics_process_start(getpid());
 	w->app.db = db_pool_create(cfg->database_url, cfg->db_pool_size,
 	    trace_store_prepare);
+	if (w->app.db != NULL)
+		db_pool_set_gate(w->app.db, cfg->threads > THREADS_FREE_OF_DB ?
+		    cfg->threads - THREADS_FREE_OF_DB : 1);
 	w->app.loop = loop_create();
+	/* One executor thread per connection: each step holds at most one. */
+	w->app.exec = executor_create(cfg->db_pool_size);
 	w->threads = calloc(cfg->threads, sizeof(*w->threads));
-	if (w->app.db == NULL || w->app.loop == NULL || w->threads == NULL) {
+	if (w->app.db == NULL || w->app.loop == NULL || w->app.exec == NULL ||
+	    w->threads == NULL) {
 		log_error("out of memory starting worker");
 		return -1;
 	}
@@ -191,6 +208,8 @@ worker_wait(struct worker *w)
 		if (atomic_load(&w->recycle_due)) {
 			log_info("worker recycling after %u requests",
 			    atomic_load(&w->handled));
+			/* The replacement starts before this one drains. */
+			kill(w->parent, SUPERVISOR_RECYCLE_SIGNAL);
 			return;
 		}
 		if (getppid() != w->parent) {
@@ -200,19 +219,20 @@ worker_wait(struct worker *w)
 	}
 }
 
-/* Stops accepting and waits up to the drain deadline for requests in
- * flight, parked ones included. Returns 0 when all have finished. */
+/* Stops accepting and waits for requests in flight, parked ones included.
+ * The deadline covers a whole decision: the newest one's deadline, its
+ * terminal write included (no decision starts once accepting stopped).
+ * Returns 0 when all have finished. */
 static int
 worker_drain(struct worker *w)
 {
-	struct timespec deadline, now;
+	long long deadline, newest;
 	unsigned i;
 	int done;
 
 	atomic_store(&w->stopping, 1);
 	FCGX_ShutdownPending();
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += w->cfg->drain_timeout_ms / 1000;
+	deadline = clock_now_ms() + DRAIN_MIN_MS;
 	for (;;) {
 		/* A thread between its stop check and accept() misses one
 		 * signal, so the signal is repeated until every thread is out. */
@@ -222,8 +242,10 @@ worker_drain(struct worker *w)
 		pthread_mutex_unlock(&w->lock);
 		if (done)
 			break;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec > deadline.tv_sec)
+		newest = atomic_load(&w->app.newest_deadline_ms);
+		if (newest > deadline)
+			deadline = newest;
+		if (clock_now_ms() > deadline)
 			return -1;
 		for (i = 0; i < w->nthreads; i++)
 			pthread_kill(w->threads[i], WAKE_SIGNAL);
@@ -237,6 +259,10 @@ worker_drain(struct worker *w)
 static void
 worker_free(struct worker *w)
 {
+	/* The loop stops first (no more steps are handed over), then the
+	 * executor finishes what it holds. */
+	loop_stop(w->app.loop);
+	executor_destroy(w->app.exec);
 	loop_destroy(w->app.loop);
 	pages_free(w->app.pages);
 	provider_destroy(w->app.provider);

@@ -1,0 +1,440 @@
+"""Fault injection: PostgreSQL restarted, blackholed, stopped and locked;
+workers killed, stopped and recycled under load. Faults are injected at real
+boundaries: the TCP fault proxy (tests/lib/fault_proxy.py) between keyrota
+and PostgreSQL, signals to real processes, a real row lock. Each scenario
+prints what it measured as one "measured:" line."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+import uuid
+
+from fault_proxy import FaultProxy
+from harness import (VAR, check, eq, get, psql, request, restart_keyrota, stack,
+                     supervisor_pid, test, wait_for, worker_pids)
+
+STALE = "The CI deploy key for this service account is stale."
+PG_PORT = int(os.environ.get("KEYROTA_PG_PORT", "5432"))
+PG_SOCKET = os.path.join(VAR, "pg-run", ".s.PGSQL.%d" % PG_PORT)
+# A decision's database step gives up after this (README, "Faults"):
+# the wait for a connection plus one statement.
+DB_WAIT_S = 2.5
+
+
+def decide(key=None, account="acct_10234", timeout=60):
+    h = {"Content-Type": "application/json", "Accept": "application/json"}
+    if key:
+        h["Idempotency-Key"] = key
+    started = time.monotonic()
+    try:
+        r = request("POST", "/rotation/decide",
+                    body=json.dumps({"account_id": account, "credential_report": STALE}).encode(),
+                    headers=h, timeout=timeout)
+    except OSError as e:
+        return {"status": 0, "error": repr(e), "sent": started, "took": time.monotonic() - started}
+    out = {"status": r.status, "sent": started, "took": time.monotonic() - started}
+    try:
+        body = r.json()
+        out["trace_id"] = body.get("trace_id")
+        out["error_code"] = body.get("error_code")
+    except ValueError:
+        pass
+    return out
+
+
+class Load:
+    """n clients posting decisions back to back until stopped."""
+
+    def __init__(self, n, pause=0.02):
+        self.results = []
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._pause = pause
+        self._threads = [threading.Thread(target=self._client, daemon=True) for _ in range(n)]
+
+    def _client(self):
+        while not self._stop.is_set():
+            r = decide(timeout=60)
+            with self._lock:
+                self.results.append(r)
+            time.sleep(self._pause)
+
+    def __enter__(self):
+        for t in self._threads:
+            t.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        for t in self._threads:
+            t.join(90)
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def snapshot(self):
+        with self._lock:
+            return list(self.results)
+
+
+class Prober:
+    """GET /healthz every interval; records the slowest answer."""
+
+    def __init__(self, interval=0.1):
+        self.times = []
+        self.failures = 0
+        self._stop = threading.Event()
+        self._interval = interval
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            t0 = time.monotonic()
+            try:
+                ok = get("/healthz", timeout=10).status == 200
+            except OSError:
+                ok = False
+            self.times.append(time.monotonic() - t0)
+            if not ok:
+                self.failures += 1
+            self._stop.wait(self._interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(30)
+
+
+def measured(name, **figures):
+    print("measured: %s: %s" % (name, ", ".join("%s=%s" % kv for kv in figures.items())))
+
+
+def pg_url_via(port):
+    return "host=127.0.0.1 port=%d dbname=keyrota user=keyrota" % port
+
+
+def trace_states(ids):
+    ids = [i for i in ids if i]
+    if not ids:
+        return {}
+    rows = psql("SELECT trace_id, status FROM traces WHERE trace_id = ANY(string_to_array(:'p1', ','))",
+                ",".join(ids))
+    return dict((r[0], r[1]) for r in rows)
+
+
+def running_count(since):
+    return int(psql("SELECT count(*) FROM traces WHERE status = 'running' "
+                    "AND created_at >= to_timestamp(:'p1'::float8)", repr(since))[0][0])
+
+
+def in_flight_gauge():
+    for line in get("/metrics").text.splitlines():
+        if line.startswith("keyrota_decisions_in_flight "):
+            return int(line.split()[1])
+    raise AssertionError("no keyrota_decisions_in_flight in /metrics")
+
+
+def postgres_pids():
+    with open(os.path.join(VAR, "pg", "postmaster.pid")) as f:
+        pm = int(f.readline())
+    out = subprocess.run(["pgrep", "-P", str(pm)], capture_output=True, text=True).stdout
+    return [pm] + [int(p) for p in out.split()]
+
+
+def lock_trace(trace_id, seconds):
+    """Holds FOR UPDATE on the trace's row for seconds, in a psql of its own."""
+    from harness import database_url
+    sql = ("BEGIN; SELECT trace_id FROM traces WHERE trace_id = '%s' FOR UPDATE; "
+           "SELECT pg_sleep(%s); COMMIT;" % (trace_id, seconds))
+    return subprocess.Popen(["psql", database_url(), "-qAt", "-c", sql],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def wait_for_key(key, timeout=10):
+    rows = wait_for(lambda: psql("SELECT trace_id FROM traces WHERE idempotency_key = :'p1'", key),
+                    timeout=timeout, interval=0.02)
+    check(rows, "the running row of %s appeared" % key)
+    return rows[0][0]
+
+
+def in_background(fn, *args):
+    box = {}
+    t = threading.Thread(target=lambda: box.update(r=fn(*args)), daemon=True)
+    t.start()
+    return t, box
+
+
+@test
+def postgres_restart_under_64_clients_gives_no_false_503():
+    restart_keyrota(KEYROTA_FIXTURE_DELAY_MS=100)
+    sup, workers = supervisor_pid(), worker_pids()
+    since = time.time()
+    with Load(64, pause=0.05) as load:
+        time.sleep(2)
+        stack("pg-stop")
+        stack("pg-start")
+        back = time.monotonic()
+        first_ok = wait_for(lambda: min([r["sent"] for r in load.snapshot()
+                                         if r["status"] == 200 and r["sent"] > back] or [0]),
+                            timeout=15)
+        time.sleep(5)
+    results = load.results
+    check(first_ok, "a decision succeeded after the restart")
+    false_503 = [r for r in results if r["status"] == 503 and r["sent"] > first_ok]
+    ids = [r.get("trace_id") for r in results if r.get("trace_id")]
+    states = wait_for(lambda: (lambda s: s if all(v != "running" for v in s.values()) else None)(
+        trace_states(ids)), timeout=15) or trace_states(ids)
+    lost = [i for i in ids if i not in states]
+    running = [i for i, s in states.items() if s == "running"]
+    ready = [get("/readyz").status for _ in range(20)]
+    measured("postgres restart, 64 clients", sent=len(results),
+             failed=sum(1 for r in results if r["status"] != 200), false_503=len(false_503),
+             traces_lost=len(lost), traces_running=len(running),
+             recovery_s="%.2f" % (first_ok - back), bad_status=sorted(
+                 set(r["status"] for r in results) - {200, 503}))
+    eq(len(false_503), 0, "503s after the first decision that succeeded")
+    eq(sorted(set(r["status"] for r in results) - {200, 503}), [], "no other statuses")
+    eq(lost, [], "every trace id a client got exists")
+    eq(running, [], "every trace id a client got is terminal")
+    check(first_ok - back <= 10, "recovered within 10 s")
+    eq(ready, [200] * 20, "/readyz on every worker")
+    eq(supervisor_pid(), sup, "keyrota not restarted")
+    eq(worker_pids(), workers, "no worker restarted")
+    check(running_count(since) == 0 or wait_for(lambda: running_count(since) == 0, timeout=5),
+          "no trace of the run left running")
+
+
+@test
+def postgres_blackholed_for_20s_fails_fast_and_recovers():
+    proxy = FaultProxy(("unix", PG_SOCKET)).start()
+    try:
+        restart_keyrota(KEYROTA_DATABASE_URL=pg_url_via(proxy.port), KEYROTA_MODEL_TIMEOUT_MS=3000,
+                        KEYROTA_REAPER_GRACE_MS=2000, KEYROTA_REAPER_INTERVAL_MS=500)
+        eq(decide()["status"], 200, "a decision through the proxy")
+        since = time.time()
+        with Prober() as probe, Load(16, pause=0.05) as load:
+            time.sleep(2)
+            proxy.set_blackhole()
+            holed = time.monotonic()
+            time.sleep(20)
+            proxy.set_pass()
+            healed = time.monotonic()
+            first_ok = wait_for(lambda: min([r["sent"] for r in load.snapshot()
+                                             if r["status"] == 200 and r["sent"] > healed] or [0]),
+                                timeout=20)
+            time.sleep(2)
+        results = load.results
+        during = [r for r in results if r["sent"] > holed + DB_WAIT_S + 3 and
+                  r["sent"] + r["took"] < healed]
+        slow = [r for r in during if r["took"] > DB_WAIT_S + 1]
+        statuses = sorted(set(r["status"] for r in results))
+        measured("postgres blackholed 20 s, 16 clients", sent=len(results),
+                 failed=sum(1 for r in results if r["status"] != 200),
+                 during=len(during), slowest_during_s="%.2f" % max([r["took"] for r in during] or [0]),
+                 healthz_max_ms="%.0f" % (1000 * max(probe.times)),
+                 healthz_probes=len(probe.times), recovery_s="%.2f" % ((first_ok or healed) - healed),
+                 statuses=statuses)
+        eq(probe.failures, 0, "/healthz failures")
+        check(max(probe.times) < 1.0, "/healthz stays prompt: %.3f s" % max(probe.times))
+        check(len(during) > 10, "decisions were posted during the blackhole")
+        eq(set(r["status"] for r in during), {503}, "decisions during the blackhole")
+        eq(set(r.get("error_code") for r in during), {"database_unavailable"}, "error code")
+        eq(slow, [], "fail within the documented wait")
+        check(first_ok and first_ok - healed <= 10, "recovered within 10 s")
+        check(not set(statuses) - {200, 202, 503}, "no 5xx from nginx: %r" % statuses)
+        ids = [r.get("trace_id") for r in results if r.get("trace_id")]
+        states = wait_for(lambda: (lambda s: s if all(v != "running" for v in s.values())
+                                   else None)(trace_states(ids)), timeout=15) or trace_states(ids)
+        eq([i for i in ids if i not in states], [], "traces lost")
+        eq([i for i, s in states.items() if s == "running"], [], "traces left running")
+        check(wait_for(lambda: running_count(since) == 0, timeout=15), "no trace left running")
+    finally:
+        proxy.stop()
+        restart_keyrota()
+
+
+@test
+def healthz_answers_at_once_while_postgres_is_stopped():
+    restart_keyrota()
+    pids = postgres_pids()
+    for p in pids:
+        os.kill(p, signal.SIGSTOP)
+    try:
+        posts = [in_background(decide) for _ in range(40)]
+        time.sleep(1.0)
+        times = []
+        for _ in range(10):
+            t0 = time.monotonic()
+            eq(get("/healthz", timeout=10).status, 200, "/healthz")
+            times.append(time.monotonic() - t0)
+            time.sleep(0.1)
+    finally:
+        for p in pids:
+            os.kill(p, signal.SIGCONT)
+    for t, _ in posts:
+        t.join(60)
+    statuses = sorted(set(box["r"]["status"] for _, box in posts))
+    measured("postgres SIGSTOPped, 40 decisions", healthz_max_ms="%.0f" % (1000 * max(times)),
+             decision_statuses=statuses)
+    check(max(times) < 0.5, "/healthz took %.3f s" % max(times))
+    check(not set(statuses) - {200, 202, 503}, "no 5xx from nginx: %r" % statuses)
+
+
+@test
+def a_locked_running_trace_does_not_delay_other_decisions():
+    restart_keyrota(KEYROTA_WORKERS=1, KEYROTA_FIXTURE_DELAY_MS=1000)
+    try:
+        key = "lock-" + uuid.uuid4().hex
+        held, box = in_background(decide, key)
+        trace_id = wait_for_key(key)
+        locker = lock_trace(trace_id, 20)
+        time.sleep(1.5)     # the model answered; the terminal write waits
+        took = []
+        end = time.monotonic() + 15
+        while time.monotonic() < end:
+            r = decide()
+            eq(r["status"], 200, "another decision")
+            took.append(r["took"])
+        locker.wait(30)
+        held.join(60)
+        final = trace_states([trace_id]).get(trace_id)
+        measured("row lock 20 s", others=len(took), slowest_other_s="%.2f" % max(took),
+                 locked_status=box["r"]["status"], locked_trace=final)
+        check(max(took) < 1.0 + 1.5, "others took %.2f s at most (fixture 1 s)" % max(took))
+        check(box["r"]["status"] in (200, 202), "the locked decision: %r" % box["r"])
+        eq(wait_for(lambda: trace_states([trace_id]).get(trace_id) == "completed", timeout=20),
+           True, "the locked trace completes once the lock is gone")
+    finally:
+        restart_keyrota()
+
+
+def kill_under_load(sig):
+    restart_keyrota(KEYROTA_FIXTURE_DELAY_MS=500, KEYROTA_MODEL_TIMEOUT_MS=2000,
+                    KEYROTA_REAPER_GRACE_MS=1000, KEYROTA_REAPER_INTERVAL_MS=300)
+    since = time.time()
+    with Load(16, pause=0.02) as load:
+        time.sleep(1.5)
+        victim = worker_pids()[0]
+        killed = time.monotonic()
+        os.kill(victim, sig)
+        time.sleep(3)
+    results = load.results
+    failed = [r for r in results if r["status"] != 200]
+    late = [r for r in failed if r["sent"] > killed + 0.2]
+    lost = int(psql("SELECT count(*) FROM traces WHERE error_code = 'worker_lost' "
+                    "AND created_at >= to_timestamp(:'p1'::float8)", repr(since))[0][0])
+    check(wait_for(lambda: running_count(since) == 0, timeout=10), "traces left running")
+    lost = int(psql("SELECT count(*) FROM traces WHERE error_code = 'worker_lost' "
+                    "AND created_at >= to_timestamp(:'p1'::float8)", repr(since))[0][0])
+    gauge = wait_for(lambda: in_flight_gauge() == 0, timeout=5)
+    measured("worker %s under load" % signal.Signals(sig).name, sent=len(results),
+             failed=len(failed), failed_after_kill=len(late), worker_lost=lost,
+             in_flight_after=in_flight_gauge())
+    eq(late, [], "requests sent after the kill that failed")
+    return failed, lost, gauge
+
+
+@test
+def worker_sigkill_under_load_fails_only_its_requests():
+    try:
+        failed, lost, gauge = kill_under_load(signal.SIGKILL)
+        check(len(failed) <= 16, "at most the killed worker's in-flight requests failed")
+        check(all(r["status"] == 502 for r in failed), "they failed as the worker died")
+        eq(lost, len(failed), "each failed request's trace ended worker_lost")
+        check(gauge, "the in-flight gauge returns to 0 (it counted the dead worker's decisions)")
+    finally:
+        restart_keyrota()
+
+
+@test
+def worker_sigterm_under_load_fails_nothing():
+    try:
+        failed, lost, gauge = kill_under_load(signal.SIGTERM)
+        eq(failed, [], "failed requests")
+        eq(lost, 0, "worker_lost traces")
+        check(gauge, "the in-flight gauge returns to 0")
+    finally:
+        restart_keyrota()
+
+
+@test
+def recycling_under_load_fails_nothing_and_keeps_capacity():
+    restart_keyrota(KEYROTA_WORKERS=2, KEYROTA_MAX_REQUESTS=15, KEYROTA_FIXTURE_DELAY_MS=200)
+    try:
+        first = worker_pids()
+        with Prober() as probe, Load(8, pause=0.02) as load:
+            time.sleep(6)
+        results = load.results
+        failed = [r for r in results if r["status"] != 200]
+        measured("recycling under load", sent=len(results), failed=len(failed),
+                 healthz_max_ms="%.0f" % (1000 * max(probe.times)))
+        check(not set(first) & set(worker_pids()), "workers were recycled")
+        eq(failed, [], "failed requests")
+        eq(probe.failures, 0, "/healthz failures")
+    finally:
+        restart_keyrota()
+
+
+@test
+def recycling_starts_the_replacement_first():
+    restart_keyrota(KEYROTA_WORKERS=1, KEYROTA_MAX_REQUESTS=20, KEYROTA_FIXTURE_DELAY_MS=5000)
+    try:
+        for _ in range(19):
+            eq(get("/healthz").status, 200)
+        slow, box = in_background(decide)      # the 20th request: 5 s
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        eq(get("/healthz", timeout=10).status, 200)
+        took = time.monotonic() - t0
+        slow.join(30)
+        measured("recycle with a 5 s decision in flight", healthz_ms="%.0f" % (1000 * took),
+                 decision=box["r"]["status"])
+        check(took < 1.0, "/healthz took %.2f s while the old worker drained" % took)
+        eq(box["r"]["status"], 200, "the draining worker finished its decision")
+    finally:
+        restart_keyrota()
+
+
+@test
+def drain_waits_for_the_terminal_write():
+    restart_keyrota(KEYROTA_WORKERS=1, KEYROTA_MODEL_TIMEOUT_MS=2000,
+                    KEYROTA_FIXTURE_DELAY_MS=1500)
+    try:
+        key = "drain-" + uuid.uuid4().hex
+        held, box = in_background(decide, key)
+        trace_id = wait_for_key(key)
+        locker = lock_trace(trace_id, 5)
+        os.kill(supervisor_pid(), signal.SIGTERM)
+        held.join(30)
+        locker.wait(30)
+        final = trace_states([trace_id]).get(trace_id)
+        measured("drain with a slow terminal write", decision=box["r"]["status"], trace=final)
+        eq(box["r"]["status"], 200, "the decision finished during the drain")
+        eq(final, "completed", "its trace")
+    finally:
+        stack("keyrota-stop")
+        restart_keyrota()
+
+
+@test
+def multi_host_database_url_with_the_first_host_down():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    closed = s.getsockname()[1]
+    s.close()
+    url = ("host=127.0.0.1,%s port=%d,%d dbname=keyrota user=keyrota "
+           "target_session_attrs=read-write" % (os.path.join(VAR, "pg-run"), closed, PG_PORT))
+    restart_keyrota(KEYROTA_DATABASE_URL=url)
+    try:
+        r = decide()
+        measured("multi-host url, first host down", decision=r["status"], took_s="%.2f" % r["took"])
+        eq(r["status"], 200, "decision")
+        eq([get("/readyz").status for _ in range(6)], [200] * 6, "/readyz")
+    finally:
+        restart_keyrota()
