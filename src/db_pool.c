@@ -369,29 +369,41 @@ take(struct db_pool *pool, long long deadline_ms, long long hold_deadline_ms,
 	return NULL;
 }
 
+static int
+gate_enter(struct db_pool *pool)
+{
+	int ok;
+
+	pthread_mutex_lock(&pool->lock);
+	if ((ok = pool->gated < pool->gate))
+		pool->gated++;
+	pthread_mutex_unlock(&pool->lock);
+	if (!ok)
+		log_warn("database: %u request threads already wait on it",
+		    pool->gate);
+	return ok;
+}
+
+static void
+gate_leave(struct db_pool *pool)
+{
+	pthread_mutex_lock(&pool->lock);
+	pool->gated--;
+	pthread_mutex_unlock(&pool->lock);
+}
+
 PGconn *
 db_pool_acquire(struct db_pool *pool, unsigned timeout_ms)
 {
 	long long now = clock_now_ms();
 	PGconn *conn;
 
-	pthread_mutex_lock(&pool->lock);
-	if (pool->gated >= pool->gate) {
-		pthread_mutex_unlock(&pool->lock);
-		log_warn("database: %u request threads already wait on it",
-		    pool->gated);
+	if (!gate_enter(pool))
 		return NULL;
-	}
-	pool->gated++;
-	pthread_mutex_unlock(&pool->lock);
-
 	conn = take(pool, now + timeout_ms, now + timeout_ms + DB_HOLD_MS, 0,
 	    1);
-	if (conn == NULL) {
-		pthread_mutex_lock(&pool->lock);
-		pool->gated--;
-		pthread_mutex_unlock(&pool->lock);
-	}
+	if (conn == NULL)
+		gate_leave(pool);
 	return conn;
 }
 
@@ -444,13 +456,15 @@ db_pool_release(struct db_pool *pool, PGconn *conn)
 }
 
 enum db_run_result
-db_pool_run(struct db_pool *pool, long long deadline_ms, int repeatable,
+db_pool_run(struct db_pool *pool, long long deadline_ms, int flags,
     db_op_fn op, void *arg)
 {
 	enum db_run_result r = DB_RUN_UNAVAILABLE;
 	PGconn *conn;
 	int attempt, rc;
 
+	if ((flags & DB_RUN_GATED) && !gate_enter(pool))
+		return r;
 	for (attempt = 0; attempt < 2; attempt++) {
 		if ((conn = db_pool_borrow(pool, deadline_ms, attempt > 0)) ==
 		    NULL)
@@ -464,8 +478,10 @@ db_pool_run(struct db_pool *pool, long long deadline_ms, int repeatable,
 			r = DB_RUN_UNAVAILABLE;
 		db_pool_release(pool, conn);
 		/* Only a connection that broke is worth a second try. */
-		if (r != DB_RUN_UNAVAILABLE || !repeatable)
+		if (r != DB_RUN_UNAVAILABLE || !(flags & DB_RUN_REPEATABLE))
 			break;
 	}
+	if (flags & DB_RUN_GATED)
+		gate_leave(pool);
 	return r;
 }

@@ -58,8 +58,11 @@ void            db_pool_release(struct db_pool *pool, PGconn *conn);
 
 /* The one retry rule. op runs on a borrowed connection and returns 0, or
  * non-zero when its statement failed. When it failed because the
- * connection broke (not a statement error) and repeatable is set, it runs
- * once more on a connection that is guaranteed new. */
+ * connection broke (not a statement error) and it is DB_RUN_REPEATABLE, it
+ * runs once more on a connection that is guaranteed new. DB_RUN_GATED:
+ * counted against the gate, as db_pool_acquire is (request handlers). */
+#define DB_RUN_REPEATABLE 0x1
+#define DB_RUN_GATED      0x2
 enum db_run_result {
 	DB_RUN_OK,
 	DB_RUN_FAILED,        /* the statement failed; the connection was fine */
@@ -67,7 +70,7 @@ enum db_run_result {
 };
 typedef int (*db_op_fn)(PGconn *conn, void *arg);
 enum db_run_result db_pool_run(struct db_pool *pool, long long deadline_ms,
-                    int repeatable, db_op_fn op, void *arg);
+                    int flags, db_op_fn op, void *arg);
 
 /* Opens one connection outside any pool (migrate, check). */
 PGconn         *db_connect(const char *conninfo);

@@ -4,6 +4,7 @@
 #include <libpq-fe.h>
 
 #include "app.h"
+#include "clock.h"
 #include "db_pool.h"
 #include "health.h"
 #include "http.h"
@@ -21,26 +22,28 @@ health_live(struct app *app, struct http_request *req)
 	return HANDLER_ANSWERED;
 }
 
-/* Runs SELECT 1 on a pooled connection. A connection that went stale while
- * idle (PostgreSQL restarted) fails once and is replaced, so one retry
- * tells "the database is down" from "this connection is old". */
+static int
+select_one(PGconn *conn, void *arg)
+{
+	PGresult *res;
+	int ok;
+
+	(void)arg;
+	res = PQexecParams(conn, "SELECT 1", 0, NULL, NULL, NULL, NULL, 0);
+	ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+	PQclear(res);
+	return ok ? 0 : -1;
+}
+
+/* SELECT 1 on a pooled connection, bounded by READY_WAIT_MS in all. A
+ * connection that went stale while idle (PostgreSQL restarted) is replaced
+ * by a new one, so "the database is down" is told from "this connection
+ * is old". */
 static int
 database_answers(struct db_pool *db)
 {
-	PGconn *conn;
-	PGresult *res;
-	int attempt, ok = 0;
-
-	for (attempt = 0; attempt < 2 && !ok; attempt++) {
-		if ((conn = db_pool_acquire(db, READY_WAIT_MS)) == NULL)
-			break;
-		res = PQexecParams(conn, "SELECT 1", 0, NULL, NULL, NULL, NULL,
-		    0);
-		ok = PQresultStatus(res) == PGRES_TUPLES_OK;
-		PQclear(res);
-		db_pool_release(db, conn);
-	}
-	return ok;
+	return db_pool_run(db, clock_now_ms() + READY_WAIT_MS,
+	    DB_RUN_REPEATABLE | DB_RUN_GATED, select_one, NULL) == DB_RUN_OK;
 }
 
 enum handler_result
