@@ -164,7 +164,9 @@ def worker_is_recycled_after_max_requests_without_failed_requests():
         eq(len(first), 1, "one worker")
         statuses = [get("/healthz").status for _ in range(12)]
         eq(statuses, [200] * 12, "no request fails across recycling")
-        later = wait_for(lambda: (lambda p: p if p and p != first else None)(worker_pids()), timeout=3)
+        # The replacement starts first; the old worker then drains and exits.
+        later = wait_for(lambda: (lambda p: p if p and first[0] not in p else None)(worker_pids()),
+                         timeout=5)
         check(later and first[0] not in later, "worker recycled")
     finally:
         restart_keyrota()
