@@ -526,3 +526,19 @@ def model_blackholed_or_cut_ends_every_trace_within_its_deadline():
         fake.send_signal(signal.SIGTERM)
         fake.wait(timeout=10)
         restart_keyrota()
+
+
+@test
+def a_provider_slower_than_the_model_deadline_still_gets_its_terminal_write():
+    # The fixture's delay is not bound by the model deadline; the terminal
+    # write gets a whole try even when the decision's deadline has passed.
+    restart_keyrota(KEYROTA_WORKERS=1, KEYROTA_MODEL_TIMEOUT_MS=1000, KEYROTA_REAPER_GRACE_MS=0,
+                    KEYROTA_FIXTURE_DELAY_MS=1500)
+    try:
+        r = decide()
+        measured("provider slower than its deadline", decision=r["status"],
+                 trace=trace_states([r.get("trace_id")]).get(r.get("trace_id")))
+        eq(r["status"], 200, "the decision")
+        eq(trace_states([r["trace_id"]]).get(r["trace_id"]), "completed", "its trace")
+    finally:
+        restart_keyrota()
