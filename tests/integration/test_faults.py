@@ -196,10 +196,12 @@ def postgres_restart_under_64_clients_gives_no_false_503():
     measured("postgres restart, 64 clients", sent=len(results),
              failed=sum(1 for r in results if r["status"] != 200), false_503=len(false_503),
              traces_lost=len(lost), traces_running=len(running),
-             recovery_s="%.2f" % (first_ok - back), bad_status=sorted(
-                 set(r["status"] for r in results) - {200, 503}))
+             recovery_s="%.2f" % (first_ok - back),
+             statuses=sorted(set(r["status"] for r in results)))
     eq(len(false_503), 0, "503s after the first decision that succeeded")
-    eq(sorted(set(r["status"] for r in results) - {200, 503}), [], "no other statuses")
+    # 202: a decision whose terminal write was still being retried when its
+    # answer was due; its trace id must end terminal all the same (below).
+    eq(sorted(set(r["status"] for r in results) - {200, 202, 503}), [], "no other statuses")
     eq(lost, [], "every trace id a client got exists")
     eq(running, [], "every trace id a client got is terminal")
     check(first_ok - back <= 10, "recovered within 10 s")
