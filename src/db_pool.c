@@ -50,11 +50,14 @@ static const char *const conn_keys[] = { "connect_timeout",
     "application_name", "keepalives", "keepalives_idle",
     "keepalives_interval", "keepalives_count", "tcp_user_timeout",
     "options", "dbname", NULL };
+#define CONN_NKEYS (sizeof(conn_keys) / sizeof(conn_keys[0]))
 #define STR_(x) #x
 #define STR(x) STR_(x)
 static const char *const conn_vals[] = { "2", "keyrota", "1", "5", "2", "3",
     "10000", "-c statement_timeout=" STR(DB_STATEMENT_TIMEOUT_MS), NULL,
     NULL };
+_Static_assert(sizeof(conn_vals) == sizeof(conn_keys),
+    "one default per connection key");
 
 PGconn *
 db_connect(const char *conninfo)
@@ -78,7 +81,7 @@ db_connect(const char *conninfo)
 static PGconn *
 connect_by(const char *conninfo, long long deadline_ms)
 {
-	const char *vals[sizeof(conn_vals) / sizeof(conn_vals[0])];
+	const char *vals[CONN_NKEYS];
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 	struct pollfd pfd;
 	long long left;
@@ -86,7 +89,7 @@ connect_by(const char *conninfo, long long deadline_ms)
 	int rc;
 
 	memcpy(vals, conn_vals, sizeof(vals));
-	vals[8] = conninfo;
+	vals[CONN_NKEYS - 2] = conninfo;      /* dbname, the last key */
 	conn = PQconnectStartParams(conn_keys, vals, 1);
 	if (conn == NULL)
 		return NULL;
