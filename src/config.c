@@ -269,8 +269,9 @@ config_load(struct config *cfg, config_getenv_fn get, void *ctx, char *err,
 	/* In-flight requests may run as long as a whole decision: its model
 	 * deadline, then its terminal write, retried until the trace's
 	 * deadline (the reaper grace), plus one last try. */
-	cfg->drain_timeout_ms = cfg->model_timeout_ms + cfg->reaper_grace_ms +
-	    5000;
+	cfg->drain_timeout_ms = (cfg->fixture_delay_ms > cfg->model_timeout_ms ?
+	    cfg->fixture_delay_ms : cfg->model_timeout_ms) +
+	    cfg->reaper_grace_ms + 5000;
 	if (cfg->drain_timeout_ms < 12000)
 		cfg->drain_timeout_ms = 12000;
 
