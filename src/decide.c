@@ -261,7 +261,12 @@ finish_step(void *arg)
 		} else
 			o.trace_error = f->error;
 	}
-	metrics_decision(o.status, o.has_decision, o.decision, o.trace_error);
+	/* A reaper that ended the trace first has counted it (worker_lost);
+	 * the store's own fallback (internal_error) has not. */
+	if (!(job->finish_result == STORE_NOT_RUNNING &&
+	    o.status == TRACE_FAILED && o.trace_error == KR_WORKER_LOST))
+		metrics_decision(o.status, o.has_decision, o.decision,
+		    o.trace_error);
 	job_end(job, &o);
 }
 
@@ -485,8 +490,11 @@ start(struct app *app, struct report *report, const char *key,
 	job->tn.request_digest = key != NULL ? job->digest : NULL;
 	job->tn.input_fingerprint = job->fp;
 	job->tn.fingerprint_key_id = app->fingerprint_key->id;
+	/* Never 0, which the store takes for "no deadline" (older rows). */
 	job->tn.deadline_ms = app->provider->deadline_ms +
 	    app->cfg->reaper_grace_ms;
+	if (job->tn.deadline_ms == 0)
+		job->tn.deadline_ms = 1;
 	job->tn.eval = eval_age_days >= 0;
 	job->eval_age_days = eval_age_days;
 
