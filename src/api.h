@@ -1,5 +1,5 @@
-/* api: the JSON interface of rotation decisions (SPEC §4). Handlers stay
- * thin: parse, call the decision service, render. */
+/* api: the JSON interface of rotation decisions (README, "A sample
+ * request"). Handlers stay thin: parse, call the decision service, render. */
 #ifndef KEYROTA_API_H
 #define KEYROTA_API_H
 

@@ -1,6 +1,6 @@
-/* config: the environment of `keyrota serve` (SPEC §6), validated once at
- * start into a read-only struct. A bad value is reported naming the variable,
- * and the caller exits with status 2. */
+/* config: the environment of `keyrota serve` (README, "Configuration"),
+ * validated once at start into a read-only struct. A bad value is reported
+ * naming the variable, and the caller exits with status 2. */
 #ifndef KEYROTA_CONFIG_H
 #define KEYROTA_CONFIG_H
 

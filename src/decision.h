@@ -1,6 +1,7 @@
 /* decision: parsing the model's structured answer and verifying it against
- * policy and trusted records (SPEC §2). The model is untrusted: only the
- * enum, the integer and the line ids parsed here travel any further. */
+ * policy and trusted records (README, "Architecture"). The model is
+ * untrusted: only the enum, the integer and the line ids parsed here travel
+ * any further. */
 #ifndef KEYROTA_DECISION_H
 #define KEYROTA_DECISION_H
 

@@ -1,8 +1,7 @@
-/* errors: the closed set of named errors (SPEC §3).
- *
- * One enum, one table: the code a client sees, the HTTP status it travels
- * with, and the words a person reads. The first group ends a trace as
- * failed; the second is answered without a trace. */
+/* errors: the closed set of named errors (README, "A sample request"). One
+ * enum, one table: the code a client sees, the HTTP status it travels with,
+ * and the words a person reads. The first group ends a trace as failed; the
+ * second is answered without a trace. */
 #ifndef KEYROTA_ERRORS_H
 #define KEYROTA_ERRORS_H
 

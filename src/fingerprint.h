@@ -1,8 +1,7 @@
-/* fingerprint: keyed fingerprints of report text (SPEC §3).
- *
+/* fingerprint: keyed fingerprints of report text (README, "Architecture").
  * A trace stores the first 12 hex digits of HMAC-SHA256(report) under a
- * server-side key, and the key's id, so equal reports can be matched
- * without the text ever being stored, and the key can rotate. */
+ * server-side key, and the key's id, so equal reports can be matched without
+ * the text ever being stored, and the key can rotate. */
 #ifndef KEYROTA_FINGERPRINT_H
 #define KEYROTA_FINGERPRINT_H
 

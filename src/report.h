@@ -1,6 +1,7 @@
-/* report: validation of a person's report (SPEC §2) by a declared table of
- * field rules. Every bad field gets its own message, so a 422 lists them
- * all; a report that fails validation is never stored or sent anywhere. */
+/* report: validation of a person's report (README, "A sample request") by a
+ * declared table of field rules. Every bad field gets its own message, so a
+ * 422 lists them all; a report that fails validation is never stored or sent
+ * anywhere. */
 #ifndef KEYROTA_REPORT_H
 #define KEYROTA_REPORT_H
 
@@ -35,8 +36,9 @@ int  report_from_form(const struct form *f, const char *const *extra,
 
 void report_free(struct report *r);
 
-/* The text rule of SPEC §2: valid UTF-8, min..max code points, no control
- * characters but newline and tab. NULL when s passes, else the message. */
+/* The text rule of the README's "A sample request": valid UTF-8, min..max
+ * code points, no control characters but newline and tab. NULL when s
+ * passes, else the message. */
 const char *report_check_text(const char *s, size_t len, size_t min,
                 size_t max);
 /* ^acct_[0-9]{5}$ */

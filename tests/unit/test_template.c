@@ -183,8 +183,8 @@ test_output_is_bounded(void)
 	tctx_free(c);
 }
 
-/* The real page templates, rendered from a context, say what SPEC §4
- * promises a person sees in each state. */
+/* The real page templates, rendered from a context, say what the README's
+ * "The pages" promises a person sees in each state. */
 static char *
 view_text(const char *file, struct tctx *c)
 {
