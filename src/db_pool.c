@@ -59,6 +59,20 @@ static const char *const conn_vals[] = { "2", "keyrota", "1", "5", "2", "3",
 _Static_assert(sizeof(conn_vals) == sizeof(conn_keys),
     "one default per connection key");
 
+/* libpq prints notices, and a server's FATAL on an idle connection (a
+ * terminated backend), straight to stderr; they go through the log as one
+ * JSON line instead. */
+static void
+notice_to_log(void *arg, const char *message)
+{
+	size_t n = strlen(message);
+
+	(void)arg;
+	while (n > 0 && (message[n - 1] == '\n' || message[n - 1] == '\r'))
+		n--;
+	log_warn("database notice: %.*s", (int)(n > 512 ? 512 : n), message);
+}
+
 PGconn *
 db_connect(const char *conninfo)
 {
@@ -74,6 +88,8 @@ db_connect(const char *conninfo)
 		PQfinish(conn);
 		conn = NULL;
 	}
+	if (conn != NULL)
+		PQsetNoticeProcessor(conn, notice_to_log, NULL);
 	return conn;
 }
 
@@ -111,6 +127,7 @@ connect_by(const char *conninfo, long long deadline_ms)
 		if (rc > 0)
 			st = PQconnectPoll(conn);
 	}
+	PQsetNoticeProcessor(conn, notice_to_log, NULL);
 	return conn;
 fail:
 	log_warn("database connection failed: %s", PQerrorMessage(conn));
