@@ -7,8 +7,6 @@
 #include "decision.h"
 #include "json_strict.h"
 
-#define REQUIRED_LINE "P-7"
-
 static const char *const decision_names[DECISION__MAX] = {
 	[DECISION_ELIGIBLE]     = "eligible",
 	[DECISION_NOT_ELIGIBLE] = "not_eligible",
@@ -68,7 +66,7 @@ parse_object(struct json_object *root, struct model_answer *out)
 	if (!json_object_is_type(w, json_type_int))
 		return KR_INVALID_DECISION;
 	window = json_object_get_int64(w);
-	if (window < 0 || window > 90)
+	if (window < 0 || window > WINDOW_MAX_DAYS)
 		return KR_INVALID_DECISION;
 	out->rotation_window_days = (int)window;
 	if (!json_object_is_type(ids, json_type_array))
@@ -139,10 +137,10 @@ decision_verify(const struct model_answer *a, const struct trusted_context *t)
 	for (i = 0; i < a->nsources; i++) {
 		if (policy_find(t, a->sources[i]) == NULL)
 			return KR_INVALID_DECISION;
-		if (strcmp(a->sources[i], REQUIRED_LINE) == 0)
+		if (strcmp(a->sources[i], POLICY_LINE) == 0)
 			cites_p7 = 1;
 	}
-	p7 = policy_find(t, REQUIRED_LINE);
+	p7 = policy_find(t, POLICY_LINE);
 	if (!cites_p7 || p7 == NULL ||
 	    a->rotation_window_days != p7->rotation_window_days)
 		return KR_INVALID_DECISION;

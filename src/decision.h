@@ -9,10 +9,14 @@
 
 #include "errors.h"
 
-#define DECISION_MAX_SOURCES 8
+/* The policy line every answer must cite (README, "What it decides"). */
+#define POLICY_LINE          "P-7"
+#define DECISION_MAX_SOURCES 8      /* source_line_ids in one answer */
+#define WINDOW_MAX_DAYS      90     /* rotation_window_days, 0..this */
 #define POLICY_ID_MAX        16
 #define POLICY_SUMMARY_MAX   512
-#define POLICY_MAX_LINES     64
+/* How many policy lines keyrota loads (the first, by id) and shows. */
+#define POLICY_MAX_LINES     16
 #define ANSWER_MAX_BYTES     4096   /* a valid answer is far smaller */
 
 enum decision {

@@ -16,21 +16,50 @@
 /* json-c takes an int length; provider bodies are capped far below. */
 #define RESPONSE_PARSE_MAX (16 * 1024 * 1024)
 
-static struct json_object *
-answer_schema(void)
+/* The answer's JSON schema, from the same tables and bounds that
+ * answer_parse enforces (decision.h). */
+struct json_object *
+openai_answer_schema(void)
 {
-	return json_tokener_parse(
-	    "{\"type\":\"object\","
-	    "\"properties\":{"
-	    "\"decision\":{\"type\":\"string\","
-	    "\"enum\":[\"eligible\",\"not_eligible\",\"needs_review\"]},"
-	    "\"rotation_window_days\":{\"type\":\"integer\","
-	    "\"minimum\":0,\"maximum\":90},"
-	    "\"source_line_ids\":{\"type\":\"array\","
-	    "\"items\":{\"type\":\"string\"},\"minItems\":1,\"maxItems\":8}},"
-	    "\"required\":[\"decision\",\"rotation_window_days\","
-	    "\"source_line_ids\"],"
-	    "\"additionalProperties\":false}");
+	struct json_object *schema, *props, *p, *item, *names, *req;
+	int d;
+
+	names = json_object_new_array();
+	for (d = 0; d < DECISION__MAX; d++)
+		json_object_array_add(names, json_object_new_string(
+		    decision_name((enum decision)d)));
+	props = json_object_new_object();
+	p = json_object_new_object();
+	json_object_object_add(p, "type", json_object_new_string("string"));
+	json_object_object_add(p, "enum", names);
+	json_object_object_add(props, "decision", p);
+	p = json_object_new_object();
+	json_object_object_add(p, "type", json_object_new_string("integer"));
+	json_object_object_add(p, "minimum", json_object_new_int(0));
+	json_object_object_add(p, "maximum",
+	    json_object_new_int(WINDOW_MAX_DAYS));
+	json_object_object_add(props, "rotation_window_days", p);
+	p = json_object_new_object();
+	json_object_object_add(p, "type", json_object_new_string("array"));
+	item = json_object_new_object();
+	json_object_object_add(item, "type", json_object_new_string("string"));
+	json_object_object_add(p, "items", item);
+	json_object_object_add(p, "minItems", json_object_new_int(1));
+	json_object_object_add(p, "maxItems",
+	    json_object_new_int(DECISION_MAX_SOURCES));
+	json_object_object_add(props, "source_line_ids", p);
+	req = json_object_new_array();
+	json_object_array_add(req, json_object_new_string("decision"));
+	json_object_array_add(req, json_object_new_string(
+	    "rotation_window_days"));
+	json_object_array_add(req, json_object_new_string("source_line_ids"));
+	schema = json_object_new_object();
+	json_object_object_add(schema, "type", json_object_new_string("object"));
+	json_object_object_add(schema, "properties", props);
+	json_object_object_add(schema, "required", req);
+	json_object_object_add(schema, "additionalProperties",
+	    json_object_new_boolean(0));
+	return schema;
 }
 
 /* The report as one JSON object, with < and > escaped so that no report
@@ -102,7 +131,7 @@ openai_build_request(const struct openai_request_opts *opts,
 	json_object_object_add(js, "name",
 	    json_object_new_string("rotation_decision"));
 	json_object_object_add(js, "strict", json_object_new_boolean(1));
-	json_object_object_add(js, "schema", answer_schema());
+	json_object_object_add(js, "schema", openai_answer_schema());
 	fmt = json_object_new_object();
 	json_object_object_add(fmt, "type", json_object_new_string("json_schema"));
 	json_object_object_add(fmt, "json_schema", js);

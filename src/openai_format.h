@@ -19,6 +19,11 @@ struct openai_request_opts {
 	const char *max_tokens_field;   /* max_completion_tokens | max_tokens */
 };
 
+/* The strict JSON schema of the answer sent with every request: the
+ * decision names, window bound and source count of decision.h. The caller
+ * owns the object. */
+struct json_object *openai_answer_schema(void);
+
 /* Returns a malloc'd JSON body, or NULL when out of memory. */
 char *openai_build_request(const struct openai_request_opts *opts,
           const struct provider_call *call);

@@ -85,10 +85,11 @@ fixture_decide(struct provider *p, const struct provider_call *call,
 	job->done = done;
 	job->ctx = ctx;
 	for (i = 0; i < call->nlines; i++)
-		if (strcmp(call->lines[i].line_id, "P-7") == 0)
+		if (strcmp(call->lines[i].line_id, POLICY_LINE) == 0)
 			window = call->lines[i].rotation_window_days;
 	n = snprintf(text, sizeof(text), "{\"decision\":\"%s\","
-	    "\"rotation_window_days\":%d,\"source_line_ids\":[\"P-7\"]}",
+	    "\"rotation_window_days\":%d,"
+	    "\"source_line_ids\":[\"" POLICY_LINE "\"]}",
 	    fixture_decision(call), window);
 	job->result.text = strndup(text, (size_t)n);
 	job->result.text_len = job->result.text ? (size_t)n : 0;
