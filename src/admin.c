@@ -8,7 +8,6 @@
 #include <time.h>
 
 #include <json-c/json.h>
-#include <libpq-fe.h>
 
 #include "admin.h"
 #include "app.h"
@@ -23,10 +22,10 @@
 #include "pages.h"
 #include "report.h"
 #include "template.h"
+#include "store_admin.h"
 #include "trace_store.h"
 
 #define DB_WAIT_MS  2000
-#define COUNT_CAP   10000      /* counts above this show as "10000+" */
 
 static void
 add_error(struct report_errors *errs, const char *field, const char *msg)
@@ -75,10 +74,9 @@ parse_time(const char *in, char *out, size_t outlen)
 	return 0;
 }
 
-/* The cursor: "<created_at with microseconds>Z|<trace_id>", into ts and
- * id (sized 40 and TRACE_ID_SIZE). */
+/* The cursor: "<created_at with microseconds>Z|<trace_id>". */
 static int
-parse_cursor(const char *in, char *ts, char *id)
+parse_cursor(const char *in, struct trace_cursor *c)
 {
 	const char *bar = strrchr(in, '|');
 	size_t n;
@@ -91,9 +89,9 @@ parse_cursor(const char *in, char *ts, char *id)
 	    in[26] != 'Z' || digits(in, 4, 1970, 9999) < 0 ||
 	    digits(in + 20, 6, 0, 999999) < 0)
 		return -1;
-	memcpy(ts, in, n);
-	ts[n] = '\0';
-	memcpy(id, bar + 1, TRACE_ID_SIZE);
+	memcpy(c->ts, in, n);
+	c->ts[n] = '\0';
+	memcpy(c->id, bar + 1, TRACE_ID_SIZE);
 	return 0;
 }
 
@@ -144,6 +142,7 @@ admin_filter_parse(const char *query, struct admin_filter *f,
 	struct form q;
 	const char *v;
 	enum kr_error e;
+	enum trace_origin o;
 
 	memset(f, 0, sizeof(*f));
 	errs->n = 0;
@@ -156,22 +155,23 @@ admin_filter_parse(const char *query, struct admin_filter *f,
 			add_error(errs, "trace_id",
 			    "A trace ID looks like tr_ and 22 letters, digits, - or _.");
 		else
-			copy_echo(f->trace_id, sizeof(f->trace_id), v);
+			copy_echo(f->where.trace_id, sizeof(f->where.trace_id),
+			    v);
 	}
 	if ((v = form_get(&q, "account_id")) != NULL && *v != '\0') {
 		if (!report_account_id_valid(v))
 			add_error(errs, "account_id",
 			    "An account ID looks like acct_12345.");
 		else
-			copy_echo(f->account_id, sizeof(f->account_id), v);
+			copy_echo(f->where.account_id,
+			    sizeof(f->where.account_id), v);
 	}
 	if ((v = form_get(&q, "status")) != NULL && *v != '\0') {
-		if (strcmp(v, "running") != 0 && strcmp(v, "completed") != 0 &&
-		    strcmp(v, "failed") != 0)
+		if (trace_status_from_name(v, &f->where.status) != 0)
 			add_error(errs, "status",
 			    "Status is running, completed or failed.");
 		else
-			copy_echo(f->status, sizeof(f->status), v);
+			f->where.has_status = 1;
 	}
 	if ((v = form_get(&q, "error_code")) != NULL && *v != '\0') {
 		e = kr_error_from_code(v);
@@ -179,25 +179,26 @@ admin_filter_parse(const char *query, struct admin_filter *f,
 			add_error(errs, "error_code",
 			    "That is not an error code a trace can end with.");
 		else
-			copy_echo(f->error_code, sizeof(f->error_code), v);
+			f->where.error = e;
 	}
 	if ((v = form_get(&q, "origin")) != NULL && *v != '\0') {
-		if (strcmp(v, "reports") != 0 && strcmp(v, "evals") != 0 &&
-		    strcmp(v, "all") != 0)
+		if (trace_origin_from_name(v, &o) != 0)
 			add_error(errs, "origin",
 			    "Origin is reports, evals or all.");
-		else
+		else {
+			f->where.origin = o;
 			copy_echo(f->origin, sizeof(f->origin), v);
+		}
 	}
 	if ((v = form_get(&q, "from")) != NULL && *v != '\0') {
-		if (parse_time(v, f->from_sql, sizeof(f->from_sql)) != 0)
+		if (parse_time(v, f->where.from, sizeof(f->where.from)) != 0)
 			add_error(errs, "from", "Times look like 2026-11-26 or "
 			    "2026-11-26T09:30 (UTC).");
 		else
 			copy_echo(f->from, sizeof(f->from), v);
 	}
 	if ((v = form_get(&q, "to")) != NULL && *v != '\0') {
-		if (parse_time(v, f->to_sql, sizeof(f->to_sql)) != 0)
+		if (parse_time(v, f->where.to, sizeof(f->where.to)) != 0)
 			add_error(errs, "to", "Times look like 2026-11-26 or "
 			    "2026-11-26T09:30 (UTC).");
 		else
@@ -205,18 +206,18 @@ admin_filter_parse(const char *query, struct admin_filter *f,
 	}
 	if ((v = form_get(&q, "range")) != NULL && *v != '\0') {
 		if (range_from(v, f->from, sizeof(f->from)) != 0 ||
-		    parse_time(f->from, f->from_sql, sizeof(f->from_sql)) != 0)
+		    parse_time(f->from, f->where.from,
+		    sizeof(f->where.from)) != 0)
 			add_error(errs, "range", "Quick ranges are 15m, 1h, 24h "
 			    "or 7d.");
-		f->to[0] = f->to_sql[0] = '\0';
+		f->to[0] = f->where.to[0] = '\0';
 	}
 	if ((v = form_get(&q, "after")) != NULL && *v != '\0' &&
-	    parse_cursor(v, f->after_ts, f->after_id) != 0)
+	    parse_cursor(v, &f->after) != 0)
 		add_error(errs, "after", "The page link is damaged; start from "
 		    "the newest traces.");
 	if ((v = form_get(&q, "before")) != NULL && *v != '\0' &&
-	    (parse_cursor(v, f->before_ts, f->before_id) != 0 ||
-	    f->after_ts[0] != '\0'))
+	    (parse_cursor(v, &f->before) != 0 || f->after.ts[0] != '\0'))
 		add_error(errs, "before", "The page link is damaged; start from "
 		    "the newest traces.");
 	if ((v = form_get(&q, "pos")) != NULL && *v != '\0' &&
@@ -248,123 +249,29 @@ admin_authenticated(struct app *app, struct http_request *req)
 	return 0;
 }
 
-#define FILTERS \
-	"WHERE ($1::text IS NULL OR trace_id = $1) " \
-	"AND ($2::text IS NULL OR account_id = $2) " \
-	"AND ($3::text IS NULL OR status = $3) " \
-	"AND ($4::text IS NULL OR error_code = $4) " \
-	"AND ($5::timestamptz IS NULL OR created_at >= $5::timestamptz) " \
-	"AND ($6::timestamptz IS NULL OR created_at < $6::timestamptz) " \
-	"AND (CASE $7::text WHEN 'all' THEN true WHEN 'evals' THEN eval " \
-	"ELSE NOT eval END) "
+/* The status counts of the list, in the order shown. */
+static const enum trace_status count_order[] = { TRACE_RUNNING,
+	TRACE_COMPLETED, TRACE_FAILED };
+#define NCOUNTS (sizeof(count_order) / sizeof(count_order[0]))
 
-/* The list's columns, in the order of enum list_col. */
-#define LIST_COLUMNS \
-	"trace_id, account_id, status, coalesce(decision, ''), " \
-	"coalesce(error_code, ''), " \
-	"to_char(created_at AT TIME ZONE 'UTC', " \
-	"'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), " \
-	"coalesce(latency_ms::text, ''), provider_attempts::text, " \
-	"coalesce(input_tokens::text, ''), coalesce(output_tokens::text, ''), " \
-	"eval "
-enum list_col { L_TRACE_ID, L_ACCOUNT_ID, L_STATUS, L_DECISION, L_ERROR,
-	L_CREATED, L_LATENCY, L_ATTEMPTS, L_INPUT_TOKENS, L_OUTPUT_TOKENS,
-	L_EVAL };
-
-/* Parameters are given as values, so PostgreSQL plans each query for its
- * filters (a custom plan: the unused conditions fold away and the matching
- * index is chosen). Older pages read newest first after the cursor; newer
- * pages read oldest first before it, the same index scanned the other
- * way, and are shown reversed. */
-static const char list_sql[] =
-    "SELECT " LIST_COLUMNS "FROM traces " FILTERS
-    "AND ($8::timestamptz IS NULL OR "
-    "(created_at, trace_id) < ($8::timestamptz, $9::text)) "
-    "ORDER BY created_at DESC, trace_id DESC LIMIT 51";
-static const char newer_sql[] =
-    "SELECT " LIST_COLUMNS "FROM traces " FILTERS
-    "AND (created_at, trace_id) > ($8::timestamptz, $9::text) "
-    "ORDER BY created_at, trace_id LIMIT 51";
-
-/* The export: the columns of enum export_col, newest first, $8 rows at
- * most (one past the cap, to tell a cut export). */
-static const char export_sql[] =
-    "SELECT trace_id, "
-    "to_char(created_at AT TIME ZONE 'UTC', "
-    "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
-    "coalesce(to_char(finished_at AT TIME ZONE 'UTC', "
-    "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), ''), "
-    "account_id, status, coalesce(decision, ''), "
-    "coalesce(model_decision, ''), coalesce(error_code, ''), provider, "
-    "request_model, coalesce(response_model, ''), provider_attempts::text, "
-    "coalesce(input_tokens::text, ''), coalesce(output_tokens::text, ''), "
-    "coalesce(latency_ms::text, ''), coalesce(response_id, ''), "
-    "coalesce(finish_reason, ''), prompt_version, input_fingerprint, "
-    "CASE WHEN eval THEN 'true' ELSE 'false' END "
-    "FROM traces " FILTERS
-    "ORDER BY created_at DESC, trace_id DESC LIMIT $8::int";
-
-/* One count per status, each stopping at COUNT_CAP + 1 rows and each with
- * a constant status, so PostgreSQL plans it for that status. */
-#define COUNT_SQL(status) "SELECT count(*) FROM (SELECT 1 FROM traces " \
-	FILTERS "AND status = '" status "' LIMIT 10001) x"
-static const char *const count_names[] = { "running", "completed", "failed" };
-static const char *const count_sql[] = { COUNT_SQL("running"),
-	COUNT_SQL("completed"), COUNT_SQL("failed") };
-/* With an error code, every match is failed (the CHECK constraints say so),
- * and without the status test the error-code index answers alone. */
-static const char count_failed_by_error_sql[] =
-    "SELECT count(*) FROM (SELECT 1 FROM traces " FILTERS "LIMIT 10001) x";
-
-/* Counts by status into out (as text). A status the filters rule out is 0
- * without a query: a status filter names one status, and the schema's
- * CHECK constraints let only failed traces carry an error code. */
+/* Each count as shown: a number, or ADMIN_COUNT_CAP+ past the cap. */
 static int
-count_by_status(PGconn *conn, const struct admin_filter *f,
-    const char **params, char out[3][32])
+count_by_status(PGconn *conn, const struct trace_filter *f,
+    char out[NCOUNTS][32])
 {
-	PGresult *res;
-	int i, ok = 1;
+	size_t i;
+	long n;
 
-	for (i = 0; i < 3 && ok; i++) {
-		snprintf(out[i], sizeof(out[i]), "0");
-		if ((f->status[0] && strcmp(f->status, count_names[i]) != 0) ||
-		    (f->error_code[0] && strcmp(count_names[i], "failed") != 0))
-			continue;
-		res = PQexecParams(conn, f->error_code[0] ?
-		    count_failed_by_error_sql : count_sql[i], 7, NULL, params,
-		    NULL, NULL, 0);
-		ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
-		if (ok && strtol(PQgetvalue(res, 0, 0), NULL, 10) > COUNT_CAP)
-			snprintf(out[i], sizeof(out[i]), "%d+", COUNT_CAP);
-		else if (ok)
-			snprintf(out[i], sizeof(out[i]), "%s", PQgetvalue(res, 0, 0));
-		PQclear(res);
+	for (i = 0; i < NCOUNTS; i++) {
+		if (store_admin_count(conn, f, count_order[i], &n) != STORE_OK)
+			return -1;
+		if (n > ADMIN_COUNT_CAP)
+			snprintf(out[i], sizeof(out[i]), "%d+",
+			    ADMIN_COUNT_CAP);
+		else
+			snprintf(out[i], sizeof(out[i]), "%ld", n);
 	}
-	return ok ? 0 : -1;
-}
-
-static const char *
-nz(const char *s)
-{
-	return *s != '\0' ? s : NULL;
-}
-
-/* The seven filters, then the cursor ts and id ($8, $9) when given. */
-static void
-filter_params(const struct admin_filter *f, const char **p,
-    const char *cursor_ts, const char *cursor_id)
-{
-	p[0] = nz(f->trace_id);
-	p[1] = nz(f->account_id);
-	p[2] = nz(f->status);
-	p[3] = nz(f->error_code);
-	p[4] = nz(f->from_sql);
-	p[5] = nz(f->to_sql);
-	/* Traces of `keyrota eval` only when asked for. */
-	p[6] = *f->origin ? f->origin : "reports";
-	p[7] = cursor_ts != NULL ? nz(cursor_ts) : NULL;
-	p[8] = cursor_id != NULL ? nz(cursor_id) : NULL;
+	return 0;
 }
 
 /* Appends name=value to a query string, percent-encoding the value. */
@@ -394,10 +301,11 @@ query_add(struct buf *b, const char *name, const char *value)
 static void
 filter_query(struct buf *b, const struct admin_filter *f, int with_time)
 {
-	query_add(b, "trace_id", f->trace_id);
-	query_add(b, "account_id", f->account_id);
-	query_add(b, "status", f->status);
-	query_add(b, "error_code", f->error_code);
+	query_add(b, "trace_id", f->where.trace_id);
+	query_add(b, "account_id", f->where.account_id);
+	query_add(b, "status", f->where.has_status ?
+	    trace_status_name(f->where.status) : "");
+	query_add(b, "error_code", kr_error_code(f->where.error));
 	query_add(b, "origin", f->origin);
 	if (with_time) {
 		query_add(b, "from", f->from);
@@ -434,20 +342,21 @@ echo_filters(struct tctx *ctx, const char *query, const struct admin_filter *f)
 {
 	static const char *const names[] = { "trace_id", "account_id",
 	    "status", "error_code", "origin", "from", "to" };
-	static const char *const origins[] = { "reports", "evals", "all" };
 	const char *valid[7] = { NULL };
 	struct tctx *item;
 	char key[32];
 	struct form q;
+	enum trace_status st;
 	const char *v;
 	size_t i;
-	int e;
+	int e, has_st;
 
 	if (f != NULL) {
-		valid[0] = f->trace_id;
-		valid[1] = f->account_id;
-		valid[2] = f->status;
-		valid[3] = f->error_code;
+		valid[0] = f->where.trace_id;
+		valid[1] = f->where.account_id;
+		valid[2] = f->where.has_status ?
+		    trace_status_name(f->where.status) : "";
+		valid[3] = kr_error_code(f->where.error);
 		valid[4] = f->origin;
 		valid[5] = f->from;
 		valid[6] = f->to;
@@ -461,12 +370,12 @@ echo_filters(struct tctx *ctx, const char *query, const struct admin_filter *f)
 		valid[i] = v != NULL ? v : "";
 	}
 	/* The closed sets as <select> options, the chosen one selected. */
+	has_st = trace_status_from_name(valid[2], &st) == 0;
 	tctx_list(ctx, "status_options");
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < NCOUNTS; i++) {
 		item = tctx_list_add(ctx, "status_options");
-		tctx_set(item, "value", count_names[i]);
-		tctx_set_bool(item, "selected",
-		    strcmp(valid[2], count_names[i]) == 0);
+		tctx_set(item, "value", trace_status_name(count_order[i]));
+		tctx_set_bool(item, "selected", has_st && st == count_order[i]);
 	}
 	tctx_list(ctx, "error_options");
 	for (e = 0; e < KR_ERROR__MAX; e++) {
@@ -474,16 +383,17 @@ echo_filters(struct tctx *ctx, const char *query, const struct admin_filter *f)
 			continue;
 		item = tctx_list_add(ctx, "error_options");
 		tctx_set(item, "value", kr_error_code((enum kr_error)e));
-		tctx_set_bool(item, "selected", strcmp(valid[3],
-		    kr_error_code((enum kr_error)e)) == 0);
+		tctx_set_bool(item, "selected", *valid[3] != '\0' &&
+		    kr_error_from_code(valid[3]) == (enum kr_error)e);
 	}
 	/* Reports when none is named. */
 	tctx_list(ctx, "origin_options");
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < ORIGIN__MAX; i++) {
 		item = tctx_list_add(ctx, "origin_options");
-		tctx_set(item, "value", origins[i]);
+		tctx_set(item, "value", trace_origin_name((enum trace_origin)i));
 		tctx_set_bool(item, "selected", strcmp(*valid[4] ? valid[4] :
-		    "reports", origins[i]) == 0);
+		    trace_origin_name(ORIGIN_REPORTS),
+		    trace_origin_name((enum trace_origin)i)) == 0);
 	}
 	form_free(&q);
 }
@@ -551,16 +461,8 @@ list_invalid(struct app *app, struct http_request *req,
 	return HANDLER_ANSWERED;
 }
 
-/* Out-of-range dates (Feb 30) are the person's to fix. */
-static int
-bad_date(const PGresult *res)
-{
-	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-
-	return PQresultStatus(res) == PGRES_FATAL_ERROR && state != NULL &&
-	    strncmp(state, "22", 2) == 0;
-}
-
+/* Out-of-range dates (Feb 30) pass parse_time; PostgreSQL refuses them
+ * (STORE_DATA_ERROR), and they are the person's to fix. */
 static enum handler_result
 list_bad_date(struct app *app, struct http_request *req)
 {
@@ -570,191 +472,239 @@ list_bad_date(struct app *app, struct http_request *req)
 	return list_invalid(app, req, &errs);
 }
 
-/* Streams the filtered list, newest first, as CSV or JSON, one row at a
- * time from PostgreSQL's single-row mode: memory stays that of one row
- * however long the export. At most EXPORT_ROW_CAP rows; the JSON says
- * when the cap cut it. */
+static void
+database_unavailable(struct app *app, struct http_request *req)
+{
+	pages_error(app, req, 503, kr_error_code(KR_DATABASE_UNAVAILABLE),
+	    kr_error_explain(KR_DATABASE_UNAVAILABLE), NULL);
+}
+
+/* An export in progress: the response is started at the first row (or at
+ * the end, when there is none). */
+struct export_state {
+	struct http_request *req;
+	struct buf           row;
+	int                  csv;
+	int                  started;
+	int                  gone;       /* the client went away */
+	int                  failed;     /* a row could not be written */
+	int                  truncated;
+	long                 n;
+};
+
+static void
+export_start(struct export_state *x)
+{
+	x->started = 1;
+	http_stream_start(x->req, 200, x->csv ? "text/csv; charset=utf-8" :
+	    "application/json", x->csv ?
+	    "Content-Disposition: attachment; "
+	    "filename=\"keyrota-traces.csv\"\r\n"
+	    "Cache-Control: no-store\r\n"
+	    "X-Content-Type-Options: nosniff\r\n" :
+	    "Content-Disposition: attachment; "
+	    "filename=\"keyrota-traces.json\"\r\n"
+	    "Cache-Control: no-store\r\n"
+	    "X-Content-Type-Options: nosniff\r\n");
+	buf_reset(&x->row);
+	if (x->csv)
+		export_csv_header(&x->row);
+	else
+		buf_puts(&x->row, "{\"traces\":[");
+	x->gone = http_stream_write(x->req, buf_str(&x->row), x->row.len) != 0;
+}
+
+/* One exported row; non-zero stops the export. */
+static int
+export_row(void *arg, const char *const *v)
+{
+	struct export_state *x = arg;
+
+	if (!x->started)
+		export_start(x);
+	if (x->gone)
+		return 1;
+	if (x->n == EXPORT_ROW_CAP) {
+		x->truncated = 1;
+		return 1;
+	}
+	buf_reset(&x->row);
+	if (!x->csv && x->n > 0)
+		buf_putc(&x->row, ',');
+	if ((x->csv ? export_csv_row(&x->row, v) :
+	    export_json_row(&x->row, v)) != BUF_OK) {
+		/* Never a silently shorter export. */
+		log_error("admin export: row %s too long", v[0]);
+		x->failed = 1;
+		return 1;
+	}
+	x->gone = http_stream_write(x->req, buf_str(&x->row), x->row.len) != 0;
+	x->n++;
+	return 0;
+}
+
+/* Streams the filtered list, newest first, as CSV or JSON: memory stays
+ * that of one row however long the export. At most EXPORT_ROW_CAP rows;
+ * the export says when the cap cut it. */
 static enum handler_result
 list_export(struct app *app, struct http_request *req,
     const struct admin_filter *f)
 {
-	const char *params[9], *v[EXPORT_COL__MAX];
-	char limit[16];
+	struct export_state x;
 	enum handler_result hr = HANDLER_ANSWERED;
-	int csv = f->format == EXPORT_CSV, started = 0, gone = 0, failed = 0;
-	int i, truncated = 0, date_error = 0;
-	long n = 0;
-	struct buf row;
-	PGresult *res;
+	enum store_result r;
 	PGconn *conn;
 
 	if ((conn = db_pool_acquire(app->db, DB_WAIT_MS)) == NULL) {
-		pages_error(app, req, 503, "database_unavailable",
-		    kr_error_explain(KR_DATABASE_UNAVAILABLE), NULL);
+		database_unavailable(app, req);
 		return HANDLER_ANSWERED;
 	}
-	filter_params(f, params, NULL, NULL);
-	snprintf(limit, sizeof(limit), "%d", EXPORT_ROW_CAP + 1);
-	params[7] = limit;
-	buf_init(&row, 64 * 1024);
-	if (!PQsendQueryParams(conn, export_sql, 8, NULL, params, NULL, NULL,
-	    0) || !PQsetSingleRowMode(conn)) {
-		log_error("admin export: %s", PQerrorMessage(conn));
-		failed = 1;
-	}
-	while (!failed && (res = PQgetResult(conn)) != NULL) {
-		switch (PQresultStatus(res)) {
-		case PGRES_SINGLE_TUPLE:
-		case PGRES_TUPLES_OK:
-			if (!started) {
-				started = 1;
-				http_stream_start(req, 200, csv ?
-				    "text/csv; charset=utf-8" :
-				    "application/json", csv ?
-				    "Content-Disposition: attachment; "
-				    "filename=\"keyrota-traces.csv\"\r\n"
-				    "Cache-Control: no-store\r\n"
-				    "X-Content-Type-Options: nosniff\r\n" :
-				    "Content-Disposition: attachment; "
-				    "filename=\"keyrota-traces.json\"\r\n"
-				    "Cache-Control: no-store\r\n"
-				    "X-Content-Type-Options: nosniff\r\n");
-				buf_reset(&row);
-				if (csv)
-					export_csv_header(&row);
-				else
-					buf_puts(&row, "{\"traces\":[");
-				gone = http_stream_write(req, buf_str(&row),
-				    row.len) != 0;
-			}
-			if (PQresultStatus(res) == PGRES_TUPLES_OK || gone)
-				break;
-			if (n == EXPORT_ROW_CAP) {
-				truncated = 1;
-				break;
-			}
-			for (i = 0; i < EXPORT_COL__MAX; i++)
-				v[i] = PQgetvalue(res, 0, i);
-			buf_reset(&row);
-			if (!csv && n > 0)
-				buf_putc(&row, ',');
-			if ((csv ? export_csv_row(&row, v) :
-			    export_json_row(&row, v)) != BUF_OK) {
-				/* Never a silently shorter export. */
-				log_error("admin export: row %s too long", v[0]);
-				failed = 1;
-			} else {
-				gone = http_stream_write(req, buf_str(&row),
-				    row.len) != 0;
-				n++;
-			}
-			break;
-		default:
-			log_error("admin export: %s", PQresultErrorMessage(res));
-			date_error = bad_date(res);
-			failed = 1;
-		}
-		PQclear(res);
-	}
-	/* Leave the connection idle for the next request. */
-	while ((res = PQgetResult(conn)) != NULL)
-		PQclear(res);
+	memset(&x, 0, sizeof(x));
+	x.req = req;
+	x.csv = f->format == EXPORT_CSV;
+	buf_init(&x.row, 64 * 1024);
+	r = store_admin_export(conn, &f->where, EXPORT_ROW_CAP + 1,
+	    export_row, &x);
 	db_pool_release(app->db, conn);
-	if (started && !failed && !gone && !csv) {
-		buf_reset(&row);
-		buf_printf(&row, "],\"row_cap\":%d,\"truncated\":%s}\n",
-		    EXPORT_ROW_CAP, truncated ? "true" : "false");
-		http_stream_write(req, buf_str(&row), row.len);
-	} else if (started && !failed && !gone && truncated) {
+	if (r == STORE_OK && !x.started)
+		export_start(&x);
+	if (store_failed(r))
+		x.failed = 1;
+	if (x.started && !x.failed && !x.gone && !x.csv) {
+		buf_reset(&x.row);
+		buf_printf(&x.row, "],\"row_cap\":%d,\"truncated\":%s}\n",
+		    EXPORT_ROW_CAP, x.truncated ? "true" : "false");
+		http_stream_write(req, buf_str(&x.row), x.row.len);
+	} else if (x.started && !x.failed && !x.gone && x.truncated) {
 		/* A CSV has no envelope: the last line says it was cut. */
-		buf_reset(&row);
-		buf_printf(&row, "# truncated at the export cap of %d rows; "
+		buf_reset(&x.row);
+		buf_printf(&x.row, "# truncated at the export cap of %d rows; "
 		    "narrow the filters for the rest\r\n", EXPORT_ROW_CAP);
-		http_stream_write(req, buf_str(&row), row.len);
-	} else if (started && failed) {
+		http_stream_write(req, buf_str(&x.row), x.row.len);
+	} else if (x.started && x.failed) {
 		/* JSON stays unclosed, so no parser takes it for whole; a CSV
 		 * says so in its last line. */
-		log_error("admin export: cut after %ld rows", n);
-		if (csv && !gone) {
-			buf_reset(&row);
-			buf_printf(&row, "# export incomplete after %ld rows: "
-			    "the database failed; retry\r\n", n);
-			http_stream_write(req, buf_str(&row), row.len);
+		log_error("admin export: cut after %ld rows", x.n);
+		if (x.csv && !x.gone) {
+			buf_reset(&x.row);
+			buf_printf(&x.row, "# export incomplete after %ld rows: "
+			    "the database failed; retry\r\n", x.n);
+			http_stream_write(req, buf_str(&x.row), x.row.len);
 		}
-	}
-	else if (!started && date_error)
+	} else if (!x.started && r == STORE_DATA_ERROR)
 		hr = list_bad_date(app, req);
-	else if (!started)
-		pages_error(app, req, 503, "database_unavailable",
-		    kr_error_explain(KR_DATABASE_UNAVAILABLE), NULL);
-	buf_free(&row);
+	else if (!x.started)
+		database_unavailable(app, req);
+	buf_free(&x.row);
 	return hr;
 }
 
 /* The cursor of a row: its creation time and id. */
 static void
-row_cursor(const PGresult *rows, int i, char *out, size_t outlen)
+row_cursor(const struct trace_summary *t, char *out, size_t outlen)
 {
-	snprintf(out, outlen, "%s|%s", PQgetvalue(rows, i, L_CREATED),
-	    PQgetvalue(rows, i, L_TRACE_ID));
+	snprintf(out, outlen, "%s|%s", t->created_at, t->trace_id);
 }
 
 static struct json_object *
-num_or_null(const char *s)
+long_or_null(long v)
 {
-	return *s != '\0' ? json_object_new_int64(strtoll(s, NULL, 10)) : NULL;
+	return v >= 0 ? json_object_new_int64(v) : NULL;
+}
+
+static struct json_object *
+str_or_null(const char *s)
+{
+	return *s != '\0' ? json_object_new_string(s) : NULL;
 }
 
 static void
-list_json(struct http_request *req, const PGresult *rows, const int *order,
-    int n, const char *older, const char *newer, char counts[3][32])
+list_json(struct http_request *req, struct trace_summary *const *rows,
+    size_t n, const char *older, const char *newer, char counts[NCOUNTS][32])
 {
 	struct json_object *obj, *arr, *item, *cobj;
-	int i, r;
+	const struct trace_summary *t;
+	size_t i;
 
 	obj = json_object_new_object();
 	arr = json_object_new_array();
 	for (i = 0; i < n; i++) {
-		r = order[i];
+		t = rows[i];
 		item = json_object_new_object();
 		json_object_object_add(item, "trace_id",
-		    json_object_new_string(PQgetvalue(rows, r, L_TRACE_ID)));
+		    json_object_new_string(t->trace_id));
 		json_object_object_add(item, "account_id",
-		    json_object_new_string(PQgetvalue(rows, r, L_ACCOUNT_ID)));
+		    json_object_new_string(t->account_id));
 		json_object_object_add(item, "status",
-		    json_object_new_string(PQgetvalue(rows, r, L_STATUS)));
-		json_object_object_add(item, "decision", *PQgetvalue(rows, r,
-		    L_DECISION) ? json_object_new_string(PQgetvalue(rows, r,
-		    L_DECISION)) : NULL);
-		json_object_object_add(item, "error.type", *PQgetvalue(rows, r,
-		    L_ERROR) ? json_object_new_string(PQgetvalue(rows, r,
-		    L_ERROR)) : NULL);
+		    json_object_new_string(trace_status_name(t->status)));
+		json_object_object_add(item, "decision", t->has_decision ?
+		    json_object_new_string(decision_name(t->decision)) : NULL);
+		json_object_object_add(item, "error.type",
+		    str_or_null(kr_error_code(t->error)));
 		json_object_object_add(item, "created_at",
-		    json_object_new_string(PQgetvalue(rows, r, L_CREATED)));
+		    json_object_new_string(t->created_at));
 		json_object_object_add(item, "latency_ms",
-		    num_or_null(PQgetvalue(rows, r, L_LATENCY)));
+		    long_or_null(t->latency_ms));
 		json_object_object_add(item, "provider_attempts",
-		    num_or_null(PQgetvalue(rows, r, L_ATTEMPTS)));
+		    long_or_null(t->attempts));
 		json_object_object_add(item, "gen_ai.usage.input_tokens",
-		    num_or_null(PQgetvalue(rows, r, L_INPUT_TOKENS)));
+		    long_or_null(t->input_tokens));
 		json_object_object_add(item, "gen_ai.usage.output_tokens",
-		    num_or_null(PQgetvalue(rows, r, L_OUTPUT_TOKENS)));
-		json_object_object_add(item, "eval", json_object_new_boolean(
-		    *PQgetvalue(rows, r, L_EVAL) == 't'));
+		    long_or_null(t->output_tokens));
+		json_object_object_add(item, "eval",
+		    json_object_new_boolean(t->eval));
 		json_object_array_add(arr, item);
 	}
 	json_object_object_add(obj, "traces", arr);
-	json_object_object_add(obj, "next", *older ?
-	    json_object_new_string(older) : NULL);
-	json_object_object_add(obj, "previous", *newer ?
-	    json_object_new_string(newer) : NULL);
+	json_object_object_add(obj, "next", str_or_null(older));
+	json_object_object_add(obj, "previous", str_or_null(newer));
 	cobj = json_object_new_object();
-	for (i = 0; i < 3; i++)
-		json_object_object_add(cobj, count_names[i],
+	for (i = 0; i < NCOUNTS; i++)
+		json_object_object_add(cobj, trace_status_name(count_order[i]),
 		    json_object_new_string(counts[i]));
 	json_object_object_add(obj, "counts", cobj);
 	http_respond_json(req, 200, obj, "Cache-Control: no-store\r\n");
 	json_object_put(obj);
+}
+
+/* The list page's rows: the outcome is the decision of a completed trace,
+ * the error of a failed one. */
+static void
+list_rows(struct tctx *ctx, struct trace_summary *const *rows, size_t n)
+{
+	const struct trace_summary *t;
+	struct tctx *row;
+	size_t i;
+
+	tctx_list(ctx, "rows");
+	for (i = 0; i < n; i++) {
+		t = rows[i];
+		row = tctx_list_add(ctx, "rows");
+		tctx_set(row, "trace_id", t->trace_id);
+		tctx_set(row, "account_id", t->account_id);
+		tctx_set(row, "status", trace_status_name(t->status));
+		pages_set_time(row, "created", t->created_at);
+		tctx_set(row, "outcome", t->status == TRACE_COMPLETED ?
+		    (t->has_decision ? decision_name(t->decision) : "") :
+		    kr_error_code(t->error));
+		if (t->latency_ms >= 0)
+			tctx_setf(row, "latency", "%ld ms", t->latency_ms);
+		else
+			tctx_set(row, "latency", "");
+		tctx_setf(row, "attempts", "%ld", t->attempts);
+		if (t->input_tokens >= 0 || t->output_tokens >= 0) {
+			char in[24] = "?", out[24] = "?";
+
+			if (t->input_tokens >= 0)
+				snprintf(in, sizeof(in), "%ld",
+				    t->input_tokens);
+			if (t->output_tokens >= 0)
+				snprintf(out, sizeof(out), "%ld",
+				    t->output_tokens);
+			tctx_setf(row, "tokens", "%s / %s", in, out);
+		} else
+			tctx_set(row, "tokens", "");
+	}
 }
 
 enum handler_result
@@ -762,11 +712,13 @@ admin_list(struct app *app, struct http_request *req)
 {
 	struct admin_filter f;
 	struct report_errors errs;
-	const char *params[9];
-	PGresult *rows = NULL;
-	struct tctx *ctx = NULL, *row;
-	char counts[3][32], older[80] = "", newer[80] = "", pos[24];
-	int order[ADMIN_PAGE_SIZE], i, n, r, newer_page;
+	/* One past a page tells whether an older page exists. */
+	struct trace_summary *rows = NULL, *shown[ADMIN_PAGE_SIZE];
+	struct tctx *ctx = NULL;
+	char counts[NCOUNTS][32], older[80] = "", newer[80] = "", pos[24];
+	size_t i, n = 0, nrows = 0;
+	int newer_page;
+	enum store_result r = STORE_OK;
 	PGconn *conn;
 
 	if (!admin_authenticated(app, req))
@@ -775,109 +727,72 @@ admin_list(struct app *app, struct http_request *req)
 		return list_invalid(app, req, &errs);
 	if (f.format != EXPORT_NONE)
 		return list_export(app, req, &f);
-	if ((conn = db_pool_acquire(app->db, DB_WAIT_MS)) == NULL) {
-		pages_error(app, req, 503, "database_unavailable",
-		    kr_error_explain(KR_DATABASE_UNAVAILABLE), NULL);
-		return HANDLER_ANSWERED;
+	if ((rows = calloc(ADMIN_PAGE_SIZE + 1, sizeof(*rows))) == NULL ||
+	    (conn = db_pool_acquire(app->db, DB_WAIT_MS)) == NULL) {
+		database_unavailable(app, req);
+		goto out;
 	}
-	newer_page = f.before_ts[0] != '\0';
+	newer_page = f.before.ts[0] != '\0';
 	if (newer_page) {
-		filter_params(&f, params, f.before_ts, f.before_id);
-		rows = PQexecParams(conn, newer_sql, 9, NULL, params, NULL,
-		    NULL, 0);
+		r = store_admin_list(conn, &f.where, &f.before, 1, rows,
+		    ADMIN_PAGE_SIZE + 1, &nrows);
 		/* At the top already: the newest page, as it is now. */
-		if (PQresultStatus(rows) == PGRES_TUPLES_OK &&
-		    PQntuples(rows) <= ADMIN_PAGE_SIZE) {
-			PQclear(rows);
-			rows = NULL;
+		if (r == STORE_OK && nrows <= ADMIN_PAGE_SIZE) {
 			newer_page = 0;
 			f.pos = 0;
 		}
 	}
-	if (rows == NULL) {
-		filter_params(&f, params, f.after_ts, f.after_id);
-		rows = PQexecParams(conn, list_sql, 9, NULL, params, NULL,
-		    NULL, 0);
-	}
-	if (PQresultStatus(rows) != PGRES_TUPLES_OK ||
-	    count_by_status(conn, &f, params, counts) != 0) {
-		log_error("admin list: %s", PQerrorMessage(conn));
-		db_pool_release(app->db, conn);
-		if (bad_date(rows)) {
-			PQclear(rows);
-			return list_bad_date(app, req);
-		}
-		PQclear(rows);
-		pages_error(app, req, 503, "database_unavailable",
-		    kr_error_explain(KR_DATABASE_UNAVAILABLE), NULL);
-		return HANDLER_ANSWERED;
-	}
+	if (r == STORE_OK && !newer_page)
+		r = store_admin_list(conn, &f.where, f.after.ts[0] ? &f.after :
+		    NULL, 0, rows, ADMIN_PAGE_SIZE + 1, &nrows);
+	if (r == STORE_OK && count_by_status(conn, &f.where, counts) != 0)
+		r = STORE_UNAVAILABLE;
 	db_pool_release(app->db, conn);
+	if (r == STORE_DATA_ERROR) {
+		free(rows);
+		return list_bad_date(app, req);
+	}
+	if (r != STORE_OK) {
+		database_unavailable(app, req);
+		goto out;
+	}
 
 	/* The rows in display order, newest first; and the cursors of the
 	 * pages either side (older: after the last row shown; newer: before
 	 * the first, on every page but the newest). */
-	n = PQntuples(rows);
-	if (n > ADMIN_PAGE_SIZE)
-		n = ADMIN_PAGE_SIZE;
+	n = nrows > ADMIN_PAGE_SIZE ? ADMIN_PAGE_SIZE : nrows;
 	for (i = 0; i < n; i++)
-		order[i] = newer_page ? n - 1 - i : i;
-	if (n > 0 && (newer_page || PQntuples(rows) > ADMIN_PAGE_SIZE))
-		row_cursor(rows, order[n - 1], older, sizeof(older));
-	if (n > 0 && (newer_page || f.after_ts[0] != '\0'))
-		row_cursor(rows, order[0], newer, sizeof(newer));
+		shown[i] = &rows[newer_page ? n - 1 - i : i];
+	if (n > 0 && (newer_page || nrows > ADMIN_PAGE_SIZE))
+		row_cursor(shown[n - 1], older, sizeof(older));
+	if (n > 0 && (newer_page || f.after.ts[0] != '\0'))
+		row_cursor(shown[0], newer, sizeof(newer));
 
 	if (http_wants_json(req)) {
-		list_json(req, rows, order, n, older, newer, counts);
+		list_json(req, shown, n, older, newer, counts);
 		goto out;
 	}
 	ctx = tctx_new();
 	echo_filters(ctx, req->query, &f);
 	range_links(ctx, &f);
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < NCOUNTS; i++) {
 		char key[32];
 
-		snprintf(key, sizeof(key), "count_%s", count_names[i]);
+		snprintf(key, sizeof(key), "count_%s",
+		    trace_status_name(count_order[i]));
 		tctx_set(ctx, key, counts[i]);
 	}
 	tctx_set_bool(ctx, "traces", n > 0);
-	tctx_list(ctx, "rows");
-	for (i = 0; i < n; i++) {
-		const char *status;
-		const char *in, *outp;
-
-		r = order[i];
-		status = PQgetvalue(rows, r, L_STATUS);
-		row = tctx_list_add(ctx, "rows");
-		tctx_set(row, "trace_id", PQgetvalue(rows, r, L_TRACE_ID));
-		tctx_set(row, "account_id", PQgetvalue(rows, r, L_ACCOUNT_ID));
-		tctx_set(row, "status", status);
-		pages_set_time(row, "created", PQgetvalue(rows, r, L_CREATED));
-		tctx_set(row, "outcome", strcmp(status, "completed") == 0 ?
-		    PQgetvalue(rows, r, L_DECISION) : PQgetvalue(rows, r,
-		    L_ERROR));
-		if (*PQgetvalue(rows, r, L_LATENCY))
-			tctx_setf(row, "latency", "%s ms",
-			    PQgetvalue(rows, r, L_LATENCY));
-		else
-			tctx_set(row, "latency", "");
-		tctx_set(row, "attempts", PQgetvalue(rows, r, L_ATTEMPTS));
-		in = PQgetvalue(rows, r, L_INPUT_TOKENS);
-		outp = PQgetvalue(rows, r, L_OUTPUT_TOKENS);
-		if (*in || *outp)
-			tctx_setf(row, "tokens", "%s / %s", *in ? in : "?",
-			    *outp ? outp : "?");
-		else
-			tctx_set(row, "tokens", "");
-	}
+	list_rows(ctx, shown, n);
 	if (n > 0)
-		tctx_setf(ctx, "position", "%ld–%ld", f.pos + 1, f.pos + n);
+		tctx_setf(ctx, "position", "%ld–%ld", f.pos + 1,
+		    f.pos + (long)n);
 	else
 		tctx_set(ctx, "position", "");
 	tctx_set(ctx, "next_link", "");
 	tctx_set(ctx, "newer_link", "");
 	if (*older) {
-		snprintf(pos, sizeof(pos), "%ld", f.pos + n);
+		snprintf(pos, sizeof(pos), "%ld", f.pos + (long)n);
 		set_link(ctx, "next_link", &f, 1, "after", older, "pos", pos,
 		    (const char *)NULL);
 	}
@@ -896,7 +811,7 @@ admin_list(struct app *app, struct http_request *req)
 	pages_send(app, req, 200, PAGE_ADMIN_LIST, ctx, "Traces", NULL);
 	tctx_free(ctx);
 out:
-	PQclear(rows);
+	free(rows);
 	return HANDLER_ANSWERED;
 }
 
@@ -907,18 +822,6 @@ set_long(struct tctx *ctx, const char *name, long v, const char *unit)
 		tctx_set(ctx, name, "unknown");
 	else
 		tctx_setf(ctx, name, "%ld%s", v, unit);
-}
-
-static struct json_object *
-str_or_null(const char *s)
-{
-	return *s != '\0' ? json_object_new_string(s) : NULL;
-}
-
-static struct json_object *
-long_or_null(long v)
-{
-	return v >= 0 ? json_object_new_int64(v) : NULL;
 }
 
 /* Every stored field, under OpenTelemetry GenAI names where one exists. */
@@ -932,18 +835,22 @@ detail_json(const struct trace_row *t)
 	json_object_object_add(o, "trace_id", json_object_new_string(t->trace_id));
 	json_object_object_add(o, "account_id",
 	    json_object_new_string(t->account_id));
-	json_object_object_add(o, "status", json_object_new_string(t->status));
+	json_object_object_add(o, "status", json_object_new_string(
+	    trace_status_name(t->status)));
 	json_object_object_add(o, "eval", json_object_new_boolean(t->eval));
 	json_object_object_add(o, "deadline_at", str_or_null(t->deadline_at));
-	json_object_object_add(o, "decision", str_or_null(t->decision));
+	json_object_object_add(o, "decision", t->has_decision ?
+	    json_object_new_string(decision_name(t->decision)) : NULL);
 	json_object_object_add(o, "rotation_window_days",
 	    long_or_null(t->rotation_window_days));
 	ids = json_object_new_array();
 	for (i = 0; i < t->nsources; i++)
 		json_object_array_add(ids, json_object_new_string(t->sources[i]));
 	json_object_object_add(o, "source_line_ids", ids);
-	json_object_object_add(o, "model_decision", str_or_null(t->model_decision));
-	json_object_object_add(o, "error.type", str_or_null(t->error_code));
+	json_object_object_add(o, "model_decision", t->has_model_decision ?
+	    json_object_new_string(decision_name(t->model_decision)) : NULL);
+	json_object_object_add(o, "error.type",
+	    str_or_null(kr_error_code(t->error)));
 	json_object_object_add(o, "gen_ai.system", json_object_new_string(
 	    t->provider));
 	json_object_object_add(o, "gen_ai.request.model",
@@ -981,7 +888,7 @@ detail_json(const struct trace_row *t)
 enum handler_result
 admin_detail(struct app *app, struct http_request *req)
 {
-	struct policy_line lines[16];
+	struct policy_line lines[POLICY_MAX_LINES];
 	struct trace_row t;
 	struct tctx *ctx, *item;
 	struct json_object *obj;
@@ -997,17 +904,17 @@ admin_detail(struct app *app, struct http_request *req)
 		if ((conn = db_pool_acquire(app->db, DB_WAIT_MS)) == NULL)
 			r = STORE_UNAVAILABLE;
 		else if ((r = trace_store_get(conn, req->route_param, &t)) ==
-		    STORE_OK && trace_store_trusted(conn, t.account_id, lines,
-		    16, &nlines, &age) == STORE_UNAVAILABLE)
+		    STORE_OK && store_failed(trace_store_trusted(conn,
+		    t.account_id, lines, POLICY_MAX_LINES, &nlines, &age)))
 			nlines = 0;
 		db_pool_release(app->db, conn);
 	}
 	if (r != STORE_OK) {
-		pages_error(app, req, r == STORE_UNAVAILABLE ? 503 : 404,
-		    r == STORE_UNAVAILABLE ? "database_unavailable" : "not_found",
-		    r == STORE_UNAVAILABLE ? kr_error_explain(
-		    KR_DATABASE_UNAVAILABLE) : "There is no trace with this id.",
-		    NULL);
+		if (store_failed(r))
+			database_unavailable(app, req);
+		else
+			pages_error(app, req, 404, "not_found",
+			    "There is no trace with this id.", NULL);
 		return HANDLER_ANSWERED;
 	}
 	/* ?format=json: the same JSON, as a file to keep. */
@@ -1025,11 +932,12 @@ admin_detail(struct app *app, struct http_request *req)
 	}
 	ctx = tctx_new();
 	tctx_set(ctx, "trace_id", t.trace_id);
-	tctx_set(ctx, "status", t.status);
+	tctx_set(ctx, "status", trace_status_name(t.status));
 	tctx_set(ctx, "origin", t.eval ? "keyrota eval (the key age came from "
 	    "the eval case)" : "report");
 	tctx_set(ctx, "account_id", t.account_id);
-	tctx_set(ctx, "decision", *t.decision ? t.decision : "none");
+	tctx_set(ctx, "decision", t.has_decision ? decision_name(t.decision) :
+	    "none");
 	set_long(ctx, "window", t.rotation_window_days, " days");
 	tctx_list(ctx, "lines");
 	for (i = 0; i < t.nsources; i++)
@@ -1041,9 +949,10 @@ admin_detail(struct app *app, struct http_request *req)
 				tctx_setf(item, "window_days", "%d",
 				    lines[j].rotation_window_days);
 			}
-	tctx_set(ctx, "model_decision", *t.model_decision ? t.model_decision :
-	    "nothing usable");
-	tctx_set(ctx, "error_code", *t.error_code ? t.error_code : "none");
+	tctx_set(ctx, "model_decision", t.has_model_decision ?
+	    decision_name(t.model_decision) : "nothing usable");
+	tctx_set(ctx, "error_code", t.error != KR_OK ? kr_error_code(t.error) :
+	    "none");
 	tctx_set(ctx, "provider", t.provider);
 	tctx_set(ctx, "request_model", t.request_model);
 	tctx_set(ctx, "response_model", *t.response_model ? t.response_model :

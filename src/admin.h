@@ -10,29 +10,21 @@
 
 #include <stddef.h>
 
-#include "router.h"
 #include "export.h"
-#include "trace_id.h"
+#include "router.h"
+#include "store_admin.h"
 
 struct app;
 struct http_request;
 struct report_errors;
 
-#define ADMIN_PAGE_SIZE 50
-
-/* Validated filters of the list; "" for a filter not given. */
+/* Validated filters of the list, with what the form echoes back. */
 struct admin_filter {
-	char trace_id[TRACE_ID_SIZE];
-	char account_id[16];
-	char status[16];
-	char error_code[32];
-	char origin[16];                   /* reports (""), evals or all */
+	struct trace_filter where;
+	char origin[16];                   /* as given; "" = reports */
 	char from[32], to[32];             /* as typed (echoed) */
-	char from_sql[40], to_sql[40];     /* UTC timestamps for PostgreSQL */
-	char after_ts[40];                 /* keyset cursor: older than */
-	char after_id[TRACE_ID_SIZE];
-	char before_ts[40];                /* keyset cursor: newer than */
-	char before_id[TRACE_ID_SIZE];
+	struct trace_cursor after;         /* keyset cursor: older than */
+	struct trace_cursor before;        /* keyset cursor: newer than */
 	long pos;                          /* rows before this page */
 	enum export_format format;         /* ?format=csv|json */
 };

@@ -133,7 +133,7 @@ api_trace(struct app *app, struct http_request *req)
 			db_pool_release(app->db, conn);
 		}
 	}
-	if (r == STORE_UNAVAILABLE) {
+	if (store_failed(r)) {
 		http_respond_error(req, 503, kr_error_code(
 		    KR_DATABASE_UNAVAILABLE), kr_error_explain(
 		    KR_DATABASE_UNAVAILABLE), "Retry-After: 5\r\n");

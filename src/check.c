@@ -16,6 +16,7 @@
 #include "fingerprint.h"
 #include "migrate.h"
 #include "secret.h"
+#include "store_evals.h"
 
 #define EVAL_RUN_MAX_AGE "7 days"
 
@@ -112,24 +113,21 @@ check_readme(struct checklist *cl, const char *path)
 static void
 check_eval_run(struct checklist *cl, PGconn *conn, const char *run_id)
 {
-	const char *p[1] = { run_id };
-	PGresult *res;
+	long passed, failed;
+	int recent;
 
-	res = PQexecParams(conn, "SELECT passed, failed, started_at > now() - "
-	    "interval '" EVAL_RUN_MAX_AGE "' FROM eval_runs WHERE run_id = $1",
-	    1, NULL, p, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+	if (store_prepare(conn) != 0 || store_evals_freshness(conn, run_id,
+	    EVAL_RUN_MAX_AGE, &passed, &failed, &recent) != STORE_OK)
 		line(cl, 0, "eval set passes", "no recorded run %s", run_id);
-	else if (strcmp(PQgetvalue(res, 0, 1), "0") != 0)
-		line(cl, 0, "eval set passes", "run %s had %s failed cases",
-		    run_id, PQgetvalue(res, 0, 1));
-	else if (*PQgetvalue(res, 0, 2) != 't')
+	else if (failed != 0)
+		line(cl, 0, "eval set passes", "run %s had %ld failed cases",
+		    run_id, failed);
+	else if (!recent)
 		line(cl, 0, "eval set passes", "run %s is older than "
 		    EVAL_RUN_MAX_AGE, run_id);
 	else
-		line(cl, 1, "eval set passes", "recorded run %s: %s passed",
-		    run_id, PQgetvalue(res, 0, 0));
-	PQclear(res);
+		line(cl, 1, "eval set passes", "recorded run %s: %ld passed",
+		    run_id, passed);
 }
 
 int

@@ -30,7 +30,6 @@
 #define ANSWER_GRACE_MS   5000
 #define RETRY_FIRST_MS    100
 #define RETRY_MAX_MS      1000
-#define JOB_MAX_LINES     16
 
 struct decide_job {
 	struct app             *app;
@@ -45,7 +44,7 @@ struct decide_job {
 	long long               start_by_ms;     /* the start step's deadline */
 	long long               answer_by_ms;    /* the client's answer */
 	long long               deadline_ms;     /* the trace's deadline */
-	struct policy_line      lines[JOB_MAX_LINES];
+	struct policy_line      lines[POLICY_MAX_LINES];
 	size_t                  nlines;
 	int                     key_age_days;
 	struct provider_call    call;
@@ -94,21 +93,16 @@ decide_outcome_from_row(const struct trace_row *row, struct decide_outcome *o)
 
 	memset(o, 0, sizeof(*o));
 	memcpy(o->trace_id, row->trace_id, sizeof(o->trace_id));
-	if (strcmp(row->status, "completed") == 0) {
-		o->status = TRACE_COMPLETED;
-		o->has_decision = decision_from_name(row->decision,
-		    &o->decision) == 0;
+	o->status = row->status;
+	if (row->status == TRACE_COMPLETED) {
+		o->has_decision = row->has_decision;
+		o->decision = row->decision;
 		o->rotation_window_days = row->rotation_window_days;
 		o->nsources = row->nsources;
 		for (i = 0; i < row->nsources; i++)
 			memcpy(o->sources[i], row->sources[i], POLICY_ID_MAX);
-	} else if (strcmp(row->status, "failed") == 0) {
-		o->status = TRACE_FAILED;
-		o->trace_error = kr_error_from_code(row->error_code);
-		if (o->trace_error == KR_ERROR__MAX)
-			o->trace_error = KR_INTERNAL_ERROR;
-	} else
-		o->status = TRACE_RUNNING;
+	} else if (row->status == TRACE_FAILED)
+		o->trace_error = row->error;
 }
 
 static void
@@ -192,7 +186,7 @@ finish_op(PGconn *conn, void *arg)
 	if (job->finish_result == STORE_NOT_RUNNING &&
 	    trace_store_get(conn, job->trace_id, &job->row) != STORE_OK)
 		job->finish_result = STORE_UNAVAILABLE;
-	return job->finish_result == STORE_UNAVAILABLE ? -1 : 0;
+	return store_failed(job->finish_result) ? -1 : 0;
 }
 
 static void finish_step(void *arg);
@@ -351,7 +345,7 @@ start_op(PGconn *conn, void *arg)
 
 	job->trusted_result = STORE_UNAVAILABLE;
 	job->start_result = trace_store_insert_running(conn, &job->tn);
-	if (job->start_result == STORE_DUPLICATE) {
+	if (job->start_result == STORE_CONFLICT) {
 		if (trace_store_get_by_idempotency_key(conn, job->key,
 		    &job->row) != STORE_OK)
 			job->start_result = STORE_UNAVAILABLE;
@@ -360,10 +354,9 @@ start_op(PGconn *conn, void *arg)
 	if (job->start_result != STORE_OK)
 		return -1;
 	job->trusted_result = trace_store_trusted(conn, job->tn.eval ? NULL :
-	    job->report.account_id, job->lines, JOB_MAX_LINES, &job->nlines,
+	    job->report.account_id, job->lines, POLICY_MAX_LINES, &job->nlines,
 	    &job->key_age_days);
-	return job->trusted_result == STORE_UNAVAILABLE &&
-	    PQstatus(conn) != CONNECTION_OK ? -1 : 0;
+	return job->trusted_result == STORE_RETRY ? -1 : 0;
 }
 
 /* Idempotent repeat or conflict: compare the stored request digest. */
@@ -397,7 +390,7 @@ start_step(void *arg)
 		end_without_trace(job, KR_DATABASE_UNAVAILABLE);
 		return;
 	}
-	if (job->start_result == STORE_DUPLICATE) {
+	if (job->start_result == STORE_CONFLICT) {
 		answer_repeat(job);
 		return;
 	}

@@ -21,6 +21,7 @@
 #include "prompt.h"
 #include "provider.h"
 #include "report.h"
+#include "store_evals.h"
 #include "token.h"
 #include "trace_store.h"
 
@@ -473,19 +474,6 @@ start_case(struct eval_run_state *run, struct eval_case *c)
 	decide_start_eval(run->app, &report, c->age_days, case_done, ctx);
 }
 
-static int
-exec_ok(PGconn *conn, const char *sql, int n, const char *const *params)
-{
-	PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
-	int ok = PQresultStatus(res) == PGRES_COMMAND_OK ||
-	    PQresultStatus(res) == PGRES_TUPLES_OK;
-
-	if (!ok)
-		fprintf(stderr, "keyrota eval: %s", PQerrorMessage(conn));
-	PQclear(res);
-	return ok;
-}
-
 /* Each case names an account of its own; the trusted key age travels with
  * the case (decide_start_eval), so the accounts table is neither read nor
  * written and real accounts with these ids are never touched. */
@@ -504,47 +492,42 @@ record_run(PGconn *conn, const char *file, const char *digest,
     const struct provider *prov, const char *started, struct eval_case *cases,
     size_t n, unsigned passed, struct eval_summary *out)
 {
-	char run_id[32], npass[16], nfail[16], lat[16];
+	struct eval_run_row run;
+	struct eval_case_row *rows;
 	const char *base = strrchr(file, '/');
-	const char *p[9];
 	size_t i;
-	int ok;
 
-	memcpy(run_id, "ev_", 3);
-	if (token_random(run_id + 3, sizeof(run_id) - 3, 16) != 0)
+	memset(&run, 0, sizeof(run));
+	memcpy(run.run_id, "ev_", 3);
+	if (token_random(run.run_id + 3, sizeof(run.run_id) - 3, 16) != 0)
 		return;
-	snprintf(npass, sizeof(npass), "%u", passed);
-	snprintf(nfail, sizeof(nfail), "%u", (unsigned)n - passed);
-	p[0] = run_id;
-	p[1] = base != NULL ? base + 1 : file;
-	p[2] = digest;
-	p[3] = prov->ops->name;
-	p[4] = prov->model;
-	p[5] = PROMPT_VERSION;
-	p[6] = started;
-	p[7] = npass;
-	p[8] = nfail;
-	ok = exec_ok(conn, "BEGIN", 0, NULL) && exec_ok(conn, "INSERT INTO "
-	    "eval_runs (run_id, eval_file, eval_digest, provider, model, "
-	    "prompt_version, started_at, finished_at, passed, failed) VALUES "
-	    "($1, $2, $3, $4, $5, $6, $7::timestamptz, now(), $8, $9)", 9, p);
-	for (i = 0; ok && i < n; i++) {
-		snprintf(lat, sizeof(lat), "%ld", cases[i].latency_ms);
-		p[0] = run_id;
-		p[1] = cases[i].name;
-		p[2] = cases[i].passed ? "true" : "false";
-		p[3] = cases[i].expected;
-		p[4] = cases[i].got;
-		p[5] = lat;
-		p[6] = cases[i].trace_id[0] ? cases[i].trace_id : NULL;
-		ok = exec_ok(conn, "INSERT INTO eval_case_results (run_id, "
-		    "case_name, passed, expected, got, latency_ms, trace_id) "
-		    "VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, p);
+	if ((rows = calloc(n > 0 ? n : 1, sizeof(*rows))) == NULL)
+		return;
+	snprintf(run.eval_file, sizeof(run.eval_file), "%s",
+	    base != NULL ? base + 1 : file);
+	snprintf(run.eval_digest, sizeof(run.eval_digest), "%s", digest);
+	snprintf(run.provider, sizeof(run.provider), "%s", prov->ops->name);
+	snprintf(run.model, sizeof(run.model), "%s", prov->model);
+	snprintf(run.prompt_version, sizeof(run.prompt_version), "%s",
+	    PROMPT_VERSION);
+	run.passed = passed;
+	run.failed = (long)n - passed;
+	for (i = 0; i < n; i++) {
+		snprintf(rows[i].name, sizeof(rows[i].name), "%s",
+		    cases[i].name);
+		rows[i].passed = cases[i].passed;
+		snprintf(rows[i].expected, sizeof(rows[i].expected), "%s",
+		    cases[i].expected);
+		snprintf(rows[i].got, sizeof(rows[i].got), "%s", cases[i].got);
+		rows[i].latency_ms = cases[i].latency_ms;
+		memcpy(rows[i].trace_id, cases[i].trace_id,
+		    sizeof(rows[i].trace_id));
 	}
-	if (ok && exec_ok(conn, "COMMIT", 0, NULL))
-		snprintf(out->run_id, sizeof(out->run_id), "%s", run_id);
+	if (store_evals_record(conn, &run, started, rows, n) == STORE_OK)
+		snprintf(out->run_id, sizeof(out->run_id), "%s", run.run_id);
 	else
-		exec_ok(conn, "ROLLBACK", 0, NULL);
+		fprintf(stderr, "keyrota eval: the run could not be recorded\n");
+	free(rows);
 }
 
 static void
@@ -622,7 +605,6 @@ eval_run(const struct config *cfg, const char *model_key,
 	struct app app;
 	char digest[65], started[40];
 	PGconn *conn = NULL;
-	PGresult *res;
 	size_t n = 0, i;
 	int rc = 3;
 
@@ -638,13 +620,11 @@ eval_run(const struct config *cfg, const char *model_key,
 		fprintf(stderr, "keyrota eval: database unavailable\n");
 		goto out;
 	}
-	res = PQexecParams(conn, "SELECT now()::text", 0, NULL, NULL, NULL,
-	    NULL, 0);
-	snprintf(started, sizeof(started), "%s", PQresultStatus(res) ==
-	    PGRES_TUPLES_OK ? PQgetvalue(res, 0, 0) : "now");
-	PQclear(res);
+	if (store_prepare(conn) != 0 ||
+	    store_now(conn, started, sizeof(started)) != STORE_OK)
+		snprintf(started, sizeof(started), "now");
 	name_accounts(cases, n);
-	app.db = db_pool_create(cfg->database_url, 8, trace_store_prepare);
+	app.db = db_pool_create(cfg->database_url, 8, store_prepare);
 	app.loop = loop_create();
 	if (app.db == NULL || app.loop == NULL || loop_start(app.loop) != 0 ||
 	    (app.provider = provider_from_config(cfg, model_key,

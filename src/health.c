@@ -1,13 +1,13 @@
 #include "autoconfig.h"
 
 #include <json-c/json.h>
-#include <libpq-fe.h>
 
 #include "app.h"
 #include "clock.h"
 #include "db_pool.h"
 #include "health.h"
 #include "http.h"
+#include "store.h"
 
 #define READY_WAIT_MS 2000
 
@@ -23,27 +23,20 @@ health_live(struct app *app, struct http_request *req)
 }
 
 static int
-select_one(PGconn *conn, void *arg)
+ping(PGconn *conn, void *arg)
 {
-	PGresult *res;
-	int ok;
-
 	(void)arg;
-	res = PQexecParams(conn, "SELECT 1", 0, NULL, NULL, NULL, NULL, 0);
-	ok = PQresultStatus(res) == PGRES_TUPLES_OK;
-	PQclear(res);
-	return ok ? 0 : -1;
+	return store_ping(conn) == STORE_OK ? 0 : -1;
 }
 
-/* SELECT 1 on a pooled connection, bounded by READY_WAIT_MS in all. A
- * connection that went stale while idle (PostgreSQL restarted) is replaced
- * by a new one, so "the database is down" is told from "this connection
- * is old". */
+/* A ping on a pooled connection, bounded by READY_WAIT_MS in all; the
+ * pool's one retry rule (db_pool_run) tells "the database is down" from
+ * "this idle connection went stale". */
 static int
 database_answers(struct db_pool *db)
 {
 	return db_pool_run(db, clock_now_ms() + READY_WAIT_MS,
-	    DB_RUN_REPEATABLE | DB_RUN_GATED, select_one, NULL) == DB_RUN_OK;
+	    DB_RUN_REPEATABLE | DB_RUN_GATED, ping, NULL) == DB_RUN_OK;
 }
 
 enum handler_result

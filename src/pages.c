@@ -390,42 +390,35 @@ pages_decide(struct app *app, struct http_request *req)
 	return HANDLER_PARKED;
 }
 
-static const char *
-headline(const char *decision)
-{
-	if (strcmp(decision, "eligible") == 0)
-		return "Eligible under P-7";
-	if (strcmp(decision, "not_eligible") == 0)
-		return "Not eligible under P-7";
-	return "Needs review under P-7";
-}
-
-static const char *
-meaning(const char *decision)
-{
-	if (strcmp(decision, "eligible") == 0)
-		return "Policy P-7 supports rotating this key: the report "
-		    "describes a stale service-account key and the account's "
-		    "trusted records put its age within the rotation window.";
-	if (strcmp(decision, "not_eligible") == 0)
-		return "Policy P-7 does not support rotating this key on the "
-		    "strength of this report.";
-	return "The report does not give enough to decide under P-7; a "
-	    "person needs to review it.";
-}
+/* What each decision means to the person who reported the key. */
+static const struct {
+	const char *headline;
+	const char *meaning;
+} outcomes[DECISION__MAX] = {
+	[DECISION_ELIGIBLE] = { "Eligible under " POLICY_LINE,
+	    "Policy " POLICY_LINE " supports rotating this key: the report "
+	    "describes a stale service-account key and the account's "
+	    "trusted records put its age within the rotation window." },
+	[DECISION_NOT_ELIGIBLE] = { "Not eligible under " POLICY_LINE,
+	    "Policy " POLICY_LINE " does not support rotating this key on the "
+	    "strength of this report." },
+	[DECISION_NEEDS_REVIEW] = { "Needs review under " POLICY_LINE,
+	    "The report does not give enough to decide under " POLICY_LINE
+	    "; a person needs to review it." },
+};
 
 /* Adds the cited policy lines, with their text, to ctx. */
 static void
 add_lines(PGconn *conn, const struct trace_row *row, struct tctx *ctx)
 {
-	struct policy_line lines[16];
+	struct policy_line lines[POLICY_MAX_LINES];
 	struct tctx *item;
 	size_t n = 0, i, j;
 	int age;
 
 	tctx_list(ctx, "lines");
-	if (trace_store_trusted(conn, row->account_id, lines, 16, &n, &age) ==
-	    STORE_UNAVAILABLE)
+	if (store_failed(trace_store_trusted(conn, row->account_id, lines,
+	    POLICY_MAX_LINES, &n, &age)))
 		n = 0;
 	for (i = 0; i < row->nsources; i++)
 		for (j = 0; j < n; j++)
@@ -444,7 +437,7 @@ pages_trace(struct app *app, struct http_request *req)
 	struct trace_row row;
 	enum store_result r = STORE_NOT_FOUND;
 	struct tctx *ctx;
-	enum kr_error e;
+	enum decision d;
 	PGconn *conn = NULL;
 
 	if (trace_id_valid(req->route_param)) {
@@ -455,7 +448,7 @@ pages_trace(struct app *app, struct http_request *req)
 	}
 	if (r != STORE_OK) {
 		db_pool_release(app->db, conn);
-		if (r == STORE_UNAVAILABLE)
+		if (store_failed(r))
 			pages_error(app, req, 503,
 			    kr_error_code(KR_DATABASE_UNAVAILABLE),
 			    kr_error_explain(KR_DATABASE_UNAVAILABLE),
@@ -469,20 +462,22 @@ pages_trace(struct app *app, struct http_request *req)
 	tctx_set(ctx, "trace_id", row.trace_id);
 	pages_set_time(ctx, "created", row.created_at);
 	pages_set_time(ctx, "finished", row.finished_at);
-	if (strcmp(row.status, "completed") == 0) {
-		tctx_set(ctx, "decision", row.decision);
-		tctx_set(ctx, "headline", headline(row.decision));
-		tctx_set(ctx, "meaning", meaning(row.decision));
+	if (row.status == TRACE_COMPLETED) {
+		/* A completed trace without a readable decision needs a
+		 * person, as its page says. */
+		d = row.has_decision ? row.decision : DECISION_NEEDS_REVIEW;
+		tctx_set(ctx, "decision", row.has_decision ?
+		    decision_name(row.decision) : "");
+		tctx_set(ctx, "headline", outcomes[d].headline);
+		tctx_set(ctx, "meaning", outcomes[d].meaning);
 		add_lines(conn, &row, ctx);
 		db_pool_release(app->db, conn);
 		pages_send(app, req, 200, PAGE_COMPLETED, ctx,
-		    headline(row.decision), NULL);
-	} else if (strcmp(row.status, "failed") == 0) {
+		    outcomes[d].headline, NULL);
+	} else if (row.status == TRACE_FAILED) {
 		db_pool_release(app->db, conn);
-		e = kr_error_from_code(row.error_code);
-		tctx_set(ctx, "error_code", row.error_code);
-		tctx_set(ctx, "explanation", kr_error_explain(
-		    e == KR_ERROR__MAX ? KR_INTERNAL_ERROR : e));
+		tctx_set(ctx, "error_code", kr_error_code(row.error));
+		tctx_set(ctx, "explanation", kr_error_explain(row.error));
 		pages_send(app, req, 200, PAGE_FAILED, ctx,
 		    "Decision unavailable", NULL);
 	} else {
@@ -491,7 +486,7 @@ pages_trace(struct app *app, struct http_request *req)
 		 * header, the data attribute) and to the noscript refresh. */
 		tctx_setf(ctx, "refresh", "%d", RUNNING_REFRESH_S);
 		pages_send(app, req, 200, PAGE_RUNNING, ctx,
-		    "Checking policy P-7", "Retry-After: "
+		    "Checking policy " POLICY_LINE, "Retry-After: "
 		    STR(RUNNING_REFRESH_S) "\r\n");
 	}
 	tctx_free(ctx);

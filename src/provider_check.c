@@ -16,7 +16,6 @@
 
 #define CHECK_REPORT "The CI deploy key of this service account is stale " \
 	"and should be rotated."
-#define CHECK_MAX_LINES 16
 
 struct waiter {
 	pthread_mutex_t        lock;
@@ -56,14 +55,16 @@ load_lines(const struct config *cfg, struct policy_line *lines)
 	int age;
 	PGconn *conn = db_connect(cfg->database_url);
 
-	if (conn != NULL && trace_store_prepare(conn) == 0)
-		trace_store_trusted(conn, "acct_00000", lines, CHECK_MAX_LINES,
+	if (conn != NULL && store_prepare(conn) == 0)
+		trace_store_trusted(conn, "acct_00000", lines, POLICY_MAX_LINES,
 		    &n, &age);
 	if (conn != NULL)
 		PQfinish(conn);
 	if (n == 0) {
-		printf("policy:   database unavailable; using the built-in P-7\n");
-		snprintf(lines[0].line_id, sizeof(lines[0].line_id), "P-7");
+		printf("policy:   database unavailable; using the built-in "
+		    POLICY_LINE "\n");
+		snprintf(lines[0].line_id, sizeof(lines[0].line_id), "%s",
+		    POLICY_LINE);
 		snprintf(lines[0].summary, sizeof(lines[0].summary), "Stale "
 		    "service-account keys may be rotated within 30 days.");
 		lines[0].rotation_window_days = 30;
@@ -75,7 +76,7 @@ load_lines(const struct config *cfg, struct policy_line *lines)
 int
 provider_check_run(const struct config *cfg, const char *model_key)
 {
-	static struct policy_line lines[CHECK_MAX_LINES];
+	static struct policy_line lines[POLICY_MAX_LINES];
 	struct trusted_context t;
 	struct provider_call call;
 	struct provider *p = NULL;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "store.h"
 #include "trace_store.h"
 
 #define TRACE_COLUMNS \
@@ -36,14 +37,12 @@ enum stmt {
 	STMT__MAX
 };
 
-static const struct {
-	const char *name;
-	int         nparams;
-	const char *sql;
-} stmts[STMT__MAX] = {
+/* Statuses and error codes are parameters: their names are those of
+ * trace_status_name and the error table, nowhere else. */
+static const struct store_stmt stmts[STMT__MAX] = {
 	/* deadline_at is taken from the database's clock, as every reaper
 	 * compares it with that clock. */
-	[STMT_INSERT_RUNNING] = { "insert_running", 11,
+	[STMT_INSERT_RUNNING] = { "trace_insert_running", 11,
 	    "INSERT INTO traces (trace_id, account_id, prompt_version, "
 	    "provider, request_model, idempotency_key, request_digest, "
 	    "input_fingerprint, fingerprint_key_id, deadline_at, eval) "
@@ -51,95 +50,63 @@ static const struct {
 	    "CASE WHEN $10::int > 0 THEN now() + "
 	    "make_interval(secs => $10::int / 1000.0) END, $11::boolean) "
 	    "ON CONFLICT DO NOTHING RETURNING trace_id" },
-	[STMT_GET] = { "get", 1,
+	[STMT_GET] = { "trace_get", 1,
 	    "SELECT " TRACE_COLUMNS " FROM traces WHERE trace_id = $1" },
-	[STMT_GET_BY_IDEMPOTENCY_KEY] = { "get_by_idempotency_key", 1,
+	[STMT_GET_BY_IDEMPOTENCY_KEY] = { "trace_get_by_idempotency_key", 1,
 	    "SELECT " TRACE_COLUMNS " FROM traces WHERE idempotency_key = $1" },
 	/* Policy lines with the key age of one account alongside (NULL when
 	 * the account is unknown): one round trip. */
-	[STMT_TRUSTED] = { "trusted", 1,
+	[STMT_TRUSTED] = { "trace_trusted", 1,
 	    "SELECT p.line_id, p.summary, p.rotation_window_days, "
 	    "(SELECT floor(extract(epoch FROM now() - a.key_created_at) "
 	    "/ 86400)::int FROM accounts a WHERE a.account_id = $1) "
 	    "FROM policy_lines p ORDER BY p.line_id" },
-	[STMT_FINISH] = { "finish", 14,
+	[STMT_FINISH] = { "trace_finish", 15,
 	    "UPDATE traces SET status = $2, decision = $3, "
 	    "rotation_window_days = $4, source_line_ids = $5::text[], "
 	    "error_code = $6, model_decision = $7, response_model = $8, "
 	    "response_id = $9, finish_reason = $10, provider_attempts = $11, "
 	    "input_tokens = $12, output_tokens = $13, latency_ms = $14, "
 	    "finished_at = greatest(now(), created_at) "
-	    "WHERE trace_id = $1 AND status = 'running'" },
-	[STMT_REAP] = { "reap", 1,
-	    "UPDATE traces SET status = 'failed', error_code = 'worker_lost', "
+	    "WHERE trace_id = $1 AND status = $15" },
+	[STMT_REAP] = { "trace_reap", 4,
+	    "UPDATE traces SET status = $2, error_code = $3, "
 	    "finished_at = now(), latency_ms = least(2147483647, "
 	    "(extract(epoch FROM now() - created_at) * 1000)::bigint) "
-	    "WHERE status = 'running' AND (deadline_at < now() "
+	    "WHERE status = $4 AND (deadline_at < now() "
 	    "OR (deadline_at IS NULL AND "
 	    "created_at < now() - make_interval(secs => $1::float8 / 1000)))" },
 };
 
+static const char *const status_names[TRACE_STATUS__MAX] = {
+	[TRACE_RUNNING] = "running",
+	[TRACE_COMPLETED] = "completed",
+	[TRACE_FAILED] = "failed",
+};
+
+const char *
+trace_status_name(enum trace_status s)
+{
+	return s < TRACE_STATUS__MAX ? status_names[s] : "running";
+}
+
+int
+trace_status_from_name(const char *s, enum trace_status *out)
+{
+	int i;
+
+	for (i = 0; i < TRACE_STATUS__MAX; i++)
+		if (strcmp(s, status_names[i]) == 0) {
+			*out = (enum trace_status)i;
+			return 0;
+		}
+	return -1;
+}
+
 int
 trace_store_prepare(PGconn *conn)
 {
-	PGresult *res;
-	int i, ok;
-
-	for (i = 0; i < STMT__MAX; i++) {
-		res = PQprepare(conn, stmts[i].name, stmts[i].sql,
-		    stmts[i].nparams, NULL);
-		ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-		if (!ok)
-			log_error("preparing %s: %s", stmts[i].name,
-			    PQerrorMessage(conn));
-		PQclear(res);
-		if (!ok)
-			return -1;
-	}
-	return 0;
-}
-
-static PGresult *
-run(PGconn *conn, enum stmt s, const char *const *params)
-{
-	PGresult *res = PQexecPrepared(conn, stmts[s].name, stmts[s].nparams,
-	    params, NULL, NULL, 0);
-	ExecStatusType st = PQresultStatus(res);
-	const char *state, *primary;
-
-	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
-		return res;
-	/* The server's primary message and SQLSTATE only: its DETAIL would
-	 * copy the refused row, provider metadata included, into the log. */
-	state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-	primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-	if (state != NULL && primary != NULL)
-		log_error("statement %s failed: %s (SQLSTATE %s)",
-		    stmts[s].name, primary, state);
-	else
-		log_error("statement %s failed: %s", stmts[s].name,
-		    PQerrorMessage(conn));
-	return res;
-}
-
-static int
-failed(const PGresult *res)
-{
-	ExecStatusType st = PQresultStatus(res);
-
-	return st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK;
-}
-
-static void
-copy_field(char *dst, size_t dstlen, const PGresult *res, int row, int col)
-{
-	snprintf(dst, dstlen, "%s", PQgetvalue(res, row, col));
-}
-
-static long
-long_field(const PGresult *res, int row, int col)
-{
-	return strtol(PQgetvalue(res, row, col), NULL, 10);
+	return store_prepare_table(conn, stmts, STMT__MAX);
 }
 
 static void
@@ -163,53 +130,63 @@ split_sources(struct trace_row *t, const char *list)
 static void
 read_row(const PGresult *res, int row, struct trace_row *t)
 {
+	const char *code;
 	int c = 0;
 
 	memset(t, 0, sizeof(*t));
-	copy_field(t->trace_id, sizeof(t->trace_id), res, row, c++);
-	copy_field(t->account_id, sizeof(t->account_id), res, row, c++);
-	copy_field(t->status, sizeof(t->status), res, row, c++);
-	copy_field(t->decision, sizeof(t->decision), res, row, c++);
-	t->rotation_window_days = (int)long_field(res, row, c++);
+	store_text(t->trace_id, sizeof(t->trace_id), res, row, c++);
+	store_text(t->account_id, sizeof(t->account_id), res, row, c++);
+	/* The names become enums here, once. The CHECK constraints admit
+	 * no others; a failed trace with an unknown code reads as
+	 * internal_error. */
+	if (trace_status_from_name(PQgetvalue(res, row, c++), &t->status) != 0)
+		t->status = TRACE_RUNNING;
+	t->has_decision = t->status == TRACE_COMPLETED && decision_from_name(
+	    PQgetvalue(res, row, c++), &t->decision) == 0;
+	if (t->status != TRACE_COMPLETED)
+		c++;
+	t->rotation_window_days = (int)store_long(res, row, c++);
 	split_sources(t, PQgetvalue(res, row, c++));
-	copy_field(t->error_code, sizeof(t->error_code), res, row, c++);
-	copy_field(t->model_decision, sizeof(t->model_decision), res, row, c++);
-	copy_field(t->prompt_version, sizeof(t->prompt_version), res, row, c++);
-	copy_field(t->provider, sizeof(t->provider), res, row, c++);
-	copy_field(t->request_model, sizeof(t->request_model), res, row, c++);
-	copy_field(t->response_model, sizeof(t->response_model), res, row, c++);
-	t->provider_attempts = (int)long_field(res, row, c++);
-	t->input_tokens = long_field(res, row, c++);
-	t->output_tokens = long_field(res, row, c++);
-	copy_field(t->response_id, sizeof(t->response_id), res, row, c++);
-	copy_field(t->finish_reason, sizeof(t->finish_reason), res, row, c++);
-	t->latency_ms = long_field(res, row, c++);
-	copy_field(t->created_at, sizeof(t->created_at), res, row, c++);
-	copy_field(t->finished_at, sizeof(t->finished_at), res, row, c++);
-	copy_field(t->idempotency_key, sizeof(t->idempotency_key), res, row,
+	code = PQgetvalue(res, row, c++);
+	if (t->status == TRACE_FAILED &&
+	    (t->error = kr_error_from_code(code)) == KR_ERROR__MAX)
+		t->error = KR_INTERNAL_ERROR;
+	t->has_model_decision = decision_from_name(PQgetvalue(res, row, c++),
+	    &t->model_decision) == 0;
+	store_text(t->prompt_version, sizeof(t->prompt_version), res, row, c++);
+	store_text(t->provider, sizeof(t->provider), res, row, c++);
+	store_text(t->request_model, sizeof(t->request_model), res, row, c++);
+	store_text(t->response_model, sizeof(t->response_model), res, row, c++);
+	t->provider_attempts = (int)store_long(res, row, c++);
+	t->input_tokens = store_long(res, row, c++);
+	t->output_tokens = store_long(res, row, c++);
+	store_text(t->response_id, sizeof(t->response_id), res, row, c++);
+	store_text(t->finish_reason, sizeof(t->finish_reason), res, row, c++);
+	t->latency_ms = store_long(res, row, c++);
+	store_text(t->created_at, sizeof(t->created_at), res, row, c++);
+	store_text(t->finished_at, sizeof(t->finished_at), res, row, c++);
+	store_text(t->idempotency_key, sizeof(t->idempotency_key), res, row,
 	    c++);
-	copy_field(t->request_digest, sizeof(t->request_digest), res, row, c++);
-	copy_field(t->input_fingerprint, sizeof(t->input_fingerprint), res,
+	store_text(t->request_digest, sizeof(t->request_digest), res, row, c++);
+	store_text(t->input_fingerprint, sizeof(t->input_fingerprint), res,
 	    row, c++);
-	copy_field(t->fingerprint_key_id, sizeof(t->fingerprint_key_id), res,
+	store_text(t->fingerprint_key_id, sizeof(t->fingerprint_key_id), res,
 	    row, c++);
-	copy_field(t->deadline_at, sizeof(t->deadline_at), res, row, c++);
-	t->eval = strcmp(PQgetvalue(res, row, c++), "t") == 0;
+	store_text(t->deadline_at, sizeof(t->deadline_at), res, row, c++);
+	t->eval = store_bool(res, row, c++);
 }
 
 static enum store_result
 get_one(PGconn *conn, enum stmt s, const char *key, struct trace_row *out)
 {
 	const char *params[1] = { key };
-	enum store_result r = STORE_NOT_FOUND;
-	PGresult *res = run(conn, s, params);
+	PGresult *res;
+	enum store_result r = store_exec(conn, &stmts[s], params, &res);
 
-	if (failed(res))
-		r = STORE_UNAVAILABLE;
-	else if (PQntuples(res) == 1) {
+	if (r == STORE_OK && PQntuples(res) == 1)
 		read_row(res, 0, out);
-		r = STORE_OK;
-	}
+	else if (r == STORE_OK)
+		r = STORE_NOT_FOUND;
 	PQclear(res);
 	return r;
 }
@@ -240,15 +217,11 @@ trace_store_insert_running(PGconn *conn, const struct trace_new *t)
 	PGresult *res;
 
 	snprintf(deadline, sizeof(deadline), "%u", t->deadline_ms);
-	res = run(conn, STMT_INSERT_RUNNING, params);
-
-	if (failed(res)) {
-		PQclear(res);
-		return STORE_UNAVAILABLE;
-	}
-	r = PQntuples(res) == 1 ? STORE_OK : STORE_DUPLICATE;
+	r = store_exec(conn, &stmts[STMT_INSERT_RUNNING], params, &res);
+	if (r == STORE_OK && PQntuples(res) != 1)
+		r = STORE_CONFLICT;
 	PQclear(res);
-	if (r == STORE_DUPLICATE) {
+	if (r == STORE_CONFLICT) {
 		/* A retried insert that had committed is ours, not a clash. */
 		if ((row = malloc(sizeof(*row))) == NULL)
 			return STORE_UNAVAILABLE;
@@ -264,25 +237,25 @@ trace_store_trusted(PGconn *conn, const char *account_id,
     struct policy_line *lines, size_t max, size_t *nlines, int *key_age_days)
 {
 	const char *params[1] = { account_id };
-	enum store_result r = STORE_NOT_FOUND;
-	PGresult *res = run(conn, STMT_TRUSTED, params);
+	PGresult *res;
+	enum store_result r;
 	int i, rows;
 
 	*nlines = 0;
 	*key_age_days = -1;
-	if (failed(res)) {
-		PQclear(res);
-		return STORE_UNAVAILABLE;
-	}
+	if ((r = store_exec(conn, &stmts[STMT_TRUSTED], params, &res)) !=
+	    STORE_OK)
+		return r;
+	r = STORE_NOT_FOUND;
 	rows = PQntuples(res);
 	for (i = 0; i < rows && *nlines < max; i++) {
 		struct policy_line *l = &lines[(*nlines)++];
 
-		copy_field(l->line_id, sizeof(l->line_id), res, i, 0);
-		copy_field(l->summary, sizeof(l->summary), res, i, 1);
-		l->rotation_window_days = (int)long_field(res, i, 2);
+		store_text(l->line_id, sizeof(l->line_id), res, i, 0);
+		store_text(l->summary, sizeof(l->summary), res, i, 1);
+		l->rotation_window_days = (int)store_long(res, i, 2);
 		if (!PQgetisnull(res, i, 3)) {
-			*key_age_days = (int)long_field(res, i, 3);
+			*key_age_days = (int)store_long(res, i, 3);
 			r = STORE_OK;
 		}
 	}
@@ -312,25 +285,13 @@ sources_literal(const struct model_answer *a, char *out, size_t outlen)
 		snprintf(out, outlen, "{}");
 }
 
-/* PostgreSQL refused the values themselves (SQLSTATE class 22, data
- * exception, or 23, integrity constraint violation): the same statement
- * would fail again on any connection. */
-static int
-data_error(const PGresult *res)
-{
-	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-
-	return state != NULL && (strncmp(state, "22", 2) == 0 ||
-	    strncmp(state, "23", 2) == 0);
-}
-
 enum store_result
 trace_store_finish(PGconn *conn, const char *trace_id,
     const struct trace_finish *f)
 {
 	char window[16], sources[DECISION_MAX_SOURCES * (POLICY_ID_MAX + 1) + 4];
 	char attempts[16], in_tok[24], out_tok[24], latency[24];
-	const char *params[14];
+	const char *params[15];
 	enum store_result r;
 	PGresult *res;
 	int completed = f->status == TRACE_COMPLETED;
@@ -345,7 +306,8 @@ trace_store_finish(PGconn *conn, const char *trace_id,
 		sources_literal(f->answer, sources, sizeof(sources));
 	}
 	params[0] = trace_id;
-	params[1] = completed ? "completed" : "failed";
+	params[1] = trace_status_name(completed ? TRACE_COMPLETED :
+	    TRACE_FAILED);
 	params[2] = completed ? decision_name(f->answer->decision) : NULL;
 	params[3] = completed ? window : NULL;
 	params[4] = completed ? sources : NULL;
@@ -361,22 +323,21 @@ trace_store_finish(PGconn *conn, const char *trace_id,
 	params[11] = f->input_tokens >= 0 ? in_tok : NULL;
 	params[12] = f->output_tokens >= 0 ? out_tok : NULL;
 	params[13] = latency;
-	res = run(conn, STMT_FINISH, params);
-	if (failed(res) && data_error(res)) {
+	params[14] = trace_status_name(TRACE_RUNNING);
+	r = store_exec(conn, &stmts[STMT_FINISH], params, &res);
+	if (r == STORE_DATA_ERROR || r == STORE_CONFLICT) {
 		/* The trace still ends, as internal_error, with only the
 		 * values keyrota made itself. */
 		log_error("trace %s: its outcome could not be stored; failing "
 		    "it as internal_error", trace_id);
-		PQclear(res);
-		params[1] = "failed";
+		params[1] = trace_status_name(TRACE_FAILED);
 		params[2] = params[3] = params[4] = NULL;
 		params[5] = kr_error_code(KR_INTERNAL_ERROR);
 		params[7] = params[8] = params[9] = NULL;
-		res = run(conn, STMT_FINISH, params);
-		r = failed(res) ? STORE_UNAVAILABLE : STORE_NOT_RUNNING;
-	} else if (failed(res))
-		r = STORE_UNAVAILABLE;
-	else
+		r = store_exec(conn, &stmts[STMT_FINISH], params, &res);
+		if (r == STORE_OK)
+			r = STORE_NOT_RUNNING;
+	} else if (r == STORE_OK)
 		r = strcmp(PQcmdTuples(res), "1") == 0 ? STORE_OK :
 		    STORE_NOT_RUNNING;
 	PQclear(res);
@@ -387,14 +348,18 @@ long
 trace_store_reap(PGconn *conn, unsigned fallback_ms)
 {
 	char ms[16];
-	const char *params[1] = { ms };
+	const char *params[4] = { ms, trace_status_name(TRACE_FAILED),
+	    kr_error_code(KR_WORKER_LOST), trace_status_name(TRACE_RUNNING) };
 	PGresult *res;
+	char *end;
 	long n = -1;
 
 	snprintf(ms, sizeof(ms), "%u", fallback_ms);
-	res = run(conn, STMT_REAP, params);
-	if (!failed(res))
-		n = strtol(PQcmdTuples(res), NULL, 10);
+	if (store_exec(conn, &stmts[STMT_REAP], params, &res) == STORE_OK) {
+		n = strtol(PQcmdTuples(res), &end, 10);
+		if (*end != '\0')
+			n = -1;
+	}
 	PQclear(res);
 	return n;
 }

@@ -1,8 +1,8 @@
-/* trace_store: every SQL statement keyrota runs per request, in one table,
- * prepared once per connection and executed by name. Each call is its own
- * committed statement, so a trace's `running` row is durable before the
- * model is called, and its terminal update applies only to a row that is
- * still running. */
+/* trace_store: the statements a decision runs (a store file, see store.h):
+ * start a trace, read it back, load the trusted rows, finish it, reap it.
+ * Each call is its own committed statement, so a trace's `running` row is
+ * durable before the model is called, and its terminal update applies only
+ * to a row that is still running (docs/traces.md). */
 #ifndef KEYROTA_TRACE_STORE_H
 #define KEYROTA_TRACE_STORE_H
 
@@ -12,18 +12,21 @@
 
 #include "decision.h"
 #include "errors.h"
+#include "store.h"
 #include "trace_id.h"
 
-enum store_result {
-	STORE_OK,
-	STORE_DUPLICATE,     /* the idempotency key is already taken */
-	STORE_NOT_FOUND,
-	STORE_NOT_RUNNING,   /* the row's terminal state is not the one asked
-	                        for: read it back (see trace_store_finish) */
-	STORE_UNAVAILABLE,   /* database error: see the log */
+/* A trace's lifecycle (docs/traces.md). */
+enum trace_status {
+	TRACE_RUNNING,
+	TRACE_COMPLETED,
+	TRACE_FAILED,
+	TRACE_STATUS__MAX
 };
 
-enum trace_status { TRACE_RUNNING, TRACE_COMPLETED, TRACE_FAILED };
+/* "running", "completed", "failed": the stored and the shown name. */
+const char *trace_status_name(enum trace_status s);
+/* 0 and *out set, or -1 when s names no status. */
+int         trace_status_from_name(const char *s, enum trace_status *out);
 
 struct trace_new {
 	const char *trace_id;
@@ -63,13 +66,15 @@ struct trace_finish {
 struct trace_row {
 	char     trace_id[TRACE_ID_SIZE];
 	char     account_id[16];
-	char     status[16];
-	char     decision[16];
+	enum trace_status status;
+	int      has_decision;                  /* completed only */
+	enum decision decision;
 	int      rotation_window_days;          /* -1 when NULL */
 	size_t   nsources;
 	char     sources[DECISION_MAX_SOURCES][POLICY_ID_MAX];
-	char     error_code[32];
-	char     model_decision[16];
+	enum kr_error error;                    /* failed only; else KR_OK */
+	int      has_model_decision;
+	enum decision model_decision;           /* what the model said */
 	char     prompt_version[64];
 	char     provider[16];
 	char     request_model[128];
@@ -90,9 +95,10 @@ struct trace_row {
 	int      eval;                          /* made by `keyrota eval` */
 };
 
-/* Prepares every statement on a new connection (a db_pool hook). */
+/* Prepares this file's statements (for store_prepare). */
 int               trace_store_prepare(PGconn *conn);
 
+/* STORE_CONFLICT when the idempotency key is already taken. */
 enum store_result trace_store_insert_running(PGconn *conn,
                       const struct trace_new *t);
 enum store_result trace_store_get(PGconn *conn, const char *trace_id,
@@ -107,12 +113,12 @@ enum store_result trace_store_trusted(PGconn *conn, const char *account_id,
                       struct policy_line *lines, size_t max,
                       size_t *nlines, int *key_age_days);
 /* Ends a running trace with f: STORE_OK when f is stored. When PostgreSQL
- * refuses f's data (SQLSTATE class 22 or 23, e.g. provider metadata it
- * cannot store), retrying would fail the same way: the trace is failed as
+ * refuses f's data (STORE_DATA_ERROR, e.g. provider metadata it cannot
+ * store), retrying would fail the same way: the trace is failed as
  * internal_error without the provider metadata instead, and the result is
  * STORE_NOT_RUNNING, as when someone else (the reaper) ended it first;
- * either way the caller reads the stored state back. STORE_UNAVAILABLE
- * only for connection-level failures, which are worth retrying. */
+ * either way the caller reads the stored state back. Otherwise a database
+ * error (store_failed). */
 enum store_result trace_store_finish(PGconn *conn, const char *trace_id,
                       const struct trace_finish *f);
 /* Fails as worker_lost, in one statement, every running trace whose

@@ -141,7 +141,7 @@ worker_start(struct worker *w, const struct config *cfg,
 	w->app.fingerprint_key = &sec->fingerprint;
 	metrics_process_start(getpid());
 	w->app.db = db_pool_create(cfg->database_url, cfg->db_pool_size,
-	    trace_store_prepare);
+	    store_prepare);
 	if (w->app.db != NULL)
 		db_pool_set_gate(w->app.db, cfg->threads > THREADS_FREE_OF_DB ?
 		    cfg->threads - THREADS_FREE_OF_DB : 1);

@@ -23,7 +23,7 @@ connect_prepared(void)
 	PGconn *c = db_connect(url);
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
-	CU_ASSERT_EQUAL_FATAL(trace_store_prepare(c), 0);
+	CU_ASSERT_EQUAL_FATAL(store_prepare(c), 0);
 	return c;
 }
 
@@ -115,13 +115,14 @@ test_two_finishers_race_exactly_once(void)
 		    (b.result == STORE_NOT_RUNNING));
 		CU_ASSERT_EQUAL_FATAL(trace_store_get(c, id, &row), STORE_OK);
 		if (a.result == STORE_OK) {
-			CU_ASSERT_STRING_EQUAL(row.status, "completed");
-			CU_ASSERT_STRING_EQUAL(row.decision, "eligible");
-			CU_ASSERT_STRING_EQUAL(row.error_code, "");
+			CU_ASSERT_EQUAL(row.status, TRACE_COMPLETED);
+			CU_ASSERT_TRUE(row.has_decision);
+			CU_ASSERT_EQUAL(row.decision, DECISION_ELIGIBLE);
+			CU_ASSERT_EQUAL(row.error, KR_OK);
 		} else {
-			CU_ASSERT_STRING_EQUAL(row.status, "failed");
-			CU_ASSERT_STRING_EQUAL(row.error_code, "provider_timeout");
-			CU_ASSERT_STRING_EQUAL(row.decision, "");
+			CU_ASSERT_EQUAL(row.status, TRACE_FAILED);
+			CU_ASSERT_EQUAL(row.error, KR_PROVIDER_TIMEOUT);
+			CU_ASSERT_FALSE(row.has_decision);
 		}
 	}
 	PQfinish(c);
@@ -188,7 +189,7 @@ test_idempotency_key_is_unique(void)
 	    "0123456789abcdef0123456789abcdef";
 	t.input_fingerprint = "abcdef012345";
 	t.fingerprint_key_id = "fk_test";
-	CU_ASSERT_EQUAL(trace_store_insert_running(c, &t), STORE_DUPLICATE);
+	CU_ASSERT_EQUAL(trace_store_insert_running(c, &t), STORE_CONFLICT);
 	CU_ASSERT_EQUAL(trace_store_get_by_idempotency_key(c, key, &row),
 	    STORE_OK);
 	CU_ASSERT_STRING_EQUAL(row.trace_id, id);
@@ -218,11 +219,11 @@ test_reaper_fails_only_old_running_traces(void)
 	PQclear(res);
 	CU_ASSERT(trace_store_reap(c, 60000) >= 1);
 	CU_ASSERT_EQUAL_FATAL(trace_store_get(c, old, &row), STORE_OK);
-	CU_ASSERT_STRING_EQUAL(row.status, "failed");
-	CU_ASSERT_STRING_EQUAL(row.error_code, "worker_lost");
+	CU_ASSERT_EQUAL(row.status, TRACE_FAILED);
+	CU_ASSERT_EQUAL(row.error, KR_WORKER_LOST);
 	CU_ASSERT(row.latency_ms >= 3600 * 1000 - 1000);
 	CU_ASSERT_EQUAL_FATAL(trace_store_get(c, fresh, &row), STORE_OK);
-	CU_ASSERT_STRING_EQUAL(row.status, "running");
+	CU_ASSERT_EQUAL(row.status, TRACE_RUNNING);
 	PQfinish(c);
 }
 
@@ -249,13 +250,13 @@ test_reaper_uses_each_traces_deadline(void)
 	nanosleep(&pause, NULL);
 	CU_ASSERT(trace_store_reap(c, 60000) >= 2);
 	CU_ASSERT_EQUAL_FATAL(trace_store_get(c, long_wait, &row), STORE_OK);
-	CU_ASSERT_STRING_EQUAL(row.status, "running");
+	CU_ASSERT_EQUAL(row.status, TRACE_RUNNING);
 	CU_ASSERT_NOT_EQUAL(row.deadline_at[0], '\0');
 	CU_ASSERT_EQUAL_FATAL(trace_store_get(c, due, &row), STORE_OK);
-	CU_ASSERT_STRING_EQUAL(row.status, "failed");
-	CU_ASSERT_STRING_EQUAL(row.error_code, "worker_lost");
+	CU_ASSERT_EQUAL(row.status, TRACE_FAILED);
+	CU_ASSERT_EQUAL(row.error, KR_WORKER_LOST);
 	CU_ASSERT_EQUAL_FATAL(trace_store_get(c, legacy, &row), STORE_OK);
-	CU_ASSERT_STRING_EQUAL(row.status, "failed");
+	CU_ASSERT_EQUAL(row.status, TRACE_FAILED);
 	CU_ASSERT_STRING_EQUAL(row.deadline_at, "");
 	exec_one(c, "UPDATE traces SET status = 'failed', error_code = "
 	    "'worker_lost', finished_at = now(), latency_ms = 0 "
@@ -299,12 +300,13 @@ test_finish_with_unstorable_metadata_fails_the_trace(void)
 		f.latency_ms = 7;
 		CU_ASSERT_EQUAL(trace_store_finish(c, id, &f), STORE_NOT_RUNNING);
 		CU_ASSERT_EQUAL_FATAL(trace_store_get(c, id, &row), STORE_OK);
-		CU_ASSERT_STRING_EQUAL(row.status, "failed");
-		CU_ASSERT_STRING_EQUAL(row.error_code, "internal_error");
+		CU_ASSERT_EQUAL(row.status, TRACE_FAILED);
+		CU_ASSERT_EQUAL(row.error, KR_INTERNAL_ERROR);
 		CU_ASSERT_STRING_EQUAL(row.response_model, "");
 		CU_ASSERT_STRING_EQUAL(row.response_id, "");
-		CU_ASSERT_STRING_EQUAL(row.decision, "");
-		CU_ASSERT_STRING_EQUAL(row.model_decision, "eligible");
+		CU_ASSERT_FALSE(row.has_decision);
+		CU_ASSERT_TRUE(row.has_model_decision);
+		CU_ASSERT_EQUAL(row.model_decision, DECISION_ELIGIBLE);
 		CU_ASSERT_EQUAL(row.provider_attempts, 2);
 		/* The connection is still usable afterwards. */
 		CU_ASSERT_EQUAL(PQstatus(c), CONNECTION_OK);
