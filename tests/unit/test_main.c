@@ -16,6 +16,7 @@ main(int argc, char **argv)
 	suite_buf();
 	suite_config();
 	suite_export();
+	suite_facts();
 	suite_csrf();
 	suite_decision();
 	suite_fingerprint();
