@@ -26,8 +26,7 @@ api_outcome_json(const struct decide_outcome *o)
 	json_object_object_add(obj, "trace_id",
 	    json_object_new_string(o->trace_id));
 	json_object_object_add(obj, "status", json_object_new_string(
-	    o->status == TRACE_COMPLETED ? "completed" :
-	    o->status == TRACE_FAILED ? "failed" : "running"));
+	    trace_status_name(o->status)));
 	json_object_object_add(obj, "decision", o->has_decision ?
 	    json_object_new_string(decision_name(o->decision)) : NULL);
 	for (i = 0; i < o->nsources; i++)

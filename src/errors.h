@@ -1,4 +1,4 @@
-/* errors: the closed set of named errors (README, "A sample request"). One
+/* errors: the closed set of named errors (docs/http-api.md, "Errors"). One
  * enum, one table: the code a client sees, the HTTP status it travels with,
  * and the words a person reads. The first group ends a trace as failed; the
  * second is answered without a trace. */
