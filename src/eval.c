@@ -46,7 +46,7 @@ struct eval_case {
 	unsigned        line;
 	char            name[81];
 	int             age_days;
-	char           *report_json;      /* the request body, as the API gets */
+	struct json_object *report;       /* the request body but the account */
 	struct expect   expect[EXPECT_MAX];
 	size_t          nexpect;
 	char            account_id[16];
@@ -213,9 +213,7 @@ parse_case(struct json_object *o, struct eval_case *c, const char **msg)
 		}
 		json_object_object_add(body, "item", json_object_get(v));
 	}
-	c->report_json = strdup(json_object_to_json_string_ext(body,
-	    JSON_C_TO_STRING_PLAIN));
-	json_object_put(body);
+	c->report = body;
 	*msg = "expect is required";
 	if (!json_object_object_get_ex(o, "expect", &exp))
 		return -1;
@@ -241,7 +239,7 @@ free_cases(struct eval_case *cases, size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		free(cases[i].report_json);
+		json_object_put(cases[i].report);
 	free(cases);
 }
 
@@ -353,13 +351,24 @@ describe_expect(const struct eval_case *c, char *out, size_t len)
 	buf_free(&b);
 }
 
+/* The outcome's source line ids, comma-separated, into b. */
+static void
+join_sources(const struct decide_outcome *o, struct buf *b)
+{
+	size_t k;
+
+	for (k = 0; k < o->nsources; k++)
+		buf_printf(b, "%s%s", k ? "," : "", o->sources[k]);
+}
+
 /* Compares the outcome (kind plus details) with each acceptable one. */
 static int
 matches(const struct eval_case *c, enum outcome_kind kind,
     const struct decide_outcome *o, const char *fields)
 {
-	char sources[64];
-	size_t i, k;
+	struct buf sources;
+	size_t i;
+	int same;
 
 	for (i = 0; i < c->nexpect; i++) {
 		const struct expect *e = &c->expect[i];
@@ -372,12 +381,13 @@ matches(const struct eval_case *c, enum outcome_kind kind,
 			return 1;
 		if (kind == OUT_COMPLETED && o->has_decision &&
 		    e->decision == o->decision) {
-			sources[0] = '\0';
-			for (k = 0; k < o->nsources; k++)
-				snprintf(sources + strlen(sources), sizeof(sources) -
-				    strlen(sources), "%s%s", k ? "," : "",
-				    o->sources[k]);
-			if (!e->has_sources || strcmp(e->sources, sources) == 0)
+			if (!e->has_sources)
+				return 1;
+			buf_init(&sources, sizeof(e->sources));
+			join_sources(o, &sources);
+			same = strcmp(e->sources, buf_str(&sources)) == 0;
+			buf_free(&sources);
+			if (same)
 				return 1;
 		}
 	}
@@ -400,7 +410,7 @@ case_done(void *arg, const struct decide_outcome *o)
 	struct eval_case *c = ctx->c;
 	struct eval_run_state *run = ctx->run;
 	enum outcome_kind kind;
-	size_t k;
+	struct buf got;
 
 	c->latency_ms = clock_since_ms(&c->started);
 	memcpy(c->trace_id, o->trace_id, sizeof(c->trace_id));
@@ -410,13 +420,13 @@ case_done(void *arg, const struct decide_outcome *o)
 		    kr_error_code(o->error));
 	} else if (o->status == TRACE_COMPLETED) {
 		kind = OUT_COMPLETED;
-		snprintf(c->got, sizeof(c->got), "completed %s [",
+		buf_init(&got, sizeof(c->got) - 1);
+		buf_printf(&got, "completed %s [",
 		    o->has_decision ? decision_name(o->decision) : "?");
-		for (k = 0; k < o->nsources; k++)
-			snprintf(c->got + strlen(c->got), sizeof(c->got) -
-			    strlen(c->got), "%s%s", k ? "," : "", o->sources[k]);
-		snprintf(c->got + strlen(c->got), sizeof(c->got) -
-		    strlen(c->got), "]");
+		join_sources(o, &got);
+		buf_putc(&got, ']');
+		snprintf(c->got, sizeof(c->got), "%s", buf_str(&got));
+		buf_free(&got);
 	} else {
 		kind = OUT_FAILED;
 		snprintf(c->got, sizeof(c->got), "failed %s",
@@ -434,35 +444,44 @@ start_case(struct eval_run_state *run, struct eval_case *c)
 	struct report report;
 	struct decide_outcome none;
 	struct case_ctx *ctx;
-	char fields[128], *body;
-	size_t i, n;
+	struct json_object *body;
+	struct buf fields;
+	const char *text;
+	size_t i;
+	int rc;
 
 	clock_gettime(CLOCK_MONOTONIC, &c->started);
-	/* The account goes first, as the API's field order allows any. */
-	n = strlen(c->report_json) + 64;
-	body = malloc(n);
-	if (body == NULL) {
+	/* The body a client would send: the account first, as the API's
+	 * field order allows any, then the case's fields. Only this thread
+	 * touches the case's objects. */
+	body = json_object_new_object();
+	json_object_object_add(body, "account_id",
+	    json_object_new_string(c->account_id));
+	json_object_object_foreach(c->report, key, val)
+		json_object_object_add(body, key, json_object_get(val));
+	text = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN);
+	rc = text != NULL ? report_from_json(text, strlen(text), &report,
+	    &errs) : -1;
+	json_object_put(body);
+	if (text == NULL) {
 		snprintf(c->got, sizeof(c->got), "error internal_error");
 		case_finished(run);
 		return;
 	}
-	snprintf(body, n, "{\"account_id\":\"%s\",%s", c->account_id,
-	    c->report_json + 1);
-	if (report_from_json(body, strlen(body), &report, &errs) != 0) {
-		free(body);
-		fields[0] = '\0';
+	if (rc != 0) {
+		buf_init(&fields, sizeof(c->got));
 		for (i = 0; i < errs.n; i++)
-			snprintf(fields + strlen(fields), sizeof(fields) -
-			    strlen(fields), "%s%s", i ? "," : "",
+			buf_printf(&fields, "%s%s", i ? "," : "",
 			    errs.e[i].field);
-		snprintf(c->got, sizeof(c->got), "rejected %s", fields);
+		snprintf(c->got, sizeof(c->got), "rejected %s",
+		    buf_str(&fields));
 		memset(&none, 0, sizeof(none));
-		c->passed = matches(c, OUT_REJECTED, &none, fields);
+		c->passed = matches(c, OUT_REJECTED, &none, buf_str(&fields));
+		buf_free(&fields);
 		c->latency_ms = clock_since_ms(&c->started);
 		case_finished(run);
 		return;
 	}
-	free(body);
 	if ((ctx = calloc(1, sizeof(*ctx))) == NULL) {
 		report_free(&report);
 		snprintf(c->got, sizeof(c->got), "error internal_error");
