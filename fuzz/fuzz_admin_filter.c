@@ -15,9 +15,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (admin_filter_parse(s, &f, &errs) == 0) {
 		/* Whatever passes goes to PostgreSQL as parameters: bounded,
 		 * NUL-terminated, and only in its declared form. */
-		if (memchr(f.from_sql, '\0', sizeof(f.from_sql)) == NULL ||
-		    memchr(f.after_ts, '\0', sizeof(f.after_ts)) == NULL ||
-		    (f.account_id[0] && !report_account_id_valid(f.account_id)))
+		if (memchr(f.where.from, '\0', sizeof(f.where.from)) == NULL ||
+		    memchr(f.after.ts, '\0', sizeof(f.after.ts)) == NULL ||
+		    (f.where.account_id[0] &&
+		    !report_account_id_valid(f.where.account_id)) ||
+		    f.where.origin >= ORIGIN__MAX ||
+		    (f.where.error != KR_OK &&
+		    !kr_error_is_trace_error(f.where.error)))
 			abort();
 	} else if (errs.n == 0)
 		abort();

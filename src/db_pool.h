@@ -44,7 +44,10 @@ void            db_pool_destroy(struct db_pool *pool);
 void            db_pool_set_gate(struct db_pool *pool, unsigned gate);
 
 /* For request handlers: waits up to timeout_ms for a connection, which is
- * then bounded by DB_HOLD_MS. NULL when none could be had in time. */
+ * then bounded by DB_HOLD_MS. NULL when none could be had in time. There
+ * is no retry here: a statement that fails on it fails the request. A
+ * step that is safe to run twice goes through db_pool_run, where the one
+ * retry rule lives. */
 PGconn         *db_pool_acquire(struct db_pool *pool, unsigned timeout_ms);
 /* For the executor: a connection bounded by deadline_ms (clock_now_ms),
  * which covers the wait, the connect and the statements. fresh: a newly
@@ -56,10 +59,11 @@ PGconn         *db_pool_borrow(struct db_pool *pool, long long deadline_ms,
  * is closed. */
 void            db_pool_release(struct db_pool *pool, PGconn *conn);
 
-/* The one retry rule. op runs on a borrowed connection and returns 0, or
- * non-zero when its statement failed. When it failed because the
- * connection broke (not a statement error) and it is DB_RUN_REPEATABLE, it
- * runs once more on a connection that is guaranteed new. DB_RUN_GATED:
+/* The one retry rule (docs/operations.md, "The database and its errors").
+ * op runs on a borrowed connection and returns 0, or non-zero when its
+ * statement failed. When it failed because the connection broke (the
+ * store's STORE_RETRY, not a statement error) and it is DB_RUN_REPEATABLE,
+ * it runs once more on a connection that is guaranteed new. DB_RUN_GATED:
  * counted against the gate, as db_pool_acquire is (request handlers). */
 #define DB_RUN_REPEATABLE 0x1
 #define DB_RUN_GATED      0x2

@@ -457,8 +457,9 @@ start_case(struct eval_run_state *run, struct eval_case *c)
 	body = json_object_new_object();
 	json_object_object_add(body, "account_id",
 	    json_object_new_string(c->account_id));
-	json_object_object_foreach(c->report, key, val)
+	json_object_object_foreach(c->report, key, val) {
 		json_object_object_add(body, key, json_object_get(val));
+	}
 	text = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN);
 	rc = text != NULL ? report_from_json(text, strlen(text), &report,
 	    &errs) : -1;

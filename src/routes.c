@@ -7,6 +7,7 @@
 #include "admin.h"
 #include "api.h"
 #include "app.h"
+#include "errors.h"
 #include "health.h"
 #include "metrics.h"
 #include "pages.h"
@@ -69,6 +70,14 @@ body_allowed(const struct http_request *req, unsigned bodies)
 	return 0;
 }
 
+/* An error of the error table, with its status and words. */
+static void
+refuse(struct app *app, struct http_request *req, enum kr_error e)
+{
+	pages_error(app, req, kr_error_http_status(e), kr_error_code(e),
+	    kr_error_explain(e), NULL);
+}
+
 void
 app_handle(struct app *app, struct http_request *req)
 {
@@ -94,21 +103,18 @@ app_handle(struct app *app, struct http_request *req)
 	memcpy(req->route_param, m.param, sizeof(req->route_param));
 	if (m.route->bodies != BODY_NONE) {
 		if (req->content_length > HTTP_BODY_MAX) {
-			pages_error(app, req, 413, "payload_too_large",
-			    "The request body is larger than 16 KiB.", NULL);
+			refuse(app, req, KR_PAYLOAD_TOO_LARGE);
 			goto out;
 		}
 		if (!body_allowed(req, m.route->bodies)) {
-			pages_error(app, req, 415, "unsupported_media_type",
-			    "Send application/json or a form.", NULL);
+			refuse(app, req, KR_UNSUPPORTED_MEDIA_TYPE);
 			goto out;
 		}
 		switch (http_read_body(req, HTTP_BODY_MAX)) {
 		case HTTP_BODY_OK:
 			break;
 		case HTTP_BODY_TOO_LARGE:
-			pages_error(app, req, 413, "payload_too_large",
-			    "The request body is larger than 16 KiB.", NULL);
+			refuse(app, req, KR_PAYLOAD_TOO_LARGE);
 			goto out;
 		case HTTP_BODY_IO:
 			pages_error(app, req, 400, "bad_request",

@@ -129,6 +129,17 @@ store_bool(const PGresult *res, int row, int col)
 	return *PQgetvalue(res, row, col) == 't';
 }
 
+int
+store_name_index(const char *const *names, int n, const char *s)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(s, names[i]) == 0)
+			return i;
+	return -1;
+}
+
 enum store_result
 store_ping(PGconn *conn)
 {

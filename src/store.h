@@ -55,6 +55,11 @@ void              store_text(char *dst, size_t dstlen, const PGresult *res,
 long              store_long(const PGresult *res, int row, int col);
 int               store_bool(const PGresult *res, int row, int col);
 
+/* The index of s in the closed set names[0..n), or -1: how the names a
+ * column stores become enums. */
+int               store_name_index(const char *const *names, int n,
+                      const char *s);
+
 /* SELECT 1: the database answers (readiness). */
 enum store_result store_ping(PGconn *conn);
 /* The database's clock as text, for values stored as timestamptz. */

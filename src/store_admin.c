@@ -95,14 +95,11 @@ trace_origin_name(enum trace_origin o)
 int
 trace_origin_from_name(const char *s, enum trace_origin *out)
 {
-	int i;
+	int i = store_name_index(origin_names, ORIGIN__MAX, s);
 
-	for (i = 0; i < ORIGIN__MAX; i++)
-		if (strcmp(s, origin_names[i]) == 0) {
-			*out = (enum trace_origin)i;
-			return 0;
-		}
-	return -1;
+	if (i >= 0)
+		*out = (enum trace_origin)i;
+	return i >= 0 ? 0 : -1;
 }
 
 int

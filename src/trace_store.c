@@ -93,14 +93,11 @@ trace_status_name(enum trace_status s)
 int
 trace_status_from_name(const char *s, enum trace_status *out)
 {
-	int i;
+	int i = store_name_index(status_names, TRACE_STATUS__MAX, s);
 
-	for (i = 0; i < TRACE_STATUS__MAX; i++)
-		if (strcmp(s, status_names[i]) == 0) {
-			*out = (enum trace_status)i;
-			return 0;
-		}
-	return -1;
+	if (i >= 0)
+		*out = (enum trace_status)i;
+	return i >= 0 ? 0 : -1;
 }
 
 int
