@@ -71,8 +71,15 @@ struct case_ctx {
 	struct eval_case      *c;
 };
 
-static const char *const kind_names[] = { "completed", "failed", "rejected",
-	"error" };
+/* An outcome's first word: a trace's terminal status, or what the API did
+ * instead of starting one. */
+static const char *const kind_names[] = {
+	[OUT_COMPLETED] = "completed",
+	[OUT_FAILED] = "failed",
+	[OUT_REJECTED] = "rejected",
+	[OUT_ERROR] = "error",
+};
+#define NKINDS (sizeof(kind_names) / sizeof(kind_names[0]))
 
 /* ---- reading the eval set ------------------------------------------------ */
 
@@ -114,6 +121,7 @@ parse_expect(struct json_object *o, struct expect *e, const char **msg)
 {
 	struct json_object *v;
 	const char *status;
+	size_t k;
 
 	memset(e, 0, sizeof(*e));
 	*msg = "expect must be {\"status\": completed|failed|rejected, ...}";
@@ -131,8 +139,12 @@ parse_expect(struct json_object *o, struct expect *e, const char **msg)
 			return -1;
 		}
 	}
-	if (strcmp(status, "completed") == 0) {
-		e->kind = OUT_COMPLETED;
+	for (k = 0; k < NKINDS && strcmp(status, kind_names[k]) != 0; k++)
+		;
+	if (k == NKINDS || k == OUT_ERROR)
+		return -1;
+	e->kind = (enum outcome_kind)k;
+	if (e->kind == OUT_COMPLETED) {
 		*msg = "a completed expectation needs a known decision";
 		if (!json_object_object_get_ex(o, "decision", &v) ||
 		    !json_object_is_type(v, json_type_string) ||
@@ -146,8 +158,7 @@ parse_expect(struct json_object *o, struct expect *e, const char **msg)
 		}
 		return 0;
 	}
-	if (strcmp(status, "failed") == 0) {
-		e->kind = OUT_FAILED;
+	if (e->kind == OUT_FAILED) {
 		*msg = "a failed expectation needs a trace error_code";
 		if (!json_object_object_get_ex(o, "error_code", &v) ||
 		    !json_object_is_type(v, json_type_string))
@@ -155,15 +166,11 @@ parse_expect(struct json_object *o, struct expect *e, const char **msg)
 		e->error = kr_error_from_code(json_object_get_string(v));
 		return kr_error_is_trace_error(e->error) ? 0 : -1;
 	}
-	if (strcmp(status, "rejected") == 0) {
-		e->kind = OUT_REJECTED;
-		*msg = "fields must be an array of field names";
-		if (json_object_object_get_ex(o, "fields", &v) &&
-		    join_strings(v, e->fields, sizeof(e->fields)) != 0)
-			return -1;
-		return 0;
-	}
-	return -1;
+	*msg = "fields must be an array of field names";
+	if (json_object_object_get_ex(o, "fields", &v) &&
+	    join_strings(v, e->fields, sizeof(e->fields)) != 0)
+		return -1;
+	return 0;
 }
 
 static int
