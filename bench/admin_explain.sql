@@ -1,6 +1,6 @@
--- The admin list query of src/admin.c (list_sql) as keyrota runs
--- them: parameters bound (PQexecParams), so PostgreSQL makes a custom plan
--- with the values known. Empty psql variables mean "no filter".
+-- The admin list query of src/store_admin.c (admin_list_older) as keyrota
+-- runs it: a prepared statement with plan_cache_mode = force_custom_plan,
+-- so PostgreSQL makes a custom plan with the values known. Empty psql variables mean "no filter".
 -- Variables: tid acct status err from to.
 SET plan_cache_mode = force_custom_plan;
 PREPARE list(text, text, text, text, timestamptz, timestamptz, timestamptz, text) AS
