@@ -428,7 +428,7 @@ case_done(void *arg, const struct decide_outcome *o)
 	} else if (o->status == TRACE_COMPLETED) {
 		kind = OUT_COMPLETED;
 		buf_init(&got, sizeof(c->got) - 1);
-		buf_printf(&got, "completed %s [",
+		buf_printf(&got, "%s %s [", kind_names[OUT_COMPLETED],
 		    o->has_decision ? decision_name(o->decision) : "?");
 		join_sources(o, &got);
 		buf_putc(&got, ']');
@@ -436,8 +436,8 @@ case_done(void *arg, const struct decide_outcome *o)
 		buf_free(&got);
 	} else {
 		kind = OUT_FAILED;
-		snprintf(c->got, sizeof(c->got), "failed %s",
-		    kr_error_code(o->trace_error));
+		snprintf(c->got, sizeof(c->got), "%s %s",
+		    kind_names[OUT_FAILED], kr_error_code(o->trace_error));
 	}
 	c->passed = kind != OUT_ERROR && matches(c, kind, o, "");
 	free(ctx);

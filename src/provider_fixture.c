@@ -48,10 +48,10 @@ fixture_decision(const struct provider_call *call)
 	if (mentions(call->report, "already rotated") ||
 	    mentions(call->item, "already rotated") ||
 	    mentions(call->report, "not a service account"))
-		return "not_eligible";
+		return decision_name(DECISION_NOT_ELIGIBLE);
 	if (mentions(call->report, "stale") || mentions(call->item, "stale"))
-		return "eligible";
-	return "needs_review";
+		return decision_name(DECISION_ELIGIBLE);
+	return decision_name(DECISION_NEEDS_REVIEW);
 }
 
 static void
