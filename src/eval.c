@@ -651,7 +651,9 @@ eval_run(const struct config *cfg, const char *model_key,
 	    store_now(conn, started, sizeof(started)) != STORE_OK)
 		snprintf(started, sizeof(started), "now");
 	name_accounts(cases, n);
-	app.db = db_pool_create(cfg->database_url, 8, store_prepare);
+	/* The server's pool size: cases run through the same decision code. */
+	app.db = db_pool_create(cfg->database_url, cfg->db_pool_size,
+	    store_prepare);
 	app.loop = loop_create();
 	if (app.db == NULL || app.loop == NULL || loop_start(app.loop) != 0 ||
 	    (app.provider = provider_from_config(cfg, model_key,
