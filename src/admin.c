@@ -334,6 +334,19 @@ set_link(struct tctx *ctx, const char *key, const struct admin_filter *f,
 	buf_free(&b);
 }
 
+/* The retention in force, so nobody looks for a trace that has expired
+ * (README, "Trace retention"). */
+static void
+retention_text(struct tctx *ctx, const struct config *cfg)
+{
+	if (cfg->retention_days == 0)
+		tctx_set(ctx, "retention", "Traces are kept until an "
+		    "operator deletes them (no retention period is set).");
+	else
+		tctx_setf(ctx, "retention", "Traces and eval runs are deleted "
+		    "%u days after they were made.", cfg->retention_days);
+}
+
 /* The filter form: what was typed when it was invalid (escaped by the
  * template, so a bad value can be fixed), else the validated filters,
  * with the quick range turned into its "from". */
@@ -455,6 +468,7 @@ list_invalid(struct app *app, struct http_request *req,
 	tctx_set(ctx, "next_link", "");
 	tctx_set(ctx, "csv_link", "");
 	tctx_set(ctx, "json_link", "");
+	retention_text(ctx, app->cfg);
 	pages_send(app, req, 422, PAGE_ADMIN_LIST, ctx, "Traces", NULL);
 	buf_free(&msg);
 	tctx_free(ctx);
@@ -808,6 +822,7 @@ admin_list(struct app *app, struct http_request *req)
 		tctx_set(ctx, "first_link", "");
 	set_link(ctx, "csv_link", &f, 1, "format", "csv", (const char *)NULL);
 	set_link(ctx, "json_link", &f, 1, "format", "json", (const char *)NULL);
+	retention_text(ctx, app->cfg);
 	pages_send(app, req, 200, PAGE_ADMIN_LIST, ctx, "Traces", NULL);
 	tctx_free(ctx);
 out:

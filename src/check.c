@@ -142,7 +142,7 @@ check_command(int argc, char **argv)
 	struct config cfg;
 	const char *eval_run_id = NULL, *readme = PKGDATADIR "/README.md";
 	const char *v;
-	char err[512], url[300];
+	char err[512], url[300], what[256];
 	unsigned pending = 0;
 	size_t keylen;
 	PGconn *conn = NULL;
@@ -185,7 +185,8 @@ check_command(int argc, char **argv)
 		line(&cl, 0, "database reachable", "see the warning above");
 	else {
 		line(&cl, 1, "database reachable", NULL);
-		rc = migrate_run(conn, cfg.sql_dir, 1, &pending, err, sizeof(err));
+		rc = migrate_run(conn, cfg.sql_dir, 1, NULL, NULL, &pending,
+		    err, sizeof(err));
 		if (rc != 0)
 			line(&cl, 0, "migrations current", "%s", err);
 		else if (pending > 0)
@@ -193,6 +194,17 @@ check_command(int argc, char **argv)
 			    "%u pending: run keyrota migrate", pending);
 		else
 			line(&cl, 1, "migrations current", NULL);
+		rc = migrate_check_runtime_role(conn, what, sizeof(what), err,
+		    sizeof(err));
+		if (rc < 0)
+			line(&cl, 0, "runtime role", "%s", err);
+		else if (rc > 0)
+			line(&cl, 0, "runtime role", "this role may %s; serve "
+			    "must connect as a member of keyrota_runtime "
+			    "(README, \"Database roles\")", what);
+		else
+			line(&cl, 1, "runtime role", "reads trusted records, "
+			    "cannot change them");
 	}
 
 	if ((v = getenv("KEYROTA_CHECK_URL")) != NULL && *v != '\0')

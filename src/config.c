@@ -264,7 +264,10 @@ config_load(struct config *cfg, config_getenv_fn get, void *ctx, char *err,
 	    get_uint(get, ctx, "KEYROTA_REAPER_INTERVAL_MS", 10000, 100,
 	    3600000, &cfg->reaper_interval_ms, err, errlen) != 0 ||
 	    get_uint(get, ctx, "KEYROTA_REAPER_GRACE_MS", 30000, 0, 3600000,
-	    &cfg->reaper_grace_ms, err, errlen) != 0)
+	    &cfg->reaper_grace_ms, err, errlen) != 0 ||
+	    get_uint(get, ctx, "KEYROTA_TRACE_RETENTION_DAYS",
+	    CONFIG_RETENTION_DAYS_DEFAULT, 0, 36500, &cfg->retention_days, err,
+	    errlen) != 0)
 		return -1;
 	/* In-flight requests may run as long as a whole decision: its model
 	 * deadline, then its terminal write, retried until the trace's

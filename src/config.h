@@ -7,6 +7,9 @@
 #include <stddef.h>
 
 #define CONFIG_PATH_MAX 256
+/* Traces and eval runs are kept this long unless configured (README,
+ * "Trace retention"). */
+#define CONFIG_RETENTION_DAYS_DEFAULT 365
 
 enum listen_kind {
 	LISTEN_UNIX,      /* unix:PATH, created by keyrota with mode 0660 */
@@ -33,6 +36,7 @@ struct config {
 	unsigned           fixture_delay_ms;    /* simulated model latency */
 	unsigned           reaper_interval_ms;
 	unsigned           reaper_grace_ms;     /* past the model deadline */
+	unsigned           retention_days;      /* 0 = keep traces forever */
 	enum provider_kind provider;
 	char               model_base_url[512];
 	char               model[128];

@@ -2,7 +2,6 @@
 #include "autoconfig.h"
 
 #include <errno.h>
-#include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +35,9 @@ usage(FILE *out)
 	    "\n"
 	    "commands:\n"
 	    "  serve      run the FastCGI worker pool (see README: configuration)\n"
-	    "  migrate    apply pending database migrations from KEYROTA_SQL_DIR\n"
+	    "  migrate [--dry-run]\n"
+	    "             apply (or list) pending migrations from KEYROTA_SQL_DIR,\n"
+	    "             then the grants of the keyrota_runtime role\n"
 	    "  check [--eval-run RUN_ID]\n"
 	    "             the deploy checklist: configuration, key files,\n"
 	    "             database, migrations, /healthz and /readyz, the eval\n"
@@ -75,6 +76,8 @@ usage(FILE *out)
 	    "  KEYROTA_TEMPLATE_DIR            page templates\n"
 	    "  KEYROTA_REAPER_INTERVAL_MS      how often running traces are checked\n"
 	    "  KEYROTA_REAPER_GRACE_MS         how long past their deadline they may run\n"
+	    "  KEYROTA_TRACE_RETENTION_DAYS    delete traces and eval runs older than\n"
+	    "                                  this (0 keeps them; default 365)\n"
 	    "  KEYROTA_FIXTURE_DELAY_MS        simulated latency of the fixture provider\n"
 	    "  KEYROTA_CHECK_URL               where check finds /healthz and /readyz\n"
 	    "set by systemd:\n"
@@ -97,31 +100,13 @@ load_config(struct config *cfg)
 	return 0;
 }
 
-/* When started as root: the socket goes to KEYROTA_USER, then root is given
- * up for good before any request is read. */
-static int
-drop_privileges(const struct passwd *pw)
-{
-	if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 ||
-	    setuid(pw->pw_uid) != 0) {
-		fprintf(stderr, "keyrota: cannot drop privileges to %s: %s\n",
-		    pw->pw_name, strerror(errno));
-		return -1;
-	}
-	if (setuid(0) == 0) {
-		fprintf(stderr, "keyrota: root could be regained; refusing\n");
-		return -1;
-	}
-	return 0;
-}
-
 static int
 cmd_serve(void)
 {
 	static struct worker_secrets sec;
 	struct config cfg;
-	size_t keylen;
 	struct listener l;
+	struct run_as as;
 	struct passwd *pw = NULL;
 	struct pages *pages;
 	char err[512];
@@ -129,14 +114,10 @@ cmd_serve(void)
 
 	if (load_config(&cfg) != 0)
 		return EXIT_USAGE;
-	/* Key files are read while still root, so they can stay root-only. */
-	if (fingerprint_key_load(&sec.fingerprint, cfg.fingerprint_key_file,
-	    err, sizeof(err)) != 0 ||
-	    (cfg.provider == PROVIDER_OPENAI && secret_read(
-	    "KEYROTA_MODEL_KEY_FILE", cfg.model_key_file, sec.model_key, &keylen,
-	    err, sizeof(err)) != 0)) {
+	/* Key files may be root-only: the supervisor reads them, now and on
+	 * SIGHUP, and only workers give up root. */
+	if (worker_secrets_load(&cfg, &sec, err, sizeof(err)) != 0) {
 		fprintf(stderr, "keyrota: configuration error: %s\n", err);
-		secret_wipe(&sec, sizeof(sec));
 		return EXIT_USAGE;
 	}
 	/* Templates are compiled again in each worker; a broken one stops
@@ -159,40 +140,69 @@ cmd_serve(void)
 		fprintf(stderr, "keyrota: %s\n", err);
 		return EXIT_USAGE;
 	}
-	if (pw != NULL && drop_privileges(pw) != 0) {
-		listener_close(&l);
-		return 1;
+	if (pw != NULL) {
+		as.uid = pw->pw_uid;
+		as.gid = pw->pw_gid;
+		snprintf(as.name, sizeof(as.name), "%s", pw->pw_name);
+		/* The real uid becomes the service user's, so workers may
+		 * signal the supervisor (a recycle notice); the effective and
+		 * saved uids stay root, to read the key files on SIGHUP. */
+		if (setresuid(pw->pw_uid, 0, 0) != 0) {
+			fprintf(stderr, "keyrota: setresuid: %s\n",
+			    strerror(errno));
+			listener_close(&l);
+			return 1;
+		}
 	}
 	if (app_metrics_init() != 0)
 		fprintf(stderr, "keyrota: metrics unavailable (no shared memory)\n");
-	rc = supervisor_run(&cfg, &sec, l.fd);
+	rc = supervisor_run(&cfg, &sec, pw != NULL ? &as : NULL, l.fd);
 	listener_close(&l);
 	secret_wipe(&sec, sizeof(sec));
 	return rc;
 }
 
+static void
+print_pending(const char *name, void *arg)
+{
+	printf("%s %s\n", *(const int *)arg ? "would apply" : "applying", name);
+}
+
+/* keyrota migrate [--dry-run] */
 static int
-cmd_migrate(void)
+cmd_migrate(int argc, char **argv)
 {
 	struct config cfg;
 	unsigned pending = 0;
 	char err[512];
 	PGconn *conn;
-	int rc;
+	int rc, dry_run = 0;
 
+	if (argc == 3 && strcmp(argv[2], "--dry-run") == 0)
+		dry_run = 1;
+	else if (argc != 2) {
+		fprintf(stderr, "usage: keyrota migrate [--dry-run]\n");
+		return EXIT_USAGE;
+	}
 	if (load_config(&cfg) != 0)
 		return EXIT_USAGE;
 	if ((conn = db_connect(cfg.database_url)) == NULL) {
 		fprintf(stderr, "keyrota: migrate: database unavailable\n");
 		return 1;
 	}
-	rc = migrate_run(conn, cfg.sql_dir, 0, &pending, err, sizeof(err));
+	rc = migrate_run(conn, cfg.sql_dir, dry_run, print_pending, &dry_run,
+	    &pending, err, sizeof(err));
 	PQfinish(conn);
 	if (rc != 0) {
 		fprintf(stderr, "keyrota: migrate: %s\n", err);
 		return 1;
 	}
-	printf("migrations applied: %u\n", pending);
+	if (dry_run)
+		printf("migrations pending: %u (nothing was changed)\n",
+		    pending);
+	else
+		printf("migrations applied: %u; grants for keyrota_runtime "
+		    "set\n", pending);
 	return 0;
 }
 
@@ -231,14 +241,14 @@ main(int argc, char **argv)
 		return check_command(argc - 2, argv + 2);
 	if (argc >= 2 && strcmp(argv[1], "eval") == 0)
 		return cmd_with_provider(CMD_EVAL, argc - 2, argv + 2);
+	if (argc >= 2 && strcmp(argv[1], "migrate") == 0)
+		return cmd_migrate(argc, argv);
 	if (argc != 2) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
 	if (strcmp(argv[1], "serve") == 0)
 		return cmd_serve();
-	if (strcmp(argv[1], "migrate") == 0)
-		return cmd_migrate();
 	if (strcmp(argv[1], "provider-check") == 0)
 		return cmd_with_provider(CMD_PROVIDER_CHECK, 0, NULL);
 	if (strcmp(argv[1], "version") == 0) {

@@ -34,6 +34,8 @@ struct shared {
 	} procs[MAX_PROCS];
 	atomic_ulong worker_restarts;
 	atomic_ulong db_connect_failures;
+	atomic_ulong expired_traces;
+	atomic_ulong expired_eval_runs;
 };
 
 /* Set once, before the first fork; read-only afterwards. */
@@ -185,6 +187,18 @@ metrics_db_connect_failure(void)
 }
 
 void
+metrics_expired(long traces, long eval_runs)
+{
+	if (shm == NULL)
+		return;
+	if (traces > 0)
+		atomic_fetch_add(&shm->expired_traces, (unsigned long)traces);
+	if (eval_runs > 0)
+		atomic_fetch_add(&shm->expired_eval_runs,
+		    (unsigned long)eval_runs);
+}
+
+void
 metrics_render(struct buf *out)
 {
 	unsigned long v;
@@ -258,4 +272,12 @@ metrics_render(struct buf *out)
 	    "keyrota_db_connection_failures_total counter\n"
 	    "keyrota_db_connection_failures_total %lu\n",
 	    atomic_load(&shm->db_connect_failures));
+	buf_printf(out, "# HELP keyrota_traces_expired_total Traces deleted "
+	    "after the retention period.\n# TYPE keyrota_traces_expired_total "
+	    "counter\nkeyrota_traces_expired_total %lu\n"
+	    "# HELP keyrota_eval_runs_expired_total Eval runs deleted after the "
+	    "retention period.\n# TYPE keyrota_eval_runs_expired_total "
+	    "counter\nkeyrota_eval_runs_expired_total %lu\n",
+	    atomic_load(&shm->expired_traces),
+	    atomic_load(&shm->expired_eval_runs));
 }

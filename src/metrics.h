@@ -38,6 +38,8 @@ void metrics_process_start(int pid);
 void metrics_process_gone(int pid);
 void metrics_worker_restart(void);
 void metrics_db_connect_failure(void);
+/* Rows the retention purge deleted. */
+void metrics_expired(long traces, long eval_runs);
 
 /* The Prometheus text exposition (format 0.0.4). */
 void metrics_render(struct buf *out);

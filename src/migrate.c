@@ -16,6 +16,8 @@
 #define MIGRATION_MAX_BYTES (1024 * 1024)
 /* Any fixed number shared by every keyrota migrator. */
 #define MIGRATION_LOCK_ID   "7424197001"
+/* Applied after the numbered files on every run (README, "Database roles"). */
+#define GRANTS_FILE         "grants.sql"
 
 struct migration {
 	char  name[128];      /* file name, e.g. 001_initial.sql */
@@ -204,14 +206,72 @@ apply_one(PGconn *conn, const struct migration *m, char *err, size_t errlen)
 	return 0;
 }
 
+/* 1 when the table exists, 0 when not, -1 on error. */
+static int
+table_exists(PGconn *conn, const char *table, char *err, size_t errlen)
+{
+	const char *params[1] = { table };
+	PGresult *res;
+	int rc;
+
+	res = PQexecParams(conn, "SELECT to_regclass($1) IS NOT NULL", 1,
+	    NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		fail(err, errlen, "looking for %s: %s", table,
+		    PQerrorMessage(conn));
+		rc = -1;
+	} else
+		rc = PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	return rc;
+}
+
+/* The runtime role's grants, in their own transaction, so a schema and its
+ * grants never disagree for long and a failed grant names itself. */
+static int
+apply_grants(PGconn *conn, const char *sql_dir, char *err, size_t errlen)
+{
+	struct buf text;
+	char path[1024];
+	PGresult *res;
+	int rc = -1;
+
+	snprintf(path, sizeof(path), "%s/%s", sql_dir, GRANTS_FILE);
+	buf_init(&text, MIGRATION_MAX_BYTES);
+	if (buf_read_file(&text, path) != BUF_OK) {
+		fail(err, errlen, "cannot read %s", path);
+		goto out;
+	}
+	if (simple(conn, "BEGIN", err, errlen) != 0)
+		goto out;
+	/* Trusted SQL from the install, like the migrations. */
+	res = PQexec(conn, buf_str(&text));
+	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+	    PQresultStatus(res) != PGRES_TUPLES_OK) {
+		fail(err, errlen, "%s failed: %s", GRANTS_FILE,
+		    PQerrorMessage(conn));
+		PQclear(res);
+		PQclear(PQexec(conn, "ROLLBACK"));
+		goto out;
+	}
+	PQclear(res);
+	if (simple(conn, "COMMIT", err, errlen) != 0)
+		goto out;
+	rc = 0;
+out:
+	buf_free(&text);
+	return rc;
+}
+
 int
 migrate_run(PGconn *conn, const char *sql_dir, int dry_run,
-    unsigned *pending, char *err, size_t errlen)
+    migrate_list_fn each, void *arg, unsigned *pending, char *err,
+    size_t errlen)
 {
 	struct migration *m = NULL;
 	char *applied = NULL;
 	size_t n = 0, i;
-	int rc = -1, locked = 0;
+	int rc = -1, locked = 0, exists = 1;
 
 	*pending = 0;
 	if (load_migrations(sql_dir, &m, &n, err, errlen) != 0)
@@ -227,19 +287,30 @@ migrate_run(PGconn *conn, const char *sql_dir, int dry_run,
 	    PGRES_TUPLES_OK, err, errlen, "taking the migration lock") != 0)
 		goto out;
 	locked = 1;
-	if (simple(conn, "CREATE TABLE IF NOT EXISTS schema_migrations ("
-	    "version text PRIMARY KEY, checksum text NOT NULL, "
-	    "applied_at timestamptz NOT NULL DEFAULT now())", err,
-	    errlen) != 0 ||
-	    verify_applied(conn, m, n, applied, err, errlen) != 0)
+	/* A dry run changes nothing, and may run as the runtime role, which
+	 * cannot create tables: on a new database everything is pending. */
+	if (dry_run) {
+		if ((exists = table_exists(conn, "schema_migrations", err,
+		    errlen)) < 0)
+			goto out;
+	} else if (simple(conn, "CREATE TABLE IF NOT EXISTS "
+	    "schema_migrations (version text PRIMARY KEY, checksum text NOT "
+	    "NULL, applied_at timestamptz NOT NULL DEFAULT now())", err,
+	    errlen) != 0)
+		goto out;
+	if (exists && verify_applied(conn, m, n, applied, err, errlen) != 0)
 		goto out;
 	for (i = 0; i < n; i++) {
 		if (applied[i])
 			continue;
 		(*pending)++;
+		if (each != NULL)
+			each(m[i].name, arg);
 		if (!dry_run && apply_one(conn, &m[i], err, errlen) != 0)
 			goto out;
 	}
+	if (!dry_run && apply_grants(conn, sql_dir, err, errlen) != 0)
+		goto out;
 	rc = 0;
 out:
 	if (locked)
@@ -249,3 +320,39 @@ out:
 	free_migrations(m, n);
 	return rc;
 }
+
+/* What the connected role could do that keyrota serve must never do: write
+ * a trusted table or change the schema. */
+int
+migrate_check_runtime_role(PGconn *conn, char *what, size_t whatlen,
+    char *err, size_t errlen)
+{
+	PGresult *res;
+	int i, n, rc = -1;
+	size_t used = 0;
+
+	what[0] = '\0';
+	res = PQexecParams(conn,
+	    "SELECT t.name || ' ' || p.priv FROM"
+	    " (VALUES ('accounts'), ('policy_lines')) AS t (name)"
+	    " CROSS JOIN (VALUES ('INSERT'), ('UPDATE'), ('DELETE'),"
+	    "  ('TRUNCATE')) AS p (priv)"
+	    " WHERE has_table_privilege(current_user, t.name, p.priv)"
+	    " UNION ALL SELECT 'schema CREATE'"
+	    " WHERE has_schema_privilege(current_user, 'public', 'CREATE')",
+	    0, NULL, NULL, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		fail(err, errlen, "reading the role's privileges: %s",
+		    PQerrorMessage(conn));
+		goto out;
+	}
+	n = PQntuples(res);
+	for (i = 0; i < n && used + 1 < whatlen; i++)
+		used += (size_t)snprintf(what + used, whatlen - used, "%s%s",
+		    i ? ", " : "", PQgetvalue(res, i, 0));
+	rc = n;
+out:
+	PQclear(res);
+	return rc;
+}
+

@@ -4,15 +4,28 @@
  * of its text, in schema_migrations. Files already applied are skipped; an
  * applied file whose text has changed, or that is missing, stops everything
  * before any new file runs. A session advisory lock keeps two migrators
- * from interleaving. */
+ * from interleaving. After the numbered files, grants.sql sets the runtime
+ * role's rights again (README, "Database roles"). */
 #ifndef KEYROTA_MIGRATE_H
 #define KEYROTA_MIGRATE_H
 
 #include <libpq-fe.h>
 
-/* Applies pending migrations, or with dry_run only counts them into
- * *pending. Returns 0 on success; on error writes err. */
+/* Called with each pending migration's file name, in order, before it is
+ * applied (or, in a dry run, instead). */
+typedef void (*migrate_list_fn)(const char *name, void *arg);
+
+/* Applies pending migrations and then the grants, or with dry_run changes
+ * nothing and only lists and counts the pending ones. Returns 0 on
+ * success; on error writes err. */
 int migrate_run(PGconn *conn, const char *sql_dir, int dry_run,
-        unsigned *pending, char *err, size_t errlen);
+        migrate_list_fn each, void *arg, unsigned *pending, char *err,
+        size_t errlen);
+
+/* Checks the connected role as the runtime role: returns how many things it
+ * may do that only the owner should (write accounts or policy_lines,
+ * create in the schema), listed in what; -1 on error with err written. */
+int migrate_check_runtime_role(PGconn *conn, char *what, size_t whatlen,
+        char *err, size_t errlen);
 
 #endif

@@ -1,6 +1,7 @@
 #include "autoconfig.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,13 +31,31 @@ struct slot {
 
 struct pool {
 	const struct config *cfg;
-	const struct worker_secrets *secrets;
+	struct worker_secrets *secrets;
+	const struct run_as *as;
 	int                  listen_fd;
 	struct slot         *slots;
 	pid_t                retiring[RETIRING_MAX];  /* draining after SIGHUP */
 	unsigned             nretiring;
 	unsigned long        restarts;
 };
+
+/* In a new worker, before anything else: root is given up for good. */
+static int
+become(const struct run_as *as)
+{
+	if (setgroups(0, NULL) != 0 || setgid(as->gid) != 0 ||
+	    setuid(as->uid) != 0) {
+		log_error("cannot drop privileges to %s: %s", as->name,
+		    strerror(errno));
+		return -1;
+	}
+	if (setuid(0) == 0) {
+		log_error("root could be regained; refusing");
+		return -1;
+	}
+	return 0;
+}
 
 static void
 spawn(struct pool *p, struct slot *s)
@@ -54,6 +73,8 @@ spawn(struct pool *p, struct slot *s)
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGCHLD, SIG_DFL);
+		if (p->as != NULL && become(p->as) != 0)
+			_exit(WORKER_EXIT_FAILED);
 		exit(worker_main(p->cfg, p->secrets, p->listen_fd));
 	}
 	s->pid = pid;
@@ -137,12 +158,24 @@ respawn_due(struct pool *p)
 			spawn(p, &p->slots[i]);
 }
 
-/* SIGHUP: old workers drain while their replacements already accept. */
+/* SIGHUP: the key files are read again; old workers drain, with the keys
+ * they were forked with, while their replacements already accept. */
 static void
 reload(struct pool *p)
 {
+	static struct worker_secrets fresh;
+	char err[512];
 	unsigned i;
 
+	if (worker_secrets_load(p->cfg, &fresh, err, sizeof(err)) != 0) {
+		log_error("reload refused, the running workers stay: %s", err);
+		return;
+	}
+	if (strcmp(fresh.fingerprint.id, p->secrets->fingerprint.id) != 0)
+		log_info("reload: fingerprint key %s replaces %s",
+		    fresh.fingerprint.id, p->secrets->fingerprint.id);
+	*p->secrets = fresh;
+	secret_wipe(&fresh, sizeof(fresh));
 	log_info("reload: starting a new generation of workers");
 	notify_reloading();
 	notify_generation(p->cfg->workers);
@@ -226,8 +259,8 @@ stop_all(struct pool *p, const sigset_t *set)
 }
 
 int
-supervisor_run(const struct config *cfg, const struct worker_secrets *sec,
-    int listen_fd)
+supervisor_run(const struct config *cfg, struct worker_secrets *sec,
+    const struct run_as *as, int listen_fd)
 {
 	struct timespec tick = { 0, 100 * 1000 * 1000 };
 	struct pool p;
@@ -238,6 +271,7 @@ supervisor_run(const struct config *cfg, const struct worker_secrets *sec,
 	memset(&p, 0, sizeof(p));
 	p.cfg = cfg;
 	p.secrets = sec;
+	p.as = as;
 	p.listen_fd = listen_fd;
 	if ((p.slots = calloc(cfg->workers, sizeof(*p.slots))) == NULL) {
 		log_error("out of memory");

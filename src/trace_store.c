@@ -34,6 +34,7 @@ enum stmt {
 	STMT_TRUSTED,
 	STMT_FINISH,
 	STMT_REAP,
+	STMT_EXPIRE,
 	STMT__MAX
 };
 
@@ -76,6 +77,9 @@ static const struct store_stmt stmts[STMT__MAX] = {
 	    "WHERE status = $4 AND (deadline_at < now() "
 	    "OR (deadline_at IS NULL AND "
 	    "created_at < now() - make_interval(secs => $1::float8 / 1000)))" },
+	[STMT_EXPIRE] = { "expire", 2,
+	    "SELECT expired_traces, expired_eval_runs FROM keyrota_expire("
+	    "now() - make_interval(days => $1::int), $2::int)" },
 };
 
 static const char *const status_names[TRACE_STATUS__MAX] = {
@@ -360,3 +364,25 @@ trace_store_reap(PGconn *conn, unsigned fallback_ms)
 	PQclear(res);
 	return n;
 }
+
+int
+trace_store_expire(PGconn *conn, unsigned days, unsigned batch,
+    long *traces, long *eval_runs)
+{
+	char d[16], b[16];
+	const char *params[2] = { d, b };
+	PGresult *res;
+	int rc = -1;
+
+	snprintf(d, sizeof(d), "%u", days);
+	snprintf(b, sizeof(b), "%u", batch);
+	res = run(conn, STMT_EXPIRE, params);
+	if (!failed(res) && PQntuples(res) == 1) {
+		*traces = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+		*eval_runs = strtol(PQgetvalue(res, 0, 1), NULL, 10);
+		rc = 0;
+	}
+	PQclear(res);
+	return rc;
+}
+

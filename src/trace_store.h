@@ -126,5 +126,10 @@ enum store_result trace_store_finish(PGconn *conn, const char *trace_id,
  * than fallback_ms; safe when several keyrota instances run it at once.
  * Returns the number of traces reaped, or -1. */
 long              trace_store_reap(PGconn *conn, unsigned fallback_ms);
+/* Deletes at most batch finished traces and batch eval runs older than
+ * days, oldest first, skipping rows another session holds (README, "Trace
+ * retention"). Returns 0 with the counts, or -1. */
+int               trace_store_expire(PGconn *conn, unsigned days,
+                      unsigned batch, long *traces, long *eval_runs);
 
 #endif

@@ -299,3 +299,22 @@ out:
 	worker_free(&w);
 	return status;
 }
+
+int
+worker_secrets_load(const struct config *cfg, struct worker_secrets *sec,
+    char *err, size_t errlen)
+{
+	size_t keylen;
+
+	memset(sec, 0, sizeof(*sec));
+	if (fingerprint_key_load(&sec->fingerprint, cfg->fingerprint_key_file,
+	    err, errlen) != 0 ||
+	    (cfg->provider == PROVIDER_OPENAI && secret_read(
+	    "KEYROTA_MODEL_KEY_FILE", cfg->model_key_file, sec->model_key,
+	    &keylen, err, errlen) != 0)) {
+		secret_wipe(sec, sizeof(*sec));
+		return -1;
+	}
+	return 0;
+}
+

@@ -18,11 +18,17 @@
 
 struct config;
 
-/* Secrets read by the supervisor before it gave up root. */
+/* The key files' contents, read by the supervisor at start and again on
+ * SIGHUP; each generation of workers inherits the copy it was forked with. */
 struct worker_secrets {
 	struct fingerprint_key fingerprint;
 	char                   model_key[SECRET_MAX];   /* "" for the fixture */
 };
+
+/* Reads every key file cfg names into sec. On error returns -1 with err
+ * naming the variable; sec is then wiped. */
+int worker_secrets_load(const struct config *cfg, struct worker_secrets *sec,
+        char *err, size_t errlen);
 
 /* Exit statuses the supervisor reads. */
 enum {

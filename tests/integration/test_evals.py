@@ -6,14 +6,14 @@ import shutil
 import subprocess
 import tempfile
 
-from harness import BINARY, ROOT, VAR, check, database_url, eq, get, test
+from harness import BINARY, ROOT, VAR, check, eq, get, runtime_database_url, test
 
 EVALS = os.path.join(ROOT, "evals", "rotations.jsonl")
 
 
 def env(**extra):
     e = {k: v for k, v in os.environ.items() if not k.startswith("KEYROTA_")}
-    e.update({"KEYROTA_DATABASE_URL": database_url(), "KEYROTA_PROVIDER": "fixture",
+    e.update({"KEYROTA_DATABASE_URL": runtime_database_url(), "KEYROTA_PROVIDER": "fixture",
               "KEYROTA_SQL_DIR": os.path.join(ROOT, "sql"),
               "KEYROTA_HTTP_PORT": os.environ["KEYROTA_HTTP_PORT"],
               "KEYROTA_FINGERPRINT_KEY_FILE": os.path.join(VAR, "secrets", "fingerprint.key")})

@@ -82,6 +82,12 @@ def database_url():
                           text=True).stdout
 
 
+def runtime_database_url():
+    """What keyrota serve and eval connect with: a member of keyrota_runtime."""
+    return subprocess.run([STACK, "runtime-database-url"], check=True, capture_output=True,
+                          text=True).stdout
+
+
 def psql(sql, *params):
     """Runs one statement with psql variables :'p1'... (quoted by psql)."""
     args = ["psql", database_url(), "-v", "ON_ERROR_STOP=1", "-Atq", "-F", "\t"]
