@@ -266,9 +266,15 @@ def sighup_rotates_the_fingerprint_key_and_old_traces_keep_theirs():
         # A key file that cannot be used: the reload is refused, nothing changes.
         os.chmod(FINGERPRINT_KEY, 0o644)
         before = worker_pids()
+        log = os.path.join(VAR, "log", "keyrota.log")
+        start = os.path.getsize(log)
+
+        def new_log():
+            with open(log) as f:
+                f.seek(start)
+                return f.read()
         os.kill(supervisor_pid(), signal.SIGHUP)
-        logged = wait_for(lambda: "reload refused" in open(os.path.join(
-            VAR, "log", "keyrota.log")).read(), timeout=10)
+        logged = wait_for(lambda: "reload refused" in new_log(), timeout=10)
         check(logged, "the refused reload is logged")
         eq(worker_pids(), before, "the running workers stay")
         eq(trace_key(decide(report).json()["trace_id"])[1], new_kid, "still the new key")
@@ -407,3 +413,25 @@ def a_dump_restores_into_a_fresh_cluster_that_keyrota_serves():
             serve.wait(timeout=20)
         as_service_user([PGBIN + "/pg_ctl", "-D", data, "-m", "immediate", "-w", "stop"])
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+# --- upgrades ----------------------------------------------------------------
+
+@test
+def migrations_only_add_so_the_running_release_keeps_working():
+    """README, "Upgrades": a migration adds; removing waits for a later
+    release, and then says so with a `-- keyrota: contract` line."""
+    import re
+    destructive = re.compile(r"\bDROP\s+(TABLE|COLUMN|FUNCTION|INDEX|CONSTRAINT|VIEW)\b"
+                             r"|\bRENAME\s+(COLUMN|TO)\b"
+                             r"|\bALTER\s+COLUMN\s+\w+\s+(SET\s+DATA\s+)?TYPE\b"
+                             r"|\bSET\s+NOT\s+NULL\b", re.I)
+    names = sorted(n for n in os.listdir(SQL_DIR) if re.match(r"^\d{3}_.*\.sql$", n))
+    check(len(names) >= 4, "the migrations are found: %r" % names)
+    for name in names:
+        with open(os.path.join(SQL_DIR, name)) as f:
+            text = f.read()
+        code = "\n".join(l.split("--", 1)[0] for l in text.splitlines())
+        hits = destructive.findall(code)
+        check(not hits or "-- keyrota: contract" in text,
+              "%s removes or changes something the running release may use: %r" % (name, hits))

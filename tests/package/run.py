@@ -325,13 +325,18 @@ def serve():
     check("migrations applied" in out.stdout, out.stdout)
     run(["psql", url, "-v", "ON_ERROR_STOP=1", "-qf",
          "/usr/share/keyrota/sql/seed/demo_accounts.sql"])
+    # The service logs in as a member of keyrota_runtime (README, "Database roles").
+    run(["psql", url, "-v", "ON_ERROR_STOP=1", "-qc",
+         "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'keyrota_app') "
+         "THEN CREATE ROLE keyrota_app LOGIN IN ROLE keyrota_runtime; END IF; END $$"])
+    runtime_url = run([STACK, "runtime-database-url"]).stdout
 
     # The operator's part (README): the database URL and the fingerprint key.
     with open(env_path, "a") as f:
         # No model key here: the operator chooses the fixture explicitly,
         # over the unit's KEYROTA_PROVIDER=openai.
         f.write("KEYROTA_DATABASE_URL='%s'\nKEYROTA_WORKERS=2\nKEYROTA_THREADS=4\n"
-                "KEYROTA_PROVIDER=fixture\n" % url)
+                "KEYROTA_PROVIDER=fixture\n" % runtime_url)
     key = os.path.join(cred_dir, "fingerprint.key")
     fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     state["wrote_key"] = True
