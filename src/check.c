@@ -142,7 +142,7 @@ check_command(int argc, char **argv)
 	struct config cfg;
 	const char *eval_run_id = NULL, *readme = PKGDATADIR "/README.md";
 	const char *v;
-	char err[512], url[300], what[256];
+	char err[512], url[300], what[512];
 	unsigned pending = 0;
 	size_t keylen;
 	PGconn *conn = NULL;

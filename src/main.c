@@ -2,6 +2,7 @@
 #include "autoconfig.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,49 +116,54 @@ cmd_serve(void)
 	if (load_config(&cfg) != 0)
 		return EXIT_USAGE;
 	/* Key files may be root-only: the supervisor reads them, now and on
-	 * SIGHUP, and only workers give up root. */
+	 * SIGHUP, and only workers give up root for good. */
 	if (worker_secrets_load(&cfg, &sec, err, sizeof(err)) != 0) {
 		fprintf(stderr, "keyrota: configuration error: %s\n", err);
 		return EXIT_USAGE;
 	}
+	rc = EXIT_USAGE;
 	/* Templates are compiled again in each worker; a broken one stops
 	 * keyrota here, with its file and line, instead of in a crash loop. */
 	if ((pages = pages_load(cfg.template_dir, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "keyrota: configuration error: "
 		    "KEYROTA_TEMPLATE_DIR: %s\n", err);
-		secret_wipe(&sec, sizeof(sec));
-		return EXIT_USAGE;
+		goto out;
 	}
 	pages_free(pages);
 	if (geteuid() == 0 && (pw = getpwnam(cfg.user)) == NULL) {
 		fprintf(stderr, "keyrota: configuration error: KEYROTA_USER: "
 		    "no user \"%s\" to run as (keyrota does not serve as "
 		    "root)\n", cfg.user);
-		return EXIT_USAGE;
+		goto out;
 	}
 	if (listener_open(&l, &cfg, pw ? pw->pw_uid : (uid_t)-1,
 	    pw ? pw->pw_gid : (gid_t)-1, err, sizeof(err)) != 0) {
 		fprintf(stderr, "keyrota: %s\n", err);
-		return EXIT_USAGE;
+		goto out;
 	}
 	if (pw != NULL) {
 		as.uid = pw->pw_uid;
 		as.gid = pw->pw_gid;
 		snprintf(as.name, sizeof(as.name), "%s", pw->pw_name);
-		/* The real uid becomes the service user's, so workers may
-		 * signal the supervisor (a recycle notice); the effective and
-		 * saved uids stay root, to read the key files on SIGHUP. */
-		if (setresuid(pw->pw_uid, 0, 0) != 0) {
-			fprintf(stderr, "keyrota: setresuid: %s\n",
-			    strerror(errno));
+		/* The supervisor runs as the service user, so its workers may
+		 * signal it (a recycle notice); only the saved uid stays root,
+		 * taken up again to read the key files on SIGHUP and to give
+		 * each new worker its user. */
+		if (setgroups(0, NULL) != 0 ||
+		    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) != 0 ||
+		    setresuid(pw->pw_uid, pw->pw_uid, 0) != 0) {
+			fprintf(stderr, "keyrota: cannot become %s: %s\n",
+			    pw->pw_name, strerror(errno));
+			rc = 1;
 			listener_close(&l);
-			return 1;
+			goto out;
 		}
 	}
 	if (app_metrics_init() != 0)
 		fprintf(stderr, "keyrota: metrics unavailable (no shared memory)\n");
 	rc = supervisor_run(&cfg, &sec, pw != NULL ? &as : NULL, l.fd);
 	listener_close(&l);
+out:
 	secret_wipe(&sec, sizeof(sec));
 	return rc;
 }

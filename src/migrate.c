@@ -227,9 +227,11 @@ table_exists(PGconn *conn, const char *table, char *err, size_t errlen)
 }
 
 /* The runtime role's grants, in their own transaction, so a schema and its
- * grants never disagree for long and a failed grant names itself. */
+ * grants never disagree for long and a failed grant names itself. A dry
+ * run only makes sure the file is there to read. */
 static int
-apply_grants(PGconn *conn, const char *sql_dir, char *err, size_t errlen)
+apply_grants(PGconn *conn, const char *sql_dir, int dry_run, char *err,
+    size_t errlen)
 {
 	struct buf text;
 	char path[1024];
@@ -240,6 +242,10 @@ apply_grants(PGconn *conn, const char *sql_dir, char *err, size_t errlen)
 	buf_init(&text, MIGRATION_MAX_BYTES);
 	if (buf_read_file(&text, path) != BUF_OK) {
 		fail(err, errlen, "cannot read %s", path);
+		goto out;
+	}
+	if (dry_run) {
+		rc = 0;
 		goto out;
 	}
 	if (simple(conn, "BEGIN", err, errlen) != 0)
@@ -309,7 +315,7 @@ migrate_run(PGconn *conn, const char *sql_dir, int dry_run,
 		if (!dry_run && apply_one(conn, &m[i], err, errlen) != 0)
 			goto out;
 	}
-	if (!dry_run && apply_grants(conn, sql_dir, err, errlen) != 0)
+	if (apply_grants(conn, sql_dir, dry_run, err, errlen) != 0)
 		goto out;
 	rc = 0;
 out:
@@ -321,8 +327,10 @@ out:
 	return rc;
 }
 
-/* What the connected role could do that keyrota serve must never do: write
- * a trusted table or change the schema. */
+/* What the connected role could do that keyrota serve must never do:
+ * write or hang a trigger on a trusted table, rewrite the migration
+ * record, create anything (temporary objects included), create roles, or
+ * become the owner. */
 int
 migrate_check_runtime_role(PGconn *conn, char *what, size_t whatlen,
     char *err, size_t errlen)
@@ -334,12 +342,23 @@ migrate_check_runtime_role(PGconn *conn, char *what, size_t whatlen,
 	what[0] = '\0';
 	res = PQexecParams(conn,
 	    "SELECT t.name || ' ' || p.priv FROM"
-	    " (VALUES ('accounts'), ('policy_lines')) AS t (name)"
+	    " (VALUES ('accounts'), ('policy_lines'), ('schema_migrations'))"
+	    "  AS t (name)"
 	    " CROSS JOIN (VALUES ('INSERT'), ('UPDATE'), ('DELETE'),"
-	    "  ('TRUNCATE')) AS p (priv)"
-	    " WHERE has_table_privilege(current_user, t.name, p.priv)"
+	    "  ('TRUNCATE'), ('TRIGGER'), ('REFERENCES')) AS p (priv)"
+	    " WHERE has_table_privilege(current_user, 'public.' || t.name,"
+	    "  p.priv)"
 	    " UNION ALL SELECT 'schema CREATE'"
-	    " WHERE has_schema_privilege(current_user, 'public', 'CREATE')",
+	    " WHERE has_schema_privilege(current_user, 'public', 'CREATE')"
+	    " UNION ALL SELECT 'database ' || p.priv FROM"
+	    " (VALUES ('CREATE'), ('TEMPORARY')) AS p (priv)"
+	    " WHERE has_database_privilege(current_user, current_database(),"
+	    "  p.priv)"
+	    " UNION ALL SELECT 'create roles' FROM pg_roles"
+	    " WHERE rolname = current_user AND (rolsuper OR rolcreaterole)"
+	    " UNION ALL SELECT 'become the owner' FROM pg_class c"
+	    " WHERE c.oid = 'public.accounts'::regclass"
+	    " AND pg_has_role(current_user, c.relowner, 'MEMBER')",
 	    0, NULL, NULL, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		fail(err, errlen, "reading the role's privileges: %s",

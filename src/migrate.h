@@ -23,8 +23,9 @@ int migrate_run(PGconn *conn, const char *sql_dir, int dry_run,
         size_t errlen);
 
 /* Checks the connected role as the runtime role: returns how many things it
- * may do that only the owner should (write accounts or policy_lines,
- * create in the schema), listed in what; -1 on error with err written. */
+ * may do that only the owner should (write accounts, policy_lines or the
+ * migration record, create anything, create roles, become the owner),
+ * listed in what; -1 on error with err written. */
 int migrate_check_runtime_role(PGconn *conn, char *what, size_t whatlen,
         char *err, size_t errlen);
 

@@ -12,28 +12,50 @@
 
 #define REAPER_DB_WAIT_MS 200
 /* Retention deletes at most this many traces (and eval runs) a round, so
- * one round holds a pooled connection for a bounded time. */
-#define EXPIRE_BATCH      1000
+ * one round holds a pooled connection for a bounded time; a round that
+ * fails (a statement timeout on a busy database) halves it, a full round
+ * doubles it back. */
+#define EXPIRE_BATCH_MAX  1000
+#define EXPIRE_BATCH_MIN  10
 /* A full batch means more are waiting: the next round comes this soon. */
 #define EXPIRE_AGAIN_MS   250
 
 static void schedule_in(struct app *app, unsigned ms);
 
-/* One retention round; returns 1 when a batch came back full. */
+/* This worker's batch size. One round runs at a time: the next is
+ * scheduled when this one ends. */
+static unsigned expire_batch = EXPIRE_BATCH_MAX;
+
+/* One retention round on its own pooled connection; returns 1 when a
+ * batch came back full. */
 static int
-expire(struct app *app, PGconn *conn)
+expire(struct app *app)
 {
 	long traces = 0, eval_runs = 0;
+	unsigned batch = expire_batch;
+	PGconn *conn;
+	int rc;
 
-	if (trace_store_expire(conn, app->cfg->retention_days, EXPIRE_BATCH,
-	    &traces, &eval_runs) != 0)
+	if ((conn = db_pool_acquire(app->db, REAPER_DB_WAIT_MS)) == NULL)
 		return 0;
+	rc = trace_store_expire(conn, app->cfg->retention_days, batch,
+	    &traces, &eval_runs);
+	db_pool_release(app->db, conn);
+	if (rc != 0) {
+		if (expire_batch / 2 >= EXPIRE_BATCH_MIN)
+			expire_batch /= 2;
+		return 0;
+	}
 	metrics_expired(traces, eval_runs);
 	if (traces > 0 || eval_runs > 0)
 		log_info("retention: deleted %ld traces and %ld eval runs "
 		    "older than %u days", traces, eval_runs,
 		    app->cfg->retention_days);
-	return traces == EXPIRE_BATCH || eval_runs == EXPIRE_BATCH;
+	if (traces < (long)batch && eval_runs < (long)batch)
+		return 0;
+	if (expire_batch * 2 <= EXPIRE_BATCH_MAX)
+		expire_batch *= 2;
+	return 1;
 }
 
 static void
@@ -50,16 +72,16 @@ reap(void *arg)
 	if ((conn = db_pool_acquire(app->db, REAPER_DB_WAIT_MS)) != NULL) {
 		n = trace_store_reap(conn, app->cfg->model_timeout_ms +
 		    app->cfg->reaper_grace_ms);
+		db_pool_release(app->db, conn);
 		if (n > 0) {
 			metrics_reaped(n);
 			log_warn("reaper: %ld running traces failed as "
 			    "worker_lost", n);
 		}
-		if (app->cfg->retention_days > 0 && expire(app, conn) &&
-		    next > EXPIRE_AGAIN_MS)
-			next = EXPIRE_AGAIN_MS;
-		db_pool_release(app->db, conn);
 	}
+	if (app->cfg->retention_days > 0 && expire(app) &&
+	    next > EXPIRE_AGAIN_MS)
+		next = EXPIRE_AGAIN_MS;
 	schedule_in(app, next);
 }
 

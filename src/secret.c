@@ -40,6 +40,13 @@ secret_read(const char *var, const char *path, char *out, size_t *len,
 		snprintf(err, errlen, "%s: %s is not a regular file", var, path);
 		goto fail;
 	}
+	/* A key belongs to root or to whoever reads it; anyone else could
+	 * have put another file's contents, or their own key, in its place. */
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		snprintf(err, errlen, "%s: %s belongs to uid %u, neither root "
+		    "nor this process's user", var, path, (unsigned)st.st_uid);
+		goto fail;
+	}
 	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
 		snprintf(err, errlen, "%s: %s is accessible by group or others "
 		    "(mode %03o); chmod 600 it", var, path,

@@ -40,17 +40,40 @@ struct pool {
 	unsigned long        restarts;
 };
 
+/* Root again, through the saved uid, for what only root may do. */
+static int
+take_root(const struct run_as *as)
+{
+	if (as != NULL && seteuid(0) != 0) {
+		log_error("cannot take up root again: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Back to the service user; staying root by mistake is not an option. */
+static void
+give_up_root(const struct run_as *as)
+{
+	if (as != NULL && seteuid(as->uid) != 0) {
+		log_error("cannot give up root: %s", strerror(errno));
+		abort();
+	}
+}
+
 /* In a new worker, before anything else: root is given up for good. */
 static int
 become(const struct run_as *as)
 {
+	if (take_root(as) != 0)
+		return -1;
 	if (setgroups(0, NULL) != 0 || setgid(as->gid) != 0 ||
 	    setuid(as->uid) != 0) {
 		log_error("cannot drop privileges to %s: %s", as->name,
 		    strerror(errno));
 		return -1;
 	}
-	if (setuid(0) == 0) {
+	if (setuid(0) == 0 || seteuid(0) == 0) {
 		log_error("root could be regained; refusing");
 		return -1;
 	}
@@ -70,11 +93,11 @@ spawn(struct pool *p, struct slot *s)
 		return;
 	}
 	if (pid == 0) {
+		if (p->as != NULL && become(p->as) != 0)
+			_exit(WORKER_EXIT_FAILED);
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGCHLD, SIG_DFL);
-		if (p->as != NULL && become(p->as) != 0)
-			_exit(WORKER_EXIT_FAILED);
 		exit(worker_main(p->cfg, p->secrets, p->listen_fd));
 	}
 	s->pid = pid;
@@ -166,14 +189,22 @@ reload(struct pool *p)
 	static struct worker_secrets fresh;
 	char err[512];
 	unsigned i;
+	int rc;
 
-	if (worker_secrets_load(p->cfg, &fresh, err, sizeof(err)) != 0) {
+	if (take_root(p->as) != 0)
+		return;
+	rc = worker_secrets_load(p->cfg, &fresh, err, sizeof(err));
+	give_up_root(p->as);
+	if (rc != 0) {
 		log_error("reload refused, the running workers stay: %s", err);
 		return;
 	}
 	if (strcmp(fresh.fingerprint.id, p->secrets->fingerprint.id) != 0)
 		log_info("reload: fingerprint key %s replaces %s",
 		    fresh.fingerprint.id, p->secrets->fingerprint.id);
+	else
+		log_info("reload: fingerprint key %s unchanged",
+		    fresh.fingerprint.id);
 	*p->secrets = fresh;
 	secret_wipe(&fresh, sizeof(fresh));
 	log_info("reload: starting a new generation of workers");

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "log.h"
 #include "store.h"
 #include "trace_store.h"
@@ -34,7 +35,6 @@ enum stmt {
 	STMT_TRUSTED,
 	STMT_FINISH,
 	STMT_REAP,
-	STMT_EXPIRE,
 	STMT__MAX
 };
 
@@ -77,9 +77,6 @@ static const struct store_stmt stmts[STMT__MAX] = {
 	    "WHERE status = $4 AND (deadline_at < now() "
 	    "OR (deadline_at IS NULL AND "
 	    "created_at < now() - make_interval(secs => $1::float8 / 1000)))" },
-	[STMT_EXPIRE] = { "expire", 2,
-	    "SELECT expired_traces, expired_eval_runs FROM keyrota_expire("
-	    "now() - make_interval(days => $1::int), $2::int)" },
 };
 
 static const char *const status_names[TRACE_STATUS__MAX] = {
@@ -365,24 +362,40 @@ trace_store_reap(PGconn *conn, unsigned fallback_ms)
 	return n;
 }
 
+/* Not in the prepared table: a database that lacks keyrota_expire (a
+ * binary installed before its migration) must still decide; only
+ * retention waits. */
+#define SQL_EXPIRE \
+	"SELECT expired_traces, expired_eval_runs FROM public.keyrota_expire(" \
+	"now() - make_interval(days => $1::int), $2::int)"
+
 int
 trace_store_expire(PGconn *conn, unsigned days, unsigned batch,
     long *traces, long *eval_runs)
 {
 	char d[16], b[16];
 	const char *params[2] = { d, b };
+	const char *state, *primary;
+	unsigned t, e;
 	PGresult *res;
 	int rc = -1;
 
 	snprintf(d, sizeof(d), "%u", days);
 	snprintf(b, sizeof(b), "%u", batch);
-	res = run(conn, STMT_EXPIRE, params);
-	if (!failed(res) && PQntuples(res) == 1) {
-		*traces = strtol(PQgetvalue(res, 0, 0), NULL, 10);
-		*eval_runs = strtol(PQgetvalue(res, 0, 1), NULL, 10);
+	res = PQexecParams(conn, SQL_EXPIRE, 2, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+	    config_parse_uint(PQgetvalue(res, 0, 0), 0, batch, &t) == 0 &&
+	    config_parse_uint(PQgetvalue(res, 0, 1), 0, batch, &e) == 0) {
+		*traces = t;
+		*eval_runs = e;
 		rc = 0;
+	} else if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+		log_warn("retention: %s (SQLSTATE %s)%s", primary ? primary :
+		    "no answer", state ? state : "none", state &&
+		    strcmp(state, "42883") == 0 ? "; run keyrota migrate" : "");
 	}
 	PQclear(res);
 	return rc;
 }
-

@@ -128,7 +128,8 @@ enum store_result trace_store_finish(PGconn *conn, const char *trace_id,
 long              trace_store_reap(PGconn *conn, unsigned fallback_ms);
 /* Deletes at most batch finished traces and batch eval runs older than
  * days, oldest first, skipping rows another session holds (README, "Trace
- * retention"). Returns 0 with the counts, or -1. */
+ * retention"). Returns 0 with the counts, or -1 (logged; a database
+ * without keyrota_expire says to run keyrota migrate). */
 int               trace_store_expire(PGconn *conn, unsigned days,
                       unsigned batch, long *traces, long *eval_runs);
 

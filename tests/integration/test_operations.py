@@ -82,23 +82,35 @@ def the_runtime_role_is_refused_every_forbidden_statement():
         "ALTER TABLE traces DROP CONSTRAINT traces_pkey",
         "DROP TABLE traces",
         "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+        "CREATE TEMP TABLE traces (x int)",     # would shadow keyrota's tables
+        "SET ROLE keyrota",                      # the owner of the scripts' cluster
+        "CREATE ROLE someone",
+        "CREATE TRIGGER t BEFORE UPDATE ON accounts FOR EACH ROW "
+        "EXECUTE FUNCTION keyrota_trace_guard()",
+        # identity columns of a trace are not the runtime role's to write
+        "UPDATE traces SET created_at = now() - interval '400 days' WHERE trace_id = '%s'" % tid,
+        "UPDATE traces SET input_fingerprint = '000000000000' WHERE trace_id = '%s'" % tid,
+        # an ended trace is evidence: its outcome cannot be rewritten either
+        "UPDATE traces SET decision = 'not_eligible' WHERE trace_id = '%s'" % tid,
         "SELECT keyrota_expire(now(), 10)",   # cutoff inside a day: refused by the function
     ]
     for sql in forbidden:
         rc, err = as_runtime(sql)
         check(rc != 0, "the runtime role was allowed: " + sql)
-        check("permission denied" in err or "must be owner" in err or
-              "at least a day old" in err, "%s: %s" % (sql, err))
+        check(any(why in err for why in ("permission denied", "must be owner",
+                                          "at least a day old", "has ended")),
+              "%s: %s" % (sql, err))
     # ...while what serve needs still works, and nothing above changed anything.
     eq(as_runtime("SELECT count(*) FROM accounts")[0], 0)
     eq(psql("SELECT rotation_window_days FROM policy_lines WHERE line_id = 'P-7'"), [["30"]])
     eq(psql("SELECT count(*) FROM accounts WHERE account_id = 'acct_99999'"), [["0"]])
-    eq(psql("SELECT status FROM traces WHERE trace_id = :'p1'", tid), [["completed"]])
+    eq(psql("SELECT status, decision, created_at > now() - interval '1 hour' FROM traces "
+            "WHERE trace_id = :'p1'", tid), [["completed", "eligible", "t"]])
     eq(psql("SELECT count(*) FROM pg_tables WHERE tablename = 'mine'"), [["0"]])
     # The stack's own keyrota serve runs as that role.
-    user = psql("SELECT DISTINCT usename FROM pg_stat_activity "
-                "WHERE datname = 'keyrota' AND usename = 'keyrota_app'")
-    eq(user, [["keyrota_app"]], "keyrota serve's pooled connections log in as keyrota_app")
+    users = psql("SELECT DISTINCT usename FROM pg_stat_activity "
+                 "WHERE datname = 'keyrota' AND application_name = 'keyrota'")
+    eq(users, [["keyrota_app"]], "keyrota serve's pooled connections log in as keyrota_app only")
 
 
 @test
@@ -118,10 +130,12 @@ def check_fails_when_the_serve_role_can_write_trusted_records():
 @test
 def migrate_sets_the_grants_again_and_dry_run_changes_nothing():
     # Grants drift (an operator's mistake); migrate puts them back.
-    psql("REVOKE SELECT ON accounts FROM keyrota_runtime")
-    psql("GRANT DELETE ON accounts TO keyrota_runtime")
-    check(as_runtime("SELECT 1 FROM accounts LIMIT 1")[0] != 0, "the revoke took")
-    out = keyrota(["migrate"], database_url())
+    try:
+        psql("REVOKE SELECT ON accounts FROM keyrota_runtime")
+        psql("GRANT DELETE ON accounts TO keyrota_runtime")
+        check(as_runtime("SELECT 1 FROM accounts LIMIT 1")[0] != 0, "the revoke took")
+    finally:
+        out = keyrota(["migrate"], database_url())
     eq(out.returncode, 0, out.stderr)
     check("migrations applied: 0" in out.stdout, out.stdout)
     eq(as_runtime("SELECT 1 FROM accounts LIMIT 1")[0], 0, "SELECT granted again")
@@ -178,45 +192,73 @@ def old_rows():
                      "WHERE run_id LIKE 'ev_oldseed%'")[0][0]))
 
 
+def rounds_logged(since):
+    """The counts of each retention round the workers logged after offset since."""
+    with open(os.path.join(VAR, "log", "keyrota.log")) as f:
+        f.seek(since)
+        lines = f.read().splitlines()
+    rounds = []
+    for line in lines:
+        msg = json.loads(line).get("msg", "")
+        if msg.startswith("retention: deleted "):
+            words = msg.split()
+            rounds.append((int(words[2]), int(words[5])))
+    return rounds
+
+
 @test
 def expired_traces_and_eval_runs_go_in_batches_while_decisions_continue():
-    restart_keyrota(KEYROTA_TRACE_RETENTION_DAYS=0)
-    seed_old(2500, 3, 40)
-    recent = [decide().json()["trace_id"] for _ in range(3)]
-    eq(old_rows(), (2500, 3, 3), "seeded")
-    page = get("/admin/traces", headers={"Authorization": admin_auth()})
-    check("kept until an operator deletes them" in page.text, "retention 0 is stated")
-    time.sleep(0.5)
-    eq(old_rows(), (2500, 3, 3), "retention 0 keeps everything")
-
-    restart_keyrota(KEYROTA_TRACE_RETENTION_DAYS=30, KEYROTA_REAPER_INTERVAL_MS=500)
-    expired_before = metric("keyrota_traces_expired_total")
-    statuses = []
-    stop = threading.Event()
-
-    def keep_deciding():
-        while not stop.is_set():
-            r = decide()
-            statuses.append((r.status, r.json().get("status")))
-
-    t = threading.Thread(target=keep_deciding)
-    t.start()
+    log = os.path.join(VAR, "log", "keyrota.log")
     try:
-        gone = wait_for(lambda: old_rows() == (0, 0, 0), timeout=30, interval=0.2)
+        restart_keyrota(KEYROTA_TRACE_RETENTION_DAYS=0, KEYROTA_REAPER_INTERVAL_MS=100)
+        seed_old(2500, 3, 40)
+        recent = [decide().json()["trace_id"] for _ in range(3)]
+        eq(old_rows(), (2500, 3, 3), "seeded")
+        page = get("/admin/traces", headers={"Authorization": admin_auth()})
+        check("kept until an operator deletes them" in page.text, "retention 0 is stated")
+        time.sleep(1.5)   # fifteen reaper rounds in each worker
+        eq(old_rows(), (2500, 3, 3), "retention 0 keeps everything")
+
+        since = os.path.getsize(log)
+        restart_keyrota(KEYROTA_TRACE_RETENTION_DAYS=30, KEYROTA_REAPER_INTERVAL_MS=500)
+        expired_before = metric("keyrota_traces_expired_total")
+        outcomes, errors = [], []
+        stop = threading.Event()
+
+        def keep_deciding():
+            while not stop.is_set():
+                try:
+                    r = decide()
+                    outcomes.append((r.status, r.json().get("status")))
+                except Exception as e:   # a broken answer is a finding, not a dead thread
+                    errors.append(repr(e))
+
+        t = threading.Thread(target=keep_deciding)
+        t.start()
+        try:
+            gone = wait_for(lambda: old_rows() == (0, 0, 0), timeout=30, interval=0.2)
+        finally:
+            stop.set()
+            t.join()
+        check(gone, "old rows left: %r" % (old_rows(),))
+        eq(errors, [], "decisions during the purge")
+        check(len(outcomes) > 3, "decisions ran during the purge")
+        eq(set(outcomes), {(200, "completed")}, "every decision during the purge completed")
+        eq(psql("SELECT count(*) FROM traces WHERE trace_id = ANY(:'p1'::text[])",
+                "{" + ",".join(recent) + "}"), [["3"]], "recent traces stay")
+        rounds = rounds_logged(since)
+        check(sum(r[0] for r in rounds) >= 2500 and sum(r[1] for r in rounds) >= 3,
+              "the rounds account for every row: %r" % rounds)
+        check(all(r[0] <= 1000 and r[1] <= 1000 for r in rounds) and len(rounds) >= 3,
+              "at most 1,000 a round: %r" % rounds)
+        check(metric("keyrota_traces_expired_total") - expired_before >= 2500,
+              "metric counts them")
+        check(metric("keyrota_eval_runs_expired_total") >= 3, "eval runs counted")
+        page = get("/admin/traces", headers={"Authorization": admin_auth()})
+        check("deleted 30 days after they were made" in page.text,
+              "retention stated on the page")
     finally:
-        stop.set()
-        t.join()
-    check(gone, "old rows left: %r" % (old_rows(),))
-    check(len(statuses) > 3, "decisions ran during the purge")
-    eq(set(statuses), {(200, "completed")}, "every decision during the purge completed")
-    eq(psql("SELECT count(*) FROM traces WHERE trace_id = ANY(:'p1'::text[])",
-            "{" + ",".join(recent) + "}"), [["3"]], "recent traces stay")
-    # 2,500 rows at 1,000 a round: more than one round.
-    check(metric("keyrota_traces_expired_total") - expired_before >= 2500, "metric counts them")
-    check(metric("keyrota_eval_runs_expired_total") >= 3, "eval runs counted")
-    page = get("/admin/traces", headers={"Authorization": admin_auth()})
-    check("deleted 30 days after they were made" in page.text, "retention stated on the page")
-    restart_keyrota()
+        restart_keyrota()
 
 
 def admin_auth():
@@ -343,10 +385,11 @@ def as_service_user(args, **kw):
 @test
 def a_dump_restores_into_a_fresh_cluster_that_keyrota_serves():
     tid = decide().json()["trace_id"]
+    run_id = "ev_" + uuid.uuid4().hex[:22]
     psql("INSERT INTO eval_runs (run_id, eval_file, eval_digest, provider, model, "
          "prompt_version, started_at, finished_at, passed, failed) VALUES "
-         "('ev_backupbackupbackup0000', 'b.jsonl', repeat('b', 64), 'fixture', 'fixture', "
-         "'rotation_decision@2', now(), now(), 23, 0)")
+         "(:'p1', 'b.jsonl', repeat('b', 64), 'fixture', 'fixture', "
+         "'rotation_decision@2', now(), now(), 23, 0)", run_id)
     tmp = tempfile.mkdtemp(prefix="keyrota-restore-")
     uid = pwd.getpwnam(USER)
     os.chown(tmp, uid.pw_uid, uid.pw_gid)
@@ -373,22 +416,27 @@ def a_dump_restores_into_a_fresh_cluster_that_keyrota_serves():
                                "start"])
         eq(out.returncode, 0, out.stderr)
         base = "host=%s port=%d" % (sock_dir, port)
-        out = subprocess.run(["createdb", "-h", sock_dir, "-p", str(port), "-U", USER, "keyrota"],
+        # The roles and the database as in the README's "Install on Debian".
+        admin = base + " dbname=postgres user=" + USER
+        out = subprocess.run(["psql", admin, "-v", "ON_ERROR_STOP=1", "-q",
+                              "-c", "CREATE ROLE keyrota_owner NOLOGIN",
+                              "-c", "CREATE ROLE keyrota_runtime NOLOGIN",
+                              "-c", "CREATE ROLE keyrota_app LOGIN IN ROLE keyrota_runtime",
+                              "-c", "CREATE DATABASE keyrota OWNER keyrota_owner"],
                              capture_output=True, text=True)
         eq(out.returncode, 0, out.stderr)
-        owner = base + " dbname=keyrota user=" + USER
+        owner = base + " dbname=keyrota user=%s options='-c role=keyrota_owner'" % USER
         out = subprocess.run(["pg_restore", "--no-owner", "--no-privileges", "-d", owner, dump],
                              capture_output=True, text=True)
         eq(out.returncode, 0, out.stderr)
         out = keyrota(["migrate"], owner)
         eq(out.returncode, 0, out.stderr)
         check("migrations applied: 0" in out.stdout, "nothing to apply: " + out.stdout)
-        out = subprocess.run(["psql", owner, "-v", "ON_ERROR_STOP=1", "-qc",
-                              "CREATE ROLE keyrota_app LOGIN IN ROLE keyrota_runtime"],
-                             capture_output=True, text=True)
-        eq(out.returncode, 0, out.stderr)
+        eq(subprocess.run(["psql", owner, "-Atqc", "SELECT pg_get_userbyid(proowner) FROM pg_proc "
+                           "WHERE proname = 'keyrota_expire'"], capture_output=True,
+                          text=True).stdout.strip(), "keyrota_owner", "the restored function's owner")
         runtime = base + " dbname=keyrota user=keyrota_app"
-        out = keyrota(["check", "--eval-run", "ev_backupbackupbackup0000",
+        out = keyrota(["check", "--eval-run", run_id,
                        "--readme", os.path.join(ROOT, "README.md")], runtime,
                       KEYROTA_CHECK_URL="http://127.0.0.1:%s" % os.environ["KEYROTA_HTTP_PORT"])
         eq(out.returncode, 0, out.stdout + out.stderr)
@@ -398,8 +446,9 @@ def a_dump_restores_into_a_fresh_cluster_that_keyrota_serves():
         sock = os.path.join(sock_dir, "keyrota.sock")
         env = cli_env(runtime, KEYROTA_WORKERS=1, KEYROTA_THREADS=2, KEYROTA_USER=USER,
                       KEYROTA_TEMPLATE_DIR=TEMPLATE_DIR, KEYROTA_LISTEN="unix:" + sock)
-        serve = subprocess.Popen([BINARY, "serve"], env=env, stdout=subprocess.DEVNULL,
-                                 stderr=open(os.path.join(tmp, "serve.log"), "w"))
+        with open(os.path.join(tmp, "serve.log"), "w") as serve_log:
+            serve = subprocess.Popen([BINARY, "serve"], env=env, stdout=subprocess.DEVNULL,
+                                     stderr=serve_log)
         check(wait_for(lambda: os.path.exists(sock), timeout=10), "restored keyrota did not start")
         raw = fcgi_get(sock, "/admin/traces/" + tid, {"KEYROTA_AUTH_USER": "admin",
                                                        "HTTP_ACCEPT": "application/json"})
@@ -408,11 +457,17 @@ def a_dump_restores_into_a_fresh_cluster_that_keyrota_serves():
         body = json.loads(payload)
         eq((body["trace_id"], body["status"]), (tid, "completed"), "the restored trace")
     finally:
-        if serve is not None:
-            serve.send_signal(signal.SIGTERM)
-            serve.wait(timeout=20)
-        as_service_user([PGBIN + "/pg_ctl", "-D", data, "-m", "immediate", "-w", "stop"])
-        shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            if serve is not None:
+                serve.send_signal(signal.SIGTERM)
+                try:
+                    serve.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    serve.kill()
+                    serve.wait()
+        finally:
+            as_service_user([PGBIN + "/pg_ctl", "-D", data, "-m", "immediate", "-w", "stop"])
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 # --- upgrades ----------------------------------------------------------------
@@ -423,6 +478,8 @@ def migrations_only_add_so_the_running_release_keeps_working():
     release, and then says so with a `-- keyrota: contract` line."""
     import re
     destructive = re.compile(r"\bDROP\s+(TABLE|COLUMN|FUNCTION|INDEX|CONSTRAINT|VIEW)\b"
+                             r"|\bALTER\s+TABLE\s+[\w.]+\s+DROP\b"
+                             r"|\bADD\s+COLUMN\s+[^;,]*\bNOT\s+NULL\b(?![^;,]*\bDEFAULT\b)"
                              r"|\bRENAME\s+(COLUMN|TO)\b"
                              r"|\bALTER\s+COLUMN\s+\w+\s+(SET\s+DATA\s+)?TYPE\b"
                              r"|\bSET\s+NOT\s+NULL\b", re.I)
