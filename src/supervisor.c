@@ -338,6 +338,10 @@ supervisor_run(const struct config *cfg, struct worker_secrets *sec,
 	}
 	stop_all(&p, &set);
 	free(p.slots);
+	/* Nothing is left to read as root: the saved uid goes too (which also
+	 * lets the process's own tools, such as a leak checker, trace it). */
+	if (as != NULL && setresuid(as->uid, as->uid, as->uid) != 0)
+		log_error("cannot give up root at exit: %s", strerror(errno));
 	log_info("stopped after %lu worker restarts", p.restarts);
 	return 0;
 }
