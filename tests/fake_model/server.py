@@ -9,8 +9,15 @@ POST /__reset clears the record. Scenarios that need more take it from
 the same control object: "raw" answers every call with the bytes of
 "body_b64" (for metadata no JSON encoder would write, e.g. invalid UTF-8);
 "delay_by_model" waits "delays"[request model] milliseconds, then answers
-eligible naming that model. Nothing here needs more than Python's
-standard library."""
+eligible naming that model; "script" plays "replies", one per call in
+order (the last one repeats), each {"status", "headers", "body" (a JSON
+value, or "content" for a completion with that answer text), "delay_ms",
+"pad" (bytes of JSON whitespace after the body)}. An unknown scenario
+name, or a script reply with an unknown key, is refused with a 400 at
+/__control, so a misspelt scenario fails the test that set it instead of
+looking like a server error. Each recorded call says whether the client
+hung up before the whole body was sent ("client_hung_up").
+Nothing here needs more than Python's standard library."""
 import argparse
 import base64
 import json
@@ -71,8 +78,11 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length", "0"))
         raw = self.rfile.read(length)
         if self.path == "/__control":
+            options = json.loads(raw)
+            problem = refuse(options)
+            if problem:
+                return self.send_json(400, {"error": {"message": problem}})
             with lock:
-                options = json.loads(raw)
                 state["scenario"] = options["scenario"]
                 state["options"] = options
                 state["calls"] = 0
@@ -92,9 +102,15 @@ class Handler(BaseHTTPRequestHandler):
             state["calls"] += 1
             call = state["calls"]
             scenario = state["scenario"]
-            state["requests"].append({"headers": dict(self.headers.items()), "body": body,
-                                      "scenario": scenario, "time": time.time()})
-        self.respond(scenario, call, body)
+            record = {"headers": dict(self.headers.items()), "body": body,
+                      "scenario": scenario, "time": time.time(), "client_hung_up": False}
+            state["requests"].append(record)
+        try:
+            self.respond(scenario, call, body)
+        except (BrokenPipeError, ConnectionResetError):
+            with lock:
+                record["client_hung_up"] = True
+            self.close_connection = True
 
     def send_raw(self, status, body):
         self.send_response(status)
@@ -160,6 +176,8 @@ class Handler(BaseHTTPRequestHandler):
             model = (request_body or {}).get("model", "")
             time.sleep(options["delays"].get(model, 0) / 1000.0)
             return self.send_json(200, completion(json.dumps(ANSWER), model=model))
+        if s == "script":
+            return self.play(options["replies"][min(call, len(options["replies"])) - 1])
         if s == "trailing_bytes":
             # A valid response followed by a second object: two answers.
             body = (json.dumps(answer()) + json.dumps(answer(decision="not_eligible"))).encode()
@@ -185,7 +203,49 @@ class Handler(BaseHTTPRequestHandler):
             self.connection.close()
             self.close_connection = True
             return
-        return self.send_json(500, {"error": {"message": "unknown scenario " + s}})
+        raise AssertionError("scenario %r passed /__control but has no reply" % s)
+
+    def play(self, reply):
+        time.sleep(reply.get("delay_ms", 0) / 1000.0)
+        if "content" in reply:
+            body = json.dumps(completion(reply["content"]))
+        else:
+            body = json.dumps(reply.get("body", answer()))
+        # Sent in pieces so a client that stops reading is seen as a hang-up.
+        data = body.encode() + b" " * reply.get("pad", 0)
+        self.send_response(reply.get("status", 200))
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in reply.get("headers", {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        for i in range(0, len(data), 65536):
+            self.wfile.write(data[i:i + 65536])
+        self.wfile.flush()
+
+
+SCENARIOS = {"success", "not_eligible", "slow", "error500", "rate_limit_then_success",
+             "rate_limit_ms_then_success", "rate_limit_long_wait", "insufficient_quota",
+             "unauthorized", "bad_request", "prose", "unknown_enum", "window45", "no_p7",
+             "html", "length", "refusal", "huge", "raw", "delay_by_model", "script",
+             "trailing_bytes", "content_nul", "reset_mid_body"}
+REPLY_KEYS = {"status", "headers", "body", "content", "delay_ms", "pad"}
+
+
+def refuse(options):
+    """Why a control object cannot be played, or None."""
+    if not isinstance(options, dict) or options.get("scenario") not in SCENARIOS:
+        return "unknown scenario %r; known: %s" % (
+            options.get("scenario") if isinstance(options, dict) else options,
+            ", ".join(sorted(SCENARIOS)))
+    if options["scenario"] == "script":
+        replies = options.get("replies")
+        if not isinstance(replies, list) or not replies:
+            return "script needs a non-empty list of replies"
+        for r in replies:
+            if not isinstance(r, dict) or set(r) - REPLY_KEYS:
+                return "a script reply may only have %s" % ", ".join(sorted(REPLY_KEYS))
+    return None
 
 
 def main():

@@ -25,9 +25,14 @@ def control(path, obj=None):
         return json.loads(r.read())
 
 
-def scenario(name):
-    control("/__control", {"scenario": name})
+def scenario(name, **options):
+    control("/__control", dict(options, scenario=name))
     control("/__reset", {})
+
+
+def script(*replies):
+    """The fake plays these replies, one per call; the last one repeats."""
+    scenario("script", replies=list(replies))
 
 
 def calls():
@@ -203,11 +208,84 @@ def retry_after_is_honoured_then_success():
 
 @test
 def retry_after_ms_is_honoured():
-    scenario("rate_limit_ms_then_success")
-    eq(decide().json()["status"], "completed")
+    # 1200 ms is far above any first backoff (125-250 ms), and inside the
+    # decision's 2500 ms deadline, so only the header explains the gap.
+    script({"status": 429, "body": {"error": {"message": "slow down", "code": 429}},
+            "headers": {"retry-after-ms": "1200"}}, {})
+    body = decide().json()
+    eq((body["status"], body["decision"]), ("completed", "eligible"))
     reqs = calls()
     eq(len(reqs), 2)
-    check(reqs[1]["time"] - reqs[0]["time"] >= 0.25, "waited for retry-after-ms")
+    gap = reqs[1]["time"] - reqs[0]["time"]
+    check(gap >= 1.1, "waited %.2fs for retry-after-ms: 1200" % gap)
+    eq(row(body["trace_id"])["provider_attempts"], 2)
+
+
+@test
+def retry_after_as_an_http_date_is_honoured():
+    import email.utils
+    when = email.utils.formatdate(time.time() + 2, usegmt=True)
+    script({"status": 503, "body": {"error": {"message": "busy"}},
+            "headers": {"Retry-After": when}}, {})
+    body = decide().json()
+    eq((body["status"], body["decision"]), ("completed", "eligible"))
+    reqs = calls()
+    eq(len(reqs), 2)
+    gap = reqs[1]["time"] - reqs[0]["time"]
+    check(gap >= 0.9, "waited %.2fs for Retry-After: %s" % (gap, when))
+
+
+@test
+def retry_classes_through_libcurl():
+    # Retried (the last reply repeats, so both attempts fail the same way).
+    for status in (408, 409, 502, 503):
+        script({"status": status, "body": {"error": {"message": "x"}}})
+        r = decide()
+        body = r.json()
+        eq((body["status"], body["error_code"]), ("failed", "provider_unavailable"), status)
+        eq(len(calls()), 2, "%d is retried" % status)
+        eq(row(body["trace_id"])["provider_attempts"], 2, status)
+    # Not retried.
+    for status, code in ((403, "provider_auth"), (404, "provider_unavailable"),
+                         (422, "provider_unavailable")):
+        script({"status": status, "body": {"error": {"message": "x"}}}, {})
+        body = decide().json()
+        eq((body["status"], body["error_code"]), ("failed", code), status)
+        eq(len(calls()), 1, "%d is not retried" % status)
+
+
+@test
+def one_deadline_across_attempts():
+    # A 500 after 1.5 s, then an answer slower than the whole deadline: the
+    # second attempt gets what is left of the one 2.5 s deadline (about
+    # 2.5 s in all), not a fresh 2.5 s (about 4.2 s in all).
+    script({"status": 500, "body": {"error": {"message": "boom"}}, "delay_ms": 1500},
+           {"delay_ms": 6000})
+    r = decide()
+    body = r.json()
+    eq((body["status"], body["error_code"]), ("failed", "provider_timeout"))
+    eq(len(calls()), 2, "the 500 was retried")
+    check(r.elapsed < TIMEOUT_MS / 1000 + 0.8, "answered after %.2fs, deadline %d ms" %
+          (r.elapsed, TIMEOUT_MS))
+    eq(row(body["trace_id"])["provider_attempts"], 2)
+
+
+@test
+def a_misspelt_scenario_is_refused_by_the_fake():
+    import urllib.error
+    try:
+        control("/__control", {"scenario": "eror500"})
+    except urllib.error.HTTPError as e:
+        eq(e.code, 400)
+        check("unknown scenario" in e.read().decode(), "a clear message")
+    else:
+        raise AssertionError("the fake model accepted an unknown scenario")
+    try:
+        control("/__control", {"scenario": "script", "replies": [{"stauts": 500}]})
+    except urllib.error.HTTPError as e:
+        eq(e.code, 400)
+    else:
+        raise AssertionError("the fake model accepted a misspelt reply key")
 
 
 @test
@@ -250,11 +328,16 @@ def malformed_answers_are_invalid_decisions():
 
 @test
 def oversized_body_is_invalid_without_buffering_it():
-    body, r = expect_failure("huge", "invalid_decision", 1)
-    for pid in worker_pids():
-        with open("/proc/%d/status" % pid) as f:
-            rss = [l for l in f if l.startswith("VmRSS")][0].split()[1]
-        check(int(rss) < 200 * 1024, "worker RSS %s kB" % rss)
+    # A valid answer padded with 8 MiB of JSON whitespace: read to the end
+    # it would be a good "eligible", so only the 256 KiB cap makes it
+    # invalid, and keyrota must hang up instead of reading on.
+    script({"pad": 8 * 1024 * 1024})
+    r = decide()
+    body = r.json()
+    eq((body["status"], body["error_code"]), ("failed", "invalid_decision"), r.text)
+    eq(len(calls()), 1, "not retried")
+    check(wait_for(lambda: calls()[0]["client_hung_up"], timeout=5),
+          "keyrota read the whole 8 MiB body")
 
 
 @test
