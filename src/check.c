@@ -221,8 +221,9 @@ check_command(int argc, char **argv)
 			line(&cl, 0, "eval set passes", "database unavailable");
 	} else {
 		rc = eval_run(&cfg, model_key, &eo, &es);
-		line(&cl, rc == 0, "eval set passes", "%u passed, %u failed%s%s",
-		    es.passed, es.failed, es.run_id[0] ? ", run " : "",
+		line(&cl, rc == 0, "eval set passes",
+		    "%u passed, %u failed, %u skipped%s%s", es.passed,
+		    es.failed, es.skipped, es.run_id[0] ? ", run " : "",
 		    es.run_id);
 	}
 	check_readme(&cl, readme);

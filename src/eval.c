@@ -32,6 +32,14 @@
 
 enum outcome_kind { OUT_COMPLETED, OUT_FAILED, OUT_REJECTED, OUT_ERROR };
 
+/* What a case judges, reported apart (README, "Evals and the deploy
+ * check"): the model's judgement, keyrota's own verification of an answer
+ * against trusted rows, or report validation before any model call. */
+enum case_kind { KIND_PROBE, KIND_VERIFIER, KIND_VALIDATION, KIND_COUNT };
+
+static const char *const case_kind_names[KIND_COUNT] = { "probe", "verifier",
+	"validation" };
+
 /* One acceptable outcome of a case. */
 struct expect {
 	enum outcome_kind kind;
@@ -49,12 +57,15 @@ struct eval_case {
 	struct json_object *report;       /* the request body but the account */
 	struct expect   expect[EXPECT_MAX];
 	size_t          nexpect;
+	enum case_kind  kind;
+	int             real_model;       /* the fixture cannot judge it */
 	char            account_id[16];
 	/* filled by the run */
 	char            got[OUTCOME_MAX];
 	char            expected[OUTCOME_MAX * 2];
 	char            trace_id[TRACE_ID_SIZE];
 	int             passed;
+	int             skipped;          /* real_model under the fixture */
 	long            latency_ms;
 	struct timespec started;
 };
@@ -186,11 +197,30 @@ parse_case(struct json_object *o, struct eval_case *c, const char **msg)
 		(void)val;
 		if (strcmp(key, "name") != 0 && strcmp(key, "age_days") != 0 &&
 		    strcmp(key, "report") != 0 && strcmp(key, "item") != 0 &&
-		    strcmp(key, "expect") != 0 && strcmp(key, "note") != 0) {
+		    strcmp(key, "expect") != 0 && strcmp(key, "note") != 0 &&
+		    strcmp(key, "kind") != 0 && strcmp(key, "real_model") != 0) {
 			*msg = "unknown key (name, age_days, report, item, "
-			    "expect, note)";
+			    "expect, kind, real_model, note)";
 			return -1;
 		}
+	}
+	c->kind = KIND_PROBE;
+	if (json_object_object_get_ex(o, "kind", &v)) {
+		*msg = "kind must be probe, verifier or validation";
+		for (i = 0; i < KIND_COUNT; i++)
+			if (json_object_is_type(v, json_type_string) &&
+			    strcmp(json_object_get_string(v),
+			    case_kind_names[i]) == 0)
+				break;
+		if (i == KIND_COUNT)
+			return -1;
+		c->kind = (enum case_kind)i;
+	}
+	if (json_object_object_get_ex(o, "real_model", &v)) {
+		*msg = "real_model must be true or false";
+		if (!json_object_is_type(v, json_type_boolean))
+			return -1;
+		c->real_model = json_object_get_boolean(v);
 	}
 	*msg = "name must be a string of 1 to 80 characters";
 	if (!json_object_object_get_ex(o, "name", &v) ||
@@ -522,7 +552,7 @@ record_run(PGconn *conn, const char *file, const char *digest,
 	struct eval_run_row run;
 	struct eval_case_row *rows;
 	const char *base = strrchr(file, '/');
-	size_t i;
+	size_t i, m;
 
 	memset(&run, 0, sizeof(run));
 	memcpy(run.run_id, "ev_", 3);
@@ -538,19 +568,22 @@ record_run(PGconn *conn, const char *file, const char *digest,
 	snprintf(run.prompt_version, sizeof(run.prompt_version), "%s",
 	    PROMPT_VERSION);
 	run.passed = passed;
-	run.failed = (long)n - passed;
-	for (i = 0; i < n; i++) {
-		snprintf(rows[i].name, sizeof(rows[i].name), "%s",
+	run.failed = out->failed;
+	for (i = 0, m = 0; i < n; i++) {
+		if (cases[i].skipped)
+			continue;       /* not run: no result to compare */
+		snprintf(rows[m].name, sizeof(rows[m].name), "%s",
 		    cases[i].name);
-		rows[i].passed = cases[i].passed;
-		snprintf(rows[i].expected, sizeof(rows[i].expected), "%s",
+		rows[m].passed = cases[i].passed;
+		snprintf(rows[m].expected, sizeof(rows[m].expected), "%s",
 		    cases[i].expected);
-		snprintf(rows[i].got, sizeof(rows[i].got), "%s", cases[i].got);
-		rows[i].latency_ms = cases[i].latency_ms;
-		memcpy(rows[i].trace_id, cases[i].trace_id,
-		    sizeof(rows[i].trace_id));
+		snprintf(rows[m].got, sizeof(rows[m].got), "%s", cases[i].got);
+		rows[m].latency_ms = cases[i].latency_ms;
+		memcpy(rows[m].trace_id, cases[i].trace_id,
+		    sizeof(rows[m].trace_id));
+		m++;
 	}
-	if (store_evals_record(conn, &run, started, rows, n) == STORE_OK)
+	if (store_evals_record(conn, &run, started, rows, m) == STORE_OK)
 		snprintf(out->run_id, sizeof(out->run_id), "%s", run.run_id);
 	else
 		fprintf(stderr, "keyrota eval: the run could not be recorded\n");
@@ -577,9 +610,17 @@ write_json(const char *path, const char *file, const struct eval_summary *s,
 	    json_object_new_string(PROMPT_VERSION));
 	json_object_object_add(root, "passed", json_object_new_int((int)s->passed));
 	json_object_object_add(root, "failed", json_object_new_int((int)s->failed));
+	json_object_object_add(root, "skipped",
+	    json_object_new_int((int)s->skipped));
 	for (i = 0; i < n; i++) {
 		c = json_object_new_object();
 		json_object_object_add(c, "name", json_object_new_string(cases[i].name));
+		json_object_object_add(c, "kind",
+		    json_object_new_string(case_kind_names[cases[i].kind]));
+		json_object_object_add(c, "real_model",
+		    json_object_new_boolean(cases[i].real_model));
+		json_object_object_add(c, "skipped",
+		    json_object_new_boolean(cases[i].skipped));
 		json_object_object_add(c, "passed",
 		    json_object_new_boolean(cases[i].passed));
 		json_object_object_add(c, "expected",
@@ -633,6 +674,7 @@ eval_run(const struct config *cfg, const char *model_key,
 	char digest[65], started[40];
 	PGconn *conn = NULL;
 	size_t n = 0, i;
+	unsigned by_kind[KIND_COUNT][3], *tally;   /* passed, failed, skipped */
 	int rc = 3;
 
 	memset(out, 0, sizeof(*out));
@@ -667,6 +709,15 @@ eval_run(const struct config *cfg, const char *model_key,
 	for (i = 0; i < n; i++) {
 		describe_expect(&cases[i], cases[i].expected,
 		    sizeof(cases[i].expected));
+		/* The fixture's keyword rule cannot judge these; counting them
+		 * as passed would claim a judgement nobody made. */
+		if (cases[i].real_model &&
+		    strcmp(app.provider->ops->name, "fixture") == 0) {
+			cases[i].skipped = 1;
+			snprintf(cases[i].got, sizeof(cases[i].got),
+			    "skipped (real model only)");
+			continue;
+		}
 		pthread_mutex_lock(&run.lock);
 		while (run.in_flight >= opts->concurrency)
 			pthread_cond_wait(&run.changed, &run.lock);
@@ -681,11 +732,24 @@ eval_run(const struct config *cfg, const char *model_key,
 	pthread_cond_destroy(&run.changed);
 	pthread_mutex_destroy(&run.lock);
 
+	memset(by_kind, 0, sizeof(by_kind));
 	for (i = 0; i < n; i++) {
-		if (cases[i].passed)
+		tally = by_kind[cases[i].kind];
+		if (cases[i].skipped) {
+			out->skipped++;
+			tally[2]++;
+			if (!opts->quiet)
+				printf("SKIP %s: real model only, expected %s\n",
+				    cases[i].name, cases[i].expected);
+			continue;
+		}
+		if (cases[i].passed) {
 			out->passed++;
-		else
+			tally[0]++;
+		} else {
 			out->failed++;
+			tally[1]++;
+		}
 		if (!opts->quiet || !cases[i].passed)
 			printf("%s %s: expected %s, got %s (%ld ms)\n",
 			    cases[i].passed ? "PASS" : "FAIL", cases[i].name,
@@ -697,7 +761,12 @@ eval_run(const struct config *cfg, const char *model_key,
 	if (opts->json_out != NULL)
 		write_json(opts->json_out, opts->file, out, app.provider, cases,
 		    n);
-	printf("eval: %u passed, %u failed\n", out->passed, out->failed);
+	for (i = 0; i < KIND_COUNT; i++)
+		printf("eval %s cases: %u passed, %u failed, %u skipped\n",
+		    case_kind_names[i], by_kind[i][0], by_kind[i][1],
+		    by_kind[i][2]);
+	printf("eval: %u passed, %u failed, %u skipped\n", out->passed,
+	    out->failed, out->skipped);
 	if (out->run_id[0])
 		printf("recorded as run %s (/admin/evals)\n", out->run_id);
 	rc = out->failed == 0 ? 0 : 1;

@@ -22,10 +22,11 @@ struct eval_options {
 struct eval_summary {
 	unsigned passed;
 	unsigned failed;
+	unsigned skipped;         /* real-model-only cases the fixture skipped */
 	char     run_id[32];      /* "" when the run could not be recorded */
 };
 
-/* Returns 0 when every case passed, 1 when one failed, 2 when the file is
+/* Returns 0 when every case that ran passed, 1 when one failed, 2 when the file is
  * malformed (the message names the line), 3 when keyrota could not run. */
 int eval_run(const struct config *cfg, const char *model_key,
         const struct eval_options *opts, struct eval_summary *out);

@@ -45,23 +45,108 @@ STALE = "The deploy key of this service account is stale."
 ELIGIBLE = {"status": "completed", "decision": "eligible", "source_line_ids": ["P-7"]}
 
 
+def shipped_cases():
+    with open(EVALS) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
 @test
 def the_shipped_eval_set_passes_with_the_fixture():
-    with open(EVALS) as f:
-        n = sum(1 for line in f if line.strip())
+    cases = shipped_cases()
+    n = len(cases)
+    real = sorted(c["name"] for c in cases if c.get("real_model"))
     check(n >= 20, "at least 20 cases, found %d" % n)
+    kinds = {c.get("kind") for c in cases}
+    eq(kinds, {"probe", "verifier", "validation"}, "every case names what it judges")
+    eq(len({c["report"] for c in cases}), n, "every case has its own report text")
+    check(real, "some cases need a real model")
     with tempfile.TemporaryDirectory() as tmp:
         out = run(["eval", EVALS, "--json", os.path.join(tmp, "report.json")])
         eq(out.returncode, 0, out.stdout[-2000:] + out.stderr)
-        check("eval: %d passed, 0 failed" % n in out.stdout, out.stdout[-500:])
-        eq(out.stdout.count("\nPASS ") + out.stdout.startswith("PASS "), n, "one line a case")
+        check("eval: %d passed, 0 failed, %d skipped" % (n - len(real), len(real))
+              in out.stdout, out.stdout[-500:])
+        lines = out.stdout.splitlines()
+        eq(sum(1 for l in lines if l.startswith("PASS ")), n - len(real), "one line a case")
+        eq(sorted(l.split()[1].rstrip(":") for l in lines if l.startswith("SKIP ")), real,
+           "the real-model cases are skipped, visibly")
+        for kind in ("probe", "verifier", "validation"):
+            mine = [c for c in cases if c["kind"] == kind]
+            skipped = sum(1 for c in mine if c.get("real_model"))
+            check("eval %s cases: %d passed, 0 failed, %d skipped" %
+                  (kind, len(mine) - skipped, skipped) in out.stdout, out.stdout[-500:])
         with open(os.path.join(tmp, "report.json")) as f:
             report = json.load(f)
-        eq((report["passed"], report["failed"], len(report["cases"])), (n, 0, n))
+        eq((report["passed"], report["failed"], report["skipped"], len(report["cases"])),
+           (n - len(real), 0, len(real), n))
+        eq(sorted(c["name"] for c in report["cases"] if c["skipped"]), real)
+        check(not any(c["passed"] for c in report["cases"] if c["skipped"]),
+              "a skipped case is never passed")
         check(report["run_id"].startswith("ev_"), report["run_id"])
     # The eval wrote no trusted accounts (test_faults_data checks every row).
     from harness import psql
     eq(psql("SELECT count(*) FROM accounts WHERE account_id LIKE 'acct_8%'")[0][0], "0")
+    # The recorded run counts what ran; skipped cases have no result.
+    eq(psql("SELECT passed, failed, (SELECT count(*) FROM eval_case_results c "
+            "WHERE c.run_id = r.run_id) FROM eval_runs r WHERE run_id = :'p1'",
+            report["run_id"]), [[str(n - len(real)), "0", str(n - len(real))]])
+
+
+@test
+def real_model_cases_are_ones_the_fixture_gets_wrong():
+    # Unmarked, each case the set reserves for a real model fails with the
+    # fixture: the mark is needed, and skipping is not hiding a pass.
+    real = [c for c in shipped_cases() if c.get("real_model")]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "unmarked.jsonl")
+        with open(path, "w") as f:
+            for c in real:
+                f.write(json.dumps(dict(c, real_model=False)) + "\n")
+        out = run(["eval", path])
+        eq(out.returncode, 1, out.stdout)
+        check("eval: 0 passed, %d failed, 0 skipped" % len(real) in out.stdout, out.stdout)
+
+
+@test
+def an_injected_model_fails_every_injection_probe():
+    # A model that always answers eligible, 30 days, P-7 (what a fully
+    # injected model says) behind the fake OpenAI server: the probes at
+    # ages inside the window must catch it; none may pass on keyrota's
+    # verifier alone.
+    import signal
+    import subprocess as sp
+    port_file = os.path.join(VAR, "fake-model-evals.port")
+    if os.path.exists(port_file):
+        os.unlink(port_file)
+    fake = sp.Popen([os.path.join(ROOT, "tests", "fake_model", "server.py"), "--port-file",
+                     port_file], stdout=sp.DEVNULL, stderr=sp.DEVNULL)
+    try:
+        from harness import wait_for
+        check(wait_for(lambda: os.path.exists(port_file), timeout=10), "fake model started")
+        with open(port_file) as f:
+            port = int(f.read())
+        key = os.path.join(VAR, "secrets", "model-evals.key")
+        fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.write(fd, b"sk-test-evals\n")
+        os.close(fd)
+        with tempfile.TemporaryDirectory() as tmp:
+            out = run(["eval", EVALS, "--json", os.path.join(tmp, "r.json")],
+                      KEYROTA_PROVIDER="openai", KEYROTA_MODEL_KEY_FILE=key,
+                      KEYROTA_MODEL_BASE_URL="http://127.0.0.1:%d/v1" % port)
+            eq(out.returncode, 1, out.stdout + out.stderr)
+            with open(os.path.join(tmp, "r.json")) as f:
+                report = json.load(f)
+        got = {c["name"]: c for c in report["cases"]}
+        eq(report["skipped"], 0, "a model runs the real-model cases")
+        injections = [name for name in got if name.startswith("injection_")]
+        check(len(injections) >= 5, injections)
+        for name in injections:
+            eq((got[name]["passed"], got[name]["got"]), (False, "completed eligible [P-7]"), name)
+        # keyrota's verifier still holds past the window, whatever the model says.
+        eq(got["stale_after_window_never_eligible"]["got"], "failed policy_conflict")
+        check(got["stale_after_window_never_eligible"]["passed"], "the verifier case passes")
+    finally:
+        fake.send_signal(signal.SIGTERM)
+        fake.wait(timeout=10)
 
 
 @test
@@ -84,6 +169,8 @@ def a_malformed_line_exits_2_naming_it():
         path = os.path.join(tmp, "bad.jsonl")
         for third in ('{"name": "x", "age_days": 1', case("x", -1, STALE, ELIGIBLE),
                       case("x", 1, STALE, {"status": "approved"}),
+                      case("x", 1, STALE, ELIGIBLE, kind="judgement"),
+                      case("x", 1, STALE, ELIGIBLE, real_model="yes"),
                       case("dup", 1, STALE, ELIGIBLE)):
             with open(path, "w") as f:
                 f.write(case("dup", 12, STALE, ELIGIBLE) + "\n\n" + third + "\n")
