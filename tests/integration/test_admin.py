@@ -60,9 +60,31 @@ def admin_needs_the_right_password():
     eq(r.status, 200)
     eq(r.headers.get("cache-control"), "no-store")
     check("default-src 'self'" in r.headers.get("content-security-policy", ""), r.headers)
-    # A spoofed Authorization header elsewhere does not reach keyrota as a user.
     r = get("/admin/traces/" + "tr_" + "A" * 22, headers=auth(pw="wrong"))
     eq(r.status, 401)
+
+
+@test
+def a_spoofed_authorization_header_never_makes_an_admin():
+    sock = os.path.join(VAR, "run", "keyrota.sock")
+    token = auth()["Authorization"]
+    # The operator's own, correct credentials, sent straight to keyrota as a
+    # header and as the parameters Debian's fastcgi_params derives from it:
+    # only nginx's admin location (KEYROTA_AUTH_USER) vouches for a user.
+    out = fcgi_get(sock, "/admin/traces", {"HTTP_AUTHORIZATION": token, "REMOTE_USER": "admin",
+                                           "AUTH_TYPE": "Basic"})
+    check(out.startswith(b"Status: 401"), out[:100])
+    # Through nginx with a wrong password, plus headers named like the
+    # trusted parameter: they arrive as HTTP_*, never as KEYROTA_AUTH_USER.
+    spoof = dict(auth(pw="wrong"), **{"Keyrota-Auth-User": "admin", "Remote-User": "admin",
+                                      "Accept": "application/json"})
+    for path in ("/admin/traces", "/admin/evals", "/admin/traces.csv"):
+        eq(get(path, headers=spoof).status, 401, path)
+    # The correct credentials on the other locations change nothing there.
+    plain = get("/metrics")
+    with_auth = get("/metrics", headers={"Authorization": token})
+    eq(with_auth.status, plain.status)
+    eq(get("/admin/traces", headers=auth()).status, 200, "the real login still works")
 
 
 @test
@@ -189,14 +211,18 @@ def detail_shows_every_field():
     eq(admin("/admin/traces/tr_" + "B" * 22).status, 404)
 
 
-def metric(text, name, **labels):
+def metric(text, name, absent=None, **labels):
+    """The value of one series; a series that is not there fails the test
+    unless absent gives the value it stands for (a counter not yet used)."""
     want = ",".join('%s="%s"' % kv for kv in labels.items())
     for line in text.splitlines():
         if line.startswith(name + ("{" + want + "}" if labels else " ")) or \
                 (labels and line.startswith(name + "{") and all(
                     '%s="%s"' % kv in line for kv in labels.items())):
             return float(line.rsplit(" ", 1)[1])
-    return 0.0
+    if absent is not None:
+        return absent
+    raise AssertionError("no series %s{%s} in /metrics" % (name, want))
 
 
 @test
@@ -211,16 +237,17 @@ def metrics_count_known_traffic():
     eq(after.status, 200)
     check(after.headers["content-type"].startswith("text/plain; version=0.0.4"), after.headers)
     a, b = after.text, before
+    # Before, a counter not yet used may be absent (0); after, it must be there.
     eq(metric(a, "keyrota_decisions_total", status="completed", decision="eligible") -
-       metric(b, "keyrota_decisions_total", status="completed", decision="eligible"), 2)
+       metric(b, "keyrota_decisions_total", 0, status="completed", decision="eligible"), 2)
     eq(metric(a, "keyrota_decisions_total", status="failed", error_code="policy_conflict") -
-       metric(b, "keyrota_decisions_total", status="failed", error_code="policy_conflict"), 1)
+       metric(b, "keyrota_decisions_total", 0, status="failed", error_code="policy_conflict"), 1)
     eq(metric(a, "keyrota_http_requests_total", route="/rotation/decide", status="200") -
-       metric(b, "keyrota_http_requests_total", route="/rotation/decide", status="200"), 3)
+       metric(b, "keyrota_http_requests_total", 0, route="/rotation/decide", status="200"), 3)
     eq(metric(a, "keyrota_http_requests_total", route="unmatched", status="404") -
-       metric(b, "keyrota_http_requests_total", route="unmatched", status="404"), 1)
+       metric(b, "keyrota_http_requests_total", 0, route="unmatched", status="404"), 1)
     eq(metric(a, "keyrota_provider_latency_seconds_count") -
-       metric(b, "keyrota_provider_latency_seconds_count"), 3)
+       metric(b, "keyrota_provider_latency_seconds_count", 0), 3)
     eq(metric(a, "keyrota_decisions_in_flight"), 0)
 
 
@@ -229,15 +256,29 @@ def metrics_count_worker_restarts_across_processes():
     before = metric(get("/metrics").text, "keyrota_worker_restarts_total")
     victim = worker_pids()[0]
     os.kill(victim, signal.SIGKILL)
-    wait_for(lambda: victim not in worker_pids() and len(worker_pids()) >= 2, timeout=5)
+    check(wait_for(lambda: victim not in worker_pids() and len(worker_pids()) >= 2, timeout=5),
+          "worker %d was not replaced" % victim)
     after = metric(get("/metrics").text, "keyrota_worker_restarts_total")
     eq(after - before, 1)
 
 
 @test
 def metrics_are_loopback_only_in_nginx():
-    with open(os.path.join(VAR, "nginx", "keyrota-locations.conf")) as f:
-        conf = f.read()
-    block = conf[conf.index("location = /metrics"):]
-    block = block[:block.index("}")]
-    check("allow 127.0.0.1;" in block and "deny all;" in block, block)
+    # From 127.0.0.2 (still this host, but not the loopback address nginx
+    # allows) /metrics is refused, while other pages answer.
+    import http.client
+    from harness import PORT
+    answers = {}
+    for path in ("/metrics", "/healthz"):
+        conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=10,
+                                          source_address=("127.0.0.2", 0))
+        try:
+            conn.request("GET", path)
+            r = conn.getresponse()
+            answers[path] = (r.status, r.read())
+        finally:
+            conn.close()
+    eq(answers["/metrics"][0], 403, answers["/metrics"][1][:200])
+    check(b"keyrota_" not in answers["/metrics"][1], "metrics leaked")
+    eq(answers["/healthz"][0], 200, "the same client reaches other pages")
+    eq(get("/metrics").status, 200, "from 127.0.0.1")

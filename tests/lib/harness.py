@@ -122,7 +122,52 @@ def wait_for(predicate, timeout=10.0, interval=0.05):
 def restart_keyrota(**env):
     stack("keyrota-stop")
     stack("keyrota-start", env={k: str(v) for k, v in env.items()})
-    wait_for(lambda: get("/healthz").status == 200, timeout=10)
+    check(wait_for(lambda: _answers("/healthz"), timeout=10),
+          "keyrota did not answer /healthz within 10 s of its restart")
+
+
+def _answers(path):
+    try:
+        return get(path, timeout=5).status == 200
+    except OSError:
+        return False
+
+
+def running_traces():
+    """Trace ids whose row says running, oldest first."""
+    return [r[0] for r in psql("SELECT trace_id FROM traces WHERE status = 'running' "
+                               "ORDER BY created_at")]
+
+
+def _stopped(pid):
+    task = "/proc/%d/task" % pid
+    for tid in os.listdir(task):
+        with open("%s/%s/stat" % (task, tid)) as f:
+            if f.read().rsplit(")", 1)[1].split()[0] not in ("T", "t"):
+                return False
+    return True
+
+
+def from_each_worker(path, **kw):
+    """GETs path once from every worker, deterministically: the others are
+    stopped (SIGSTOP) so only one process can accept the connection.
+    Returns [(pid, Response)]."""
+    out = []
+    pids = worker_pids()
+    for pid in pids:
+        others = [p for p in pids if p != pid]
+        for p in others:
+            os.kill(p, signal.SIGSTOP)
+        try:
+            # kill() returns before the stop: a thread still in accept()
+            # could take the connection, so wait until every thread is T.
+            check(wait_for(lambda: all(_stopped(p) for p in others), timeout=5),
+                  "workers %r did not stop" % others)
+            out.append((pid, get(path, **kw)))
+        finally:
+            for p in others:
+                os.kill(p, signal.SIGCONT)
+    return out
 
 
 def check(cond, message="check failed"):
@@ -139,6 +184,12 @@ def eq(got, want, what=""):
 
 def fcgi_get(sock_path_or_socket, path, params=None):
     """Sends one FastCGI GET request; returns the raw CGI response bytes."""
+    return fcgi_request(sock_path_or_socket, "GET", path, params=params)
+
+
+def fcgi_request(sock_path_or_socket, method, path, body=b"", params=None):
+    """Sends one FastCGI request (the body as FCGI_STDIN records), straight
+    to keyrota with no nginx in front; returns the raw CGI response bytes."""
     if isinstance(sock_path_or_socket, socket.socket):
         s = sock_path_or_socket
     else:
@@ -156,11 +207,15 @@ def fcgi_get(sock_path_or_socket, path, params=None):
             out += bytes([n]) if n < 128 else struct.pack("!I", n | 0x80000000)
         return out + k + v
 
-    p = {"REQUEST_METHOD": "GET", "DOCUMENT_URI": path, "REQUEST_URI": path,
+    p = {"REQUEST_METHOD": method, "DOCUMENT_URI": path, "REQUEST_URI": path,
          "QUERY_STRING": "", "SERVER_PROTOCOL": "HTTP/1.1"}
+    if body:
+        p["CONTENT_LENGTH"] = str(len(body))
     p.update(params or {})
-    body = b"".join(pair(k, v) for k, v in p.items())
-    s.sendall(record(1, struct.pack("!HB5x", 1, 0)) + record(4, body) + record(4, b"") + record(5, b""))
+    encoded = b"".join(pair(k, v) for k, v in p.items())
+    stdin = b"".join(record(5, body[i:i + 65535]) for i in range(0, len(body), 65535))
+    s.sendall(record(1, struct.pack("!HB5x", 1, 0)) + record(4, encoded) + record(4, b"") +
+              stdin + record(5, b""))
     out = b""
     while True:
         hdr = s.recv(8, socket.MSG_WAITALL)
