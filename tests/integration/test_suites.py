@@ -68,3 +68,25 @@ def another_suites_summary_or_a_bad_exit_is_no_pass():
                     status=139)
     eq(rc, 1, out)
     check("exited 139" in out, out)
+
+
+@test
+def the_sql_lint_reads_a_call_split_over_lines():
+    import tempfile as tf
+    with tf.TemporaryDirectory() as tmp:
+        with open(os.path.join(tmp, "store.c"), "w") as f:
+            f.write('#include <stdio.h>\n'
+                    'void q(char *b, unsigned n, const char *who)\n{\n'
+                    '\tsnprintf(b, n, "SELECT trace_id FROM traces "\n'
+                    '\t    "WHERE account_id = \'%s\'", who);\n}\n')
+        out = subprocess.run([os.path.join(ROOT, "scripts", "lint")], capture_output=True,
+                             text=True, timeout=120, env=dict(os.environ, KEYROTA_LINT_SRC=tmp))
+        check("FAIL lint.sql_parameterised" in out.stdout, out.stdout)
+        check("store.c:4:" in out.stdout, out.stdout)
+        with open(os.path.join(tmp, "store.c"), "w") as f:
+            f.write('#include <stdio.h>\n'
+                    'void q(char *b, unsigned n, int k)\n{\n'
+                    '\tsnprintf(b, n, "%d rows "\n\t    "left", k);\n}\n')
+        out = subprocess.run([os.path.join(ROOT, "scripts", "lint")], capture_output=True,
+                             text=True, timeout=120, env=dict(os.environ, KEYROTA_LINT_SRC=tmp))
+        check("PASS lint.sql_parameterised" in out.stdout, out.stdout)
