@@ -11,7 +11,7 @@ import threading
 import time
 
 from harness import (BINARY, ROOT, TEMPLATE_DIR, VAR, check, database_url, eq, fcgi_get,
-                     fcgi_request, psql,
+                     fcgi_request, psql, db_now,
                      from_each_worker, get, get_json, request, restart_keyrota,
                      running_traces, stack, supervisor_pid, test, wait_for, worker_pids)
 
@@ -186,12 +186,13 @@ def sighup_replaces_every_worker_without_dropping_requests():
                       "credential_report": "The CI deploy key is stale (reload test)."},
                 headers={"Accept": "application/json"})
 
+        since = db_now()
         t = threading.Thread(target=hammer)
         d = threading.Thread(target=decide)
         t.start()
         d.start()
         try:
-            check(wait_for(lambda: running_traces() and len(statuses) > 3, timeout=5),
+            check(wait_for(lambda: running_traces(since) and len(statuses) > 3, timeout=5),
                   "the decision never started running")
             os.kill(sup, signal.SIGHUP)
             fresh = wait_for(lambda: (lambda p: p if len(p) == len(before) and

@@ -133,10 +133,15 @@ def _answers(path):
         return False
 
 
-def running_traces():
-    """Trace ids whose row says running, oldest first."""
+def db_now():
+    return psql("SELECT now()::text")[0][0]
+
+
+def running_traces(since):
+    """Trace ids created since (a db_now() value) whose row says running."""
     return [r[0] for r in psql("SELECT trace_id FROM traces WHERE status = 'running' "
-                               "ORDER BY created_at")]
+                               "AND created_at >= :'p1'::timestamptz ORDER BY created_at",
+                               since)]
 
 
 def _stopped(pid):
