@@ -185,6 +185,31 @@ def csrf_origin_fallback_compares_scheme_host_and_port():
 
 
 @test
+def a_form_post_with_neither_sec_fetch_site_nor_origin_is_judged_on_the_tokens():
+    # No browser posts a form without Origin or Sec-Fetch-Site, so such a
+    # client is not a browser another site could drive; the cookie and the
+    # hidden token are then the whole defence and must still hold.
+    name, csrf, fields, _ = open_form()
+    values = {"request_token": fields["request_token"], "account_id": "acct_10234",
+              "credential_report": STALE, "csrf_token": csrf}
+    neither = {"Sec-Fetch-Site": None, "Origin": None}
+    before = trace_count()
+    _, other, _, _ = open_form()
+    for label, cookie, form in (
+            ("a cookie of another form", name + "=" + other, values),
+            ("no cookie", None, values),
+            ("no hidden token", name + "=" + csrf,
+             {k: v for k, v in values.items() if k != "csrf_token"})):
+        r = post_form(form, cookie, neither)
+        eq(r.status, 403, label + ": " + r.text[:200])
+        check("csrf_failed" in r.text, r.text[:300])
+    eq(trace_count(), before, "no trace for a refused post")
+    r = post_form(values, name + "=" + csrf, neither)
+    eq(r.status, 303, r.text[:300])
+    eq(trace_count(), before + 1, "the matching tokens are taken")
+
+
+@test
 def csrf_cookie_is_host_prefixed_and_secure_behind_https():
     r = get("/", headers={"Accept": "text/html", "X-Forwarded-Proto": "https"})
     eq(r.status, 200)

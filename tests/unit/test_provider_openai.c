@@ -334,12 +334,20 @@ test_backoff_jitter_bounds(void)
 	struct retry_plan p;
 	unsigned a;
 
+	/* Attempt a waits within [full/2, full], full = 250 ms doubled per
+	 * attempt up to the 4 s cap: figures written out, not recomputed. */
+	static const long full[] = { 0, 250, 500, 1000, 2000, 4000, 4000,
+		4000, 4000 };
+
 	for (a = 1; a <= 8; a++) {
 		o.attempt = a;
+		p = retry_plan(&o, 0.0);
+		CU_ASSERT(p.retry);
+		CU_ASSERT_EQUAL(p.wait_ms, full[a] / 2);
 		p = retry_plan(&o, 0.999);
 		CU_ASSERT(p.retry);
-		CU_ASSERT(p.wait_ms <= RETRY_CAP_MS);
-		CU_ASSERT(p.wait_ms >= retry_plan(&o, 0.0).wait_ms);
+		CU_ASSERT(p.wait_ms <= full[a]);
+		CU_ASSERT(p.wait_ms >= full[a] - full[a] / 100);
 	}
 }
 
