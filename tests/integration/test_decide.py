@@ -290,3 +290,32 @@ def sigterm_lets_a_decision_in_flight_finish():
         eq(r.json()["status"], "completed")
     finally:
         restart_keyrota()
+
+
+@test
+def a_repeat_while_running_is_202_with_retry_after_then_the_trace():
+    restart_keyrota(KEYROTA_FIXTURE_DELAY_MS=1500)
+    try:
+        key = {"Idempotency-Key": "running-" + uuid.uuid4().hex}
+        body = {"account_id": "acct_10234", "credential_report": STALE + " (repeat test)"}
+        result = {}
+        since = db_now()
+        t = threading.Thread(target=lambda: result.update(r=decide(body, key)))
+        t.start()
+        try:
+            running = wait_for(lambda: running_traces(since), timeout=5)
+            check(running, "the first request never started running")
+            again = decide(body, key)
+            eq(again.status, 202, again.text)
+            eq(again.headers.get("retry-after"), "1")
+            eq((again.json()["trace_id"], again.json()["status"]), (running[0], "running"))
+        finally:
+            t.join(timeout=20)
+        first = result["r"]
+        eq((first.status, first.json()["status"]), (200, "completed"), first.text)
+        eq(first.json()["trace_id"], running[0])
+        # Repeated once terminal: the same trace, 200, no new one.
+        after = decide(body, key)
+        eq((after.status, after.json()), (200, first.json()))
+    finally:
+        restart_keyrota()
