@@ -241,3 +241,48 @@ def check_fails_for_a_world_readable_key_and_a_pending_migration():
         eq(out.returncode, 1)
         check("FAIL README states the limits" in out.stdout, out.stdout)
         check("FAIL eval set passes: no recorded run" in out.stdout, out.stdout)
+
+
+@test
+def check_accepts_a_recent_passing_run_and_refuses_an_old_or_failing_one():
+    from harness import psql
+    out = run(["eval", EVALS, "--quiet"])
+    eq(out.returncode, 0, out.stdout + out.stderr)
+    run_id = out.stdout.split("recorded as run ")[1].split()[0]
+    readme = ["--readme", os.path.join(ROOT, "README.md")]
+    out = run(["check", "--eval-run", run_id] + readme)
+    eq(out.returncode, 0, out.stdout + out.stderr)
+    check("PASS eval set passes: recorded run %s" % run_id in out.stdout, out.stdout)
+    psql("UPDATE eval_runs SET started_at = started_at - interval '8 days', "
+         "finished_at = finished_at - interval '8 days' WHERE run_id = :'p1'",
+         run_id)
+    out = run(["check", "--eval-run", run_id] + readme)
+    eq(out.returncode, 1, out.stdout)
+    check("FAIL eval set passes: run %s is older than" % run_id in out.stdout, out.stdout)
+    psql("UPDATE eval_runs SET started_at = started_at + interval '8 days', "
+         "finished_at = finished_at + interval '8 days', failed = 1 WHERE run_id = :'p1'", run_id)
+    out = run(["check", "--eval-run", run_id] + readme)
+    eq(out.returncode, 1, out.stdout)
+    check("had 1 failed cases" in out.stdout, out.stdout)
+
+
+@test
+def a_failing_migration_is_rolled_back_whole():
+    from harness import psql
+    table = "probe_%s" % os.urandom(4).hex()
+    with tempfile.TemporaryDirectory() as tmp:
+        sql = os.path.join(tmp, "sql")
+        shutil.copytree(os.path.join(ROOT, "sql"), sql)
+        with open(os.path.join(sql, "999_fails_halfway.sql"), "w") as f:
+            f.write("CREATE TABLE %s (a int);\nINSERT INTO %s VALUES (1);\nSELECT 1/0;\n"
+                    % (table, table))
+        before = psql("SELECT count(*) FROM schema_migrations")[0][0]
+        out = run(["migrate"], KEYROTA_SQL_DIR=sql)
+        check(out.returncode != 0, "migrate succeeded: " + out.stdout + out.stderr)
+        check("999_fails_halfway" in out.stdout + out.stderr, out.stdout + out.stderr)
+        eq(psql("SELECT to_regclass(:'p1') IS NULL", table)[0][0], "t",
+           "the half-applied migration's table is gone")
+        eq(psql("SELECT count(*) FROM schema_migrations")[0][0], before, "nothing recorded")
+        out = run(["check", "--eval-run", "ev_" + "A" * 22, "--readme",
+                   os.path.join(ROOT, "README.md")], KEYROTA_SQL_DIR=sql)
+        check("FAIL migrations current: 1 pending" in out.stdout, out.stdout)
