@@ -188,6 +188,53 @@ def keyset_pagination_is_stable_while_traces_arrive():
 
 
 @test
+def pagination_across_traces_created_at_the_same_instant():
+    # 120 traces with one created_at: only the trace id orders them, and
+    # the cursor must carry it, or a page boundary drops or repeats rows.
+    acct = fresh_account()
+    insert_traces(acct, 120, "completed", minutes_ago=20, step_s=0)
+    rows = psql("SELECT count(DISTINCT created_at), count(*) FROM traces WHERE account_id = :'p1'",
+                acct)
+    eq(rows, [["1", "120"]], "one instant")
+    original = {t[0] for t in psql("SELECT trace_id FROM traces WHERE account_id = :'p1'", acct)}
+    seen, body, pages = [], admin("/admin/traces", account_id=acct).json(), 1
+    seen += [t["trace_id"] for t in body["traces"]]
+    while body["next"]:
+        body = admin("/admin/traces", account_id=acct, after=body["next"]).json()
+        seen += [t["trace_id"] for t in body["traces"]]
+        pages += 1
+        check(pages <= 4, "pagination does not end")
+    eq(pages, 3, "three pages of 50")
+    eq(len(seen), len(set(seen)), "no duplicates")
+    eq(set(seen), original, "no misses")
+
+
+@test
+def counts_past_ten_thousand_show_as_10000_plus():
+    acct = fresh_account()
+    try:
+        counted_past_the_cap(acct)
+    finally:
+        psql("DELETE FROM traces WHERE account_id = :'p1'", acct)
+
+
+def counted_past_the_cap(acct):
+    insert_traces(acct, 10001, "failed", error="provider_timeout", minutes_ago=40, step_s=0)
+    insert_traces(acct, 3, "completed", minutes_ago=40)
+    counts = admin("/admin/traces", account_id=acct).json()["counts"]
+    eq(counts, {"running": "0", "completed": "3", "failed": "10000+"})
+    # Exactly the cap is still a number.
+    psql("DELETE FROM traces WHERE trace_id = (SELECT trace_id FROM traces WHERE account_id = "
+         ":'p1' AND status = 'failed' LIMIT 1)", acct)
+    eq(admin("/admin/traces", account_id=acct).json()["counts"]["failed"], "10000")
+    page = admin("/admin/traces", json_=False, account_id=acct, status="failed")
+    check("10000" in page.text, "the HTML count")
+    insert_traces(acct, 1, "failed", error="provider_timeout", minutes_ago=40)
+    page = admin("/admin/traces", json_=False, account_id=acct, status="failed")
+    check("10000+" in page.text, "the HTML shows 10000+")
+
+
+@test
 def detail_shows_every_field():
     r = request("POST", "/rotation/decide", body=json.dumps(
         {"account_id": "acct_10235", "credential_report": STALE}).encode(),
