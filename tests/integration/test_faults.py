@@ -544,3 +544,38 @@ def a_provider_slower_than_the_model_deadline_still_gets_its_terminal_write():
         eq(trace_states([r["trace_id"]]).get(r["trace_id"]), "completed", "its trace")
     finally:
         restart_keyrota()
+
+
+@test
+def a_worker_stuck_past_the_drain_deadline_is_killed_and_nothing_is_orphaned():
+    # One worker holding a decision is stopped (it cannot drain); SIGTERM
+    # must still end the pool: the supervisor kills the straggler once the
+    # drain deadline (12 s at least, plus a second) has passed, and exits.
+    restart_keyrota(KEYROTA_WORKERS=1, KEYROTA_FIXTURE_DELAY_MS=1500,
+                    KEYROTA_REAPER_INTERVAL_MS=200, KEYROTA_REAPER_GRACE_MS=0)
+    try:
+        key = "straggler-" + uuid.uuid4().hex
+        held, box = in_background(decide, key)
+        trace_id = wait_for_key(key)
+        sup = supervisor_pid()
+        (worker,) = worker_pids()
+        os.kill(worker, signal.SIGSTOP)
+        stopped_at = time.monotonic()
+        os.kill(sup, signal.SIGTERM)
+        gone = wait_for(lambda: not os.path.exists("/proc/%d" % sup) and
+                        not os.path.exists("/proc/%d" % worker), timeout=25, interval=0.2)
+        took = time.monotonic() - stopped_at
+        measured("straggler past the drain deadline", seconds_to_exit=round(took, 1))
+        check(gone, "supervisor %d or worker %d still there after %.1fs" % (sup, worker, took))
+        check(took >= 11.5, "the drain was cut short: %.1fs" % took)
+        held.join(30)
+        check(box["r"]["status"] != 200, "the killed worker cannot have answered")
+        # The next pool's reaper ends the trace the killed worker held.
+        restart_keyrota(KEYROTA_REAPER_INTERVAL_MS=200, KEYROTA_REAPER_GRACE_MS=0)
+        ended = wait_for(lambda: trace_states([trace_id]).get(trace_id) != "running",
+                         timeout=15)
+        check(ended, "the straggler's trace was left running")
+        eq(psql("SELECT status, error_code FROM traces WHERE trace_id = :'p1'", trace_id),
+           [["failed", "worker_lost"]])
+    finally:
+        restart_keyrota()
