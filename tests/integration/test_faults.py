@@ -579,3 +579,41 @@ def a_worker_stuck_past_the_drain_deadline_is_killed_and_nothing_is_orphaned():
            [["failed", "worker_lost"]])
     finally:
         restart_keyrota()
+
+
+@test
+def postgres_lost_after_the_running_row_the_reaper_ends_the_trace():
+    # The running row is written, then PostgreSQL goes away until past the
+    # trace's deadline: the worker's terminal write cannot land in time; once
+    # the database is back the reaper ends the trace, the worker's own late
+    # finish changes nothing, and no process crashed.
+    restart_keyrota(KEYROTA_WORKERS=1, KEYROTA_FIXTURE_DELAY_MS=1500,
+                    KEYROTA_REAPER_INTERVAL_MS=200, KEYROTA_REAPER_GRACE_MS=0)
+    try:
+        worker = worker_pids()
+        key = "pglost-" + uuid.uuid4().hex
+        held, box = in_background(decide, key)
+        trace_id = wait_for_key(key)
+        stack("pg-stop")
+        try:
+            held.join(30)
+            time.sleep(3)      # the outage itself: past the trace's deadline
+        finally:
+            stack("pg-start")
+        r = box["r"]
+        # Started, so never a 503: the client is told its trace, still running.
+        eq((r["status"], r.get("trace_id")), (202, trace_id), "answer during the outage")
+        ended = wait_for(lambda: trace_states([trace_id]).get(trace_id) not in (None, "running"),
+                         timeout=15)
+        check(ended, "the trace was left running")
+        first = psql("SELECT status, error_code, finished_at::text FROM traces "
+                     "WHERE trace_id = :'p1'", trace_id)
+        measured("postgres lost after the running row", answer=r["status"], trace=first[0][:2])
+        eq(first[0][:2], ["failed", "worker_lost"], "the reaper ended it")
+        # Whatever the worker still tries afterwards loses: the row stays.
+        time.sleep(1.5)
+        eq(psql("SELECT status, error_code, finished_at::text FROM traces "
+                "WHERE trace_id = :'p1'", trace_id), first, "ended once")
+        eq(worker_pids(), worker, "the worker did not crash")
+    finally:
+        restart_keyrota()
