@@ -317,6 +317,8 @@ await test("running_is_announced_once_by_a_region_that_survives_the_swap", async
   await page.evaluate(() => {
     const region = document.getElementById("announcer");
     region.dataset.mark = "original";
+    // A reload (even of the same URL) would drop this page's JS state.
+    window.__sameDocument = "before-the-swap";
     window.__said = [];
     new MutationObserver(() => window.__said.push(region.textContent))
       .observe(region, { childList: true, characterData: true, subtree: true });
@@ -326,6 +328,8 @@ await test("running_is_announced_once_by_a_region_that_survives_the_swap", async
   await page.waitForFunction(() => window.__said.length >= 2 ||
     (window.__said.length === 1 && window.__said[0] !== "Checking policy P-7..."));
   check(page.url() === url, "navigated away instead of updating in place");
+  check(await page.evaluate(() => window.__sameDocument) === "before-the-swap",
+        "the page was reloaded instead of updated in place");
   const region = await page.evaluate(() => ({
     mark: document.getElementById("announcer").dataset.mark,
     live: document.getElementById("announcer").getAttribute("aria-live"),
