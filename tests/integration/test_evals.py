@@ -277,7 +277,9 @@ def a_failing_migration_is_rolled_back_whole():
             f.write("CREATE TABLE %s (a int);\nINSERT INTO %s VALUES (1);\nSELECT 1/0;\n"
                     % (table, table))
         before = psql("SELECT count(*) FROM schema_migrations")[0][0]
-        out = run(["migrate"], KEYROTA_SQL_DIR=sql)
+        # Migrations run as the database owner (README, roles).
+        from harness import database_url
+        out = run(["migrate"], KEYROTA_SQL_DIR=sql, KEYROTA_DATABASE_URL=database_url())
         check(out.returncode != 0, "migrate succeeded: " + out.stdout + out.stderr)
         check("999_fails_halfway" in out.stdout + out.stderr, out.stdout + out.stderr)
         eq(psql("SELECT to_regclass(:'p1') IS NULL", table)[0][0], "t",
