@@ -9,23 +9,20 @@
 #include "clock.h"
 #include "log.h"
 #include "loop.h"
+#include "timer_heap.h"
 
 #define POLL_MAX_MS 1000
 
-struct timer {
-	long long     due_ms;
-	loop_fn       fn;
-	void         *arg;
-	struct timer *next;
-};
-
 /* Transfers handed over by other threads wait here for the loop thread,
- * the only one that touches the multi handle. */
+ * the only one that touches the multi handle. Once added, the easy
+ * handle's CURLOPT_PRIVATE points back at its record, so a finished
+ * transfer is found and unlinked in O(1). */
 struct transfer {
 	CURL             *easy;
 	loop_transfer_fn  done;
 	void             *arg;
 	struct transfer  *next;
+	struct transfer  *prev;          /* running list only */
 };
 
 struct loop {
@@ -34,9 +31,9 @@ struct loop {
 	atomic_int       stopping;
 	CURLM           *multi;
 	pthread_mutex_t  lock;
-	struct timer    *timers;       /* sorted by due_ms */
+	struct timer_heap timers;
 	struct transfer *incoming;     /* not yet added to multi */
-	struct transfer *running;      /* added to multi */
+	struct transfer *running;      /* added to multi; loop thread only */
 };
 
 struct loop *
@@ -50,6 +47,7 @@ loop_create(void)
 		free(l);
 		return NULL;
 	}
+	timer_heap_init(&l->timers);
 	pthread_mutex_init(&l->lock, NULL);
 	return l;
 }
@@ -57,22 +55,15 @@ loop_create(void)
 int
 loop_after(struct loop *l, unsigned ms, loop_fn fn, void *arg)
 {
-	struct timer *t, **pp;
+	long long due = clock_now_ms() + ms;
+	int rc;
 
-	if ((t = malloc(sizeof(*t))) == NULL)
-		return -1;
-	t->due_ms = clock_now_ms() + ms;
-	t->fn = fn;
-	t->arg = arg;
 	pthread_mutex_lock(&l->lock);
-	for (pp = &l->timers; *pp != NULL && (*pp)->due_ms <= t->due_ms;
-	    pp = &(*pp)->next)
-		;
-	t->next = *pp;
-	*pp = t;
+	rc = timer_heap_push(&l->timers, due, fn, arg);
 	pthread_mutex_unlock(&l->lock);
-	curl_multi_wakeup(l->multi);
-	return 0;
+	if (rc == 0)
+		curl_multi_wakeup(l->multi);
+	return rc;
 }
 
 int
@@ -97,25 +88,25 @@ loop_add_transfer(struct loop *l, CURL *easy, loop_transfer_fn done, void *arg)
 static int
 run_timers(struct loop *l)
 {
-	struct timer *t;
+	const struct timer_entry *first;
+	struct timer_entry t;
 	long long now;
 	int wait;
 
 	for (;;) {
 		now = clock_now_ms();
 		pthread_mutex_lock(&l->lock);
-		t = l->timers;
-		if (t == NULL || t->due_ms > now) {
-			wait = t == NULL ? POLL_MAX_MS :
-			    (int)(t->due_ms - now > POLL_MAX_MS ? POLL_MAX_MS :
-			    t->due_ms - now);
+		first = timer_heap_peek(&l->timers);
+		if (first == NULL || first->due_ms > now) {
+			wait = first == NULL ? POLL_MAX_MS :
+			    (int)(first->due_ms - now > POLL_MAX_MS ?
+			    POLL_MAX_MS : first->due_ms - now);
 			pthread_mutex_unlock(&l->lock);
 			return wait;
 		}
-		l->timers = t->next;
+		timer_heap_pop(&l->timers, &t);
 		pthread_mutex_unlock(&l->lock);
-		t->fn(t->arg);
-		free(t);
+		t.fn(t.arg);
 	}
 }
 
@@ -130,28 +121,37 @@ adopt_transfers(struct loop *l)
 	pthread_mutex_unlock(&l->lock);
 	for (; t != NULL; t = next) {
 		next = t->next;
+		curl_easy_setopt(t->easy, CURLOPT_PRIVATE, t);
 		if (curl_multi_add_handle(l->multi, t->easy) != CURLM_OK) {
 			t->done(t->arg, t->easy, CURLE_FAILED_INIT);
 			free(t);
 			continue;
 		}
+		t->prev = NULL;
 		t->next = l->running;
+		if (l->running != NULL)
+			l->running->prev = t;
 		l->running = t;
 	}
 }
 
+/* The record of a running transfer, from its easy handle, unlinked. */
 static struct transfer *
 take_running(struct loop *l, CURL *easy)
 {
-	struct transfer **pp, *t;
+	struct transfer *t = NULL;
 
-	for (pp = &l->running; *pp != NULL; pp = &(*pp)->next)
-		if ((*pp)->easy == easy) {
-			t = *pp;
-			*pp = t->next;
-			return t;
-		}
-	return NULL;
+	if (curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&t) != CURLE_OK ||
+	    t == NULL || t->easy != easy)
+		return NULL;
+	if (t->prev != NULL)
+		t->prev->next = t->next;
+	else
+		l->running = t->next;
+	if (t->next != NULL)
+		t->next->prev = t->prev;
+	t->next = t->prev = NULL;
+	return t;
 }
 
 static void
@@ -205,13 +205,8 @@ loop_start(struct loop *l)
 static void
 drop_timers(struct loop *l)
 {
-	struct timer *tm;
-
 	pthread_mutex_lock(&l->lock);
-	while ((tm = l->timers) != NULL) {
-		l->timers = tm->next;
-		free(tm);
-	}
+	timer_heap_clear(&l->timers);
 	pthread_mutex_unlock(&l->lock);
 }
 
@@ -232,6 +227,8 @@ loop_stop(struct loop *l)
 	adopt_transfers(l);
 	while ((t = l->running) != NULL) {
 		l->running = t->next;
+		if (l->running != NULL)
+			l->running->prev = NULL;
 		curl_multi_remove_handle(l->multi, t->easy);
 		t->done(t->arg, t->easy, CURLE_ABORTED_BY_CALLBACK);
 		free(t);
@@ -247,6 +244,7 @@ loop_destroy(struct loop *l)
 	loop_stop(l);
 	drop_timers(l);     /* added after the stop, e.g. by the executor */
 	curl_multi_cleanup(l->multi);
+	timer_heap_free(&l->timers);
 	pthread_mutex_destroy(&l->lock);
 	free(l);
 }

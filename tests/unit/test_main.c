@@ -26,6 +26,7 @@ main(int argc, char **argv)
 	suite_report();
 	suite_router();
 	suite_template();
+	suite_timer_heap();
 	CU_basic_set_mode(argc > 1 && strcmp(argv[1], "-v") == 0 ?
 	    CU_BRM_VERBOSE : CU_BRM_NORMAL);
 	CU_basic_run_tests();

@@ -19,5 +19,6 @@ void suite_provider_openai(void);
 void suite_report(void);
 void suite_router(void);
 void suite_template(void);
+void suite_timer_heap(void);
 
 #endif
