@@ -286,6 +286,9 @@ config_load(struct config *cfg, config_getenv_fn get, void *ctx, char *err,
 	    get_string(get, ctx, "KEYROTA_MODEL_KEY_FILE", "",
 	    cfg->model_key_file, sizeof(cfg->model_key_file), err,
 	    errlen) != 0 ||
+	    get_string(get, ctx, "KEYROTA_MODEL_CA_FILE", "",
+	    cfg->model_ca_file, sizeof(cfg->model_ca_file), err,
+	    errlen) != 0 ||
 	    get_string(get, ctx, "KEYROTA_FINGERPRINT_KEY_FILE", "",
 	    cfg->fingerprint_key_file, sizeof(cfg->fingerprint_key_file),
 	    err, errlen) != 0 ||
@@ -330,6 +333,11 @@ config_load(struct config *cfg, config_getenv_fn get, void *ctx, char *err,
 		    "must name this machine (127.0.0.1, ::1, localhost); use "
 		    "https://, or set KEYROTA_MODEL_ALLOW_INSECURE=1 to send the "
 		    "key in clear");
+	/* Read by libcurl at each new connection, after a chdir and a
+	 * privilege drop: a relative path would name another file. */
+	if (cfg->model_ca_file[0] != '\0' && cfg->model_ca_file[0] != '/')
+		return fail(err, errlen,
+		    "KEYROTA_MODEL_CA_FILE: expected an absolute path");
 	if (cfg->model[0] == '\0')
 		return fail(err, errlen, "KEYROTA_MODEL: must not be empty");
 	/* htpasswd's own rule: a user name has no ':'. */

@@ -41,6 +41,7 @@ struct config {
 	char               model_base_url[512];
 	char               model[128];
 	char               model_key_file[CONFIG_PATH_MAX];
+	char               model_ca_file[CONFIG_PATH_MAX];  /* "" = system CAs */
 	unsigned           model_timeout_ms;
 	unsigned           model_max_attempts;
 	char               model_max_tokens_field[32];

@@ -12,6 +12,11 @@
 #include "timer_heap.h"
 
 #define POLL_MAX_MS 1000
+/* Connections to one host (the model) per worker. HTTP/2 calls share them
+ * as streams (up to STREAMS_MAX each); HTTP/1.1 calls past the bound wait
+ * in the multi handle for a free connection, their deadline running. */
+#define HOST_CONNECTIONS_MAX 256L
+#define STREAMS_MAX          100L
 
 /* Transfers handed over by other threads wait here for the loop thread,
  * the only one that touches the multi handle. Once added, the easy
@@ -48,6 +53,10 @@ loop_create(void)
 		return NULL;
 	}
 	timer_heap_init(&l->timers);
+	curl_multi_setopt(l->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+	curl_multi_setopt(l->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+	    HOST_CONNECTIONS_MAX);
+	curl_multi_setopt(l->multi, CURLMOPT_MAX_CONCURRENT_STREAMS, STREAMS_MAX);
 	pthread_mutex_init(&l->lock, NULL);
 	return l;
 }

@@ -3,7 +3,11 @@
  * It drives everything that waits without holding a thread: timers (the
  * fixture's simulated latency, retry backoff, the reaper) and, through its
  * libcurl multi handle, every model call in flight. A parked request costs
- * a little memory, not a thread or a database connection. Callbacks run on
+ * a little memory, not a thread or a database connection. Timers sit in a
+ * min-heap and a finished transfer is found from its easy handle, so many
+ * parked requests cost O(log n) each. The multi handle multiplexes HTTP/2
+ * and bounds the connections to one host; transfers past the bound wait
+ * for one inside their own timeout. Callbacks run on
  * the loop thread, one at a time, and must never wait on the database:
  * database steps go to the executor (executor.h). */
 #ifndef KEYROTA_LOOP_H
@@ -31,7 +35,7 @@ void         loop_destroy(struct loop *l);
  * Returns 0, or -1 when out of memory (fn is then never called). */
 int          loop_after(struct loop *l, unsigned ms, loop_fn fn, void *arg);
 /* Adds a prepared easy handle; done runs on the loop thread when it ends.
- * Thread-safe. Returns 0, or -1 (done is then never called). */
+ * The loop owns the handle's CURLOPT_PRIVATE until then. Thread-safe. Returns 0, or -1 (done is then never called). */
 int          loop_add_transfer(struct loop *l, CURL *easy,
                  loop_transfer_fn done, void *arg);
 

@@ -67,6 +67,7 @@ usage(FILE *out)
 	    "  KEYROTA_MODEL_ALLOW_INSECURE    1: allow http:// to another host\n"
 	    "  KEYROTA_MODEL                   model name\n"
 	    "  KEYROTA_MODEL_KEY_FILE          provider key file (mode 0600)\n"
+	    "  KEYROTA_MODEL_CA_FILE           CA bundle that verifies the model's TLS\n"
 	    "  KEYROTA_MODEL_TIMEOUT_MS        deadline per decision, retries included\n"
 	    "  KEYROTA_MODEL_MAX_ATTEMPTS      provider attempts per decision\n"
 	    "  KEYROTA_MODEL_MAX_TOKENS_FIELD  max_completion_tokens or max_tokens\n"

@@ -17,6 +17,7 @@ provider_from_config(const struct config *cfg, const char *model_key,
 	opts.base_url = cfg->model_base_url;
 	opts.model = cfg->model;
 	opts.key = model_key;
+	opts.ca_file = cfg->model_ca_file;
 	opts.max_tokens_field = cfg->model_max_tokens_field;
 	opts.timeout_ms = cfg->model_timeout_ms;
 	opts.max_attempts = cfg->model_max_attempts;

@@ -86,6 +86,7 @@ struct provider_openai_opts {
 	const char *base_url;          /* {base_url}/chat/completions */
 	const char *model;
 	const char *key;               /* copied; wiped on destroy */
+	const char *ca_file;           /* NULL or "": the system's CAs */
 	const char *max_tokens_field;  /* max_completion_tokens | max_tokens */
 	unsigned    timeout_ms;        /* total, retries and waits included */
 	unsigned    max_attempts;

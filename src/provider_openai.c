@@ -3,8 +3,12 @@
  *
  * Every call runs on the worker's loop (one multi handle, kept-alive
  * connections), within one total deadline that covers every attempt and
- * every wait between them. Response bodies are capped; the key is sent
- * only in the Authorization header and never logged. */
+ * every wait between them, time queued for a connection included. Over
+ * HTTPS, HTTP/2 is negotiated and a worker's calls share a few multiplexed
+ * connections; over HTTP/1.1 connections are reused, and bounded by the
+ * loop (loop.h). Response bodies are capped and grow with what arrives;
+ * the key is sent only in the Authorization header, from one header list
+ * per provider, and never logged. */
 #include "autoconfig.h"
 
 #include <pthread.h>
@@ -29,11 +33,16 @@
 #define RESPONSE_MAX     (256 * 1024)
 #define CONNECT_MAX_MS   5000
 #define IDLE_HANDLES_MAX 64
+/* libcurl's receive buffer per transfer; an answer is a few hundred
+ * bytes, and a parked call should not hold the 16 KiB default. */
+#define RECV_BUFFER      4096
 
 struct openai {
 	struct loop  *loop;
 	char          url[600];
 	char          auth[SECRET_MAX + 32];     /* "Authorization: Bearer …" */
+	struct curl_slist *headers;              /* shared by every call */
+	char          ca_file[4096];             /* "" = the system's */
 	char          tokens_field[32];
 	unsigned      timeout_ms;
 	unsigned      max_attempts;
@@ -46,7 +55,6 @@ struct openai_job {
 	struct provider        *p;
 	struct openai          *o;
 	char                   *body;
-	struct curl_slist      *headers;
 	long long               deadline_ms;
 	unsigned                attempt;
 	CURL                   *easy;
@@ -110,7 +118,6 @@ job_finish(struct openai_job *job, enum kr_error e)
 	handle_put(job->o, job->easy);
 	job->done(job->ctx, &job->result);
 	provider_result_free(&job->result);
-	headers_free(job->headers);
 	buf_free(&job->response);
 	free(job->body);
 	free(job);
@@ -248,7 +255,15 @@ start_attempt(void *arg)
 	curl_easy_setopt(job->easy, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(job->easy, CURLOPT_SSL_VERIFYHOST, 2L);
 	curl_easy_setopt(job->easy, CURLOPT_USERAGENT, "keyrota/" PACKAGE_VERSION);
-	curl_easy_setopt(job->easy, CURLOPT_HTTPHEADER, job->headers);
+	curl_easy_setopt(job->easy, CURLOPT_HTTPHEADER, o->headers);
+	if (o->ca_file[0] != '\0')
+		curl_easy_setopt(job->easy, CURLOPT_CAINFO, o->ca_file);
+	/* HTTP/2 over TLS when the server offers it (HTTP/1.1 otherwise), and
+	 * wait for a connection that can multiplex rather than open another. */
+	curl_easy_setopt(job->easy, CURLOPT_HTTP_VERSION,
+	    (long)CURL_HTTP_VERSION_2TLS);
+	curl_easy_setopt(job->easy, CURLOPT_PIPEWAIT, 1L);
+	curl_easy_setopt(job->easy, CURLOPT_BUFFERSIZE, (long)RECV_BUFFER);
 	curl_easy_setopt(job->easy, CURLOPT_POSTFIELDS, job->body);
 	curl_easy_setopt(job->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(job->body));
 	curl_easy_setopt(job->easy, CURLOPT_WRITEFUNCTION, on_body);
@@ -270,7 +285,6 @@ openai_decide(struct provider *p, const struct provider_call *call,
 	struct openai_request_opts opts = { p->model, o->tokens_field };
 	struct openai_job *job;
 	struct provider_result fail;
-	struct curl_slist *h = NULL;
 
 	if ((job = calloc(1, sizeof(*job))) == NULL) {
 		provider_result_init(&fail);
@@ -286,15 +300,7 @@ openai_decide(struct provider *p, const struct provider_call *call,
 	provider_result_init(&job->result);
 	buf_init(&job->response, RESPONSE_MAX);
 	job->body = openai_build_request(&opts, call);
-	/* On failure curl_slist_append returns NULL and leaves the list as
-	 * it was: keep it, so the key's copy is still wiped and freed. */
-	job->headers = curl_slist_append(NULL, o->auth);
-	if (job->headers != NULL &&
-	    ((h = curl_slist_append(job->headers,
-	    "Content-Type: application/json")) == NULL ||
-	    (h = curl_slist_append(job->headers, "Expect:")) == NULL))
-		h = NULL;
-	if (job->body == NULL || job->headers == NULL || h == NULL) {
+	if (job->body == NULL) {
 		job_finish(job, KR_INTERNAL_ERROR);
 		return;
 	}
@@ -309,6 +315,7 @@ openai_destroy(struct provider *p)
 
 	for (i = 0; i < o->nidle; i++)
 		curl_easy_cleanup(o->idle[i]);
+	headers_free(o->headers);
 	pthread_mutex_destroy(&o->lock);
 	secret_wipe(o->auth, sizeof(o->auth));
 	free(o);
@@ -326,6 +333,7 @@ provider_openai_create(struct loop *loop, const struct provider_openai_opts *opt
 {
 	struct provider *p;
 	struct openai *o;
+	struct curl_slist *h;
 	size_t n;
 
 	p = calloc(1, sizeof(*p));
@@ -340,6 +348,16 @@ provider_openai_create(struct loop *loop, const struct provider_openai_opts *opt
 	    snprintf(o->auth, sizeof(o->auth), "Authorization: Bearer %s",
 	    opts->key) >= (int)sizeof(o->auth))
 		goto fail;
+	if (opts->ca_file != NULL && snprintf(o->ca_file, sizeof(o->ca_file),
+	    "%s", opts->ca_file) >= (int)sizeof(o->ca_file))
+		goto fail;
+	/* On failure curl_slist_append returns NULL and leaves the list as
+	 * it was: keep it, so the key's copy is still wiped and freed. */
+	if ((o->headers = curl_slist_append(NULL, o->auth)) == NULL ||
+	    (h = curl_slist_append(o->headers,
+	    "Content-Type: application/json")) == NULL ||
+	    (h = curl_slist_append(o->headers, "Expect:")) == NULL)
+		goto fail;
 	snprintf(o->tokens_field, sizeof(o->tokens_field), "%s",
 	    opts->max_tokens_field);
 	snprintf(p->model, sizeof(p->model), "%s", opts->model);
@@ -352,8 +370,10 @@ provider_openai_create(struct loop *loop, const struct provider_openai_opts *opt
 	p->state = o;
 	return p;
 fail:
-	if (o != NULL)
+	if (o != NULL) {
+		headers_free(o->headers);
 		secret_wipe(o->auth, sizeof(o->auth));
+	}
 	free(o);
 	free(p);
 	return NULL;

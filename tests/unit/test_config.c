@@ -44,6 +44,7 @@ test_config_defaults(void)
 	CU_ASSERT_EQUAL(cfg.provider, PROVIDER_FIXTURE);
 	CU_ASSERT_STRING_EQUAL(cfg.model, "gpt-4o-mini");
 	CU_ASSERT_STRING_EQUAL(cfg.model_base_url, "https://api.openai.com/v1");
+	CU_ASSERT_STRING_EQUAL(cfg.model_ca_file, "");
 }
 
 static void
@@ -85,6 +86,7 @@ test_config_bad_values_name_the_variable(void)
 		{ "KEYROTA_MODEL", "" },
 		{ "KEYROTA_MODEL", "bad\nmodel" },
 		{ "KEYROTA_DB_POOL_SIZE", "65" },
+		{ "KEYROTA_MODEL_CA_FILE", "certs/ca.pem" },
 	};
 	struct config cfg;
 	char err[256];
