@@ -17,6 +17,10 @@
  * in the multi handle for a free connection, their deadline running. */
 #define HOST_CONNECTIONS_MAX 256L
 #define STREAMS_MAX          100L
+/* libcurl does not time out a transfer while it waits for a connection
+ * (its pending state), so the loop ends one that is still in the multi
+ * handle this long after its own timeout would have. */
+#define DEADLINE_SLACK_MS    100
 
 /* Transfers handed over by other threads wait here for the loop thread,
  * the only one that touches the multi handle. Once added, the easy
@@ -26,6 +30,9 @@ struct transfer {
 	CURL             *easy;
 	loop_transfer_fn  done;
 	void             *arg;
+	long long         deadline_ms;   /* 0: none */
+	size_t            slot;          /* in deadlines, when queued */
+	int               queued;        /* in deadlines */
 	struct transfer  *next;
 	struct transfer  *prev;          /* running list only */
 };
@@ -39,6 +46,7 @@ struct loop {
 	struct timer_heap timers;
 	struct transfer *incoming;     /* not yet added to multi */
 	struct transfer *running;      /* added to multi; loop thread only */
+	struct timer_heap deadlines;   /* of running transfers; loop thread */
 };
 
 struct loop *
@@ -53,6 +61,7 @@ loop_create(void)
 		return NULL;
 	}
 	timer_heap_init(&l->timers);
+	timer_heap_init(&l->deadlines);
 	curl_multi_setopt(l->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
 	curl_multi_setopt(l->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
 	    HOST_CONNECTIONS_MAX);
@@ -68,7 +77,7 @@ loop_after(struct loop *l, unsigned ms, loop_fn fn, void *arg)
 	int rc;
 
 	pthread_mutex_lock(&l->lock);
-	rc = timer_heap_push(&l->timers, due, fn, arg);
+	rc = timer_heap_push(&l->timers, due, fn, arg, NULL);
 	pthread_mutex_unlock(&l->lock);
 	if (rc == 0)
 		curl_multi_wakeup(l->multi);
@@ -76,12 +85,15 @@ loop_after(struct loop *l, unsigned ms, loop_fn fn, void *arg)
 }
 
 int
-loop_add_transfer(struct loop *l, CURL *easy, loop_transfer_fn done, void *arg)
+loop_add_transfer(struct loop *l, CURL *easy, unsigned timeout_ms,
+    loop_transfer_fn done, void *arg)
 {
 	struct transfer *t;
 
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return -1;
+	if (timeout_ms > 0)
+		t->deadline_ms = clock_now_ms() + timeout_ms + DEADLINE_SLACK_MS;
 	t->easy = easy;
 	t->done = done;
 	t->arg = arg;
@@ -141,7 +153,28 @@ adopt_transfers(struct loop *l)
 		if (l->running != NULL)
 			l->running->prev = t;
 		l->running = t;
+		/* Out of memory here leaves only libcurl's own timeout. */
+		t->queued = t->deadline_ms > 0 && timer_heap_push(&l->deadlines,
+		    t->deadline_ms, NULL, t, &t->slot) == 0;
 	}
+}
+
+/* Unlinks a running transfer from the list and its deadline. */
+static void
+unlink_running(struct loop *l, struct transfer *t)
+{
+	struct timer_entry e;
+
+	if (t->queued)
+		timer_heap_cancel(&l->deadlines, t->slot, &e);
+	t->queued = 0;
+	if (t->prev != NULL)
+		t->prev->next = t->next;
+	else
+		l->running = t->next;
+	if (t->next != NULL)
+		t->next->prev = t->prev;
+	t->next = t->prev = NULL;
 }
 
 /* The record of a running transfer, from its easy handle, unlinked. */
@@ -153,14 +186,31 @@ take_running(struct loop *l, CURL *easy)
 	if (curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&t) != CURLE_OK ||
 	    t == NULL || t->easy != easy)
 		return NULL;
-	if (t->prev != NULL)
-		t->prev->next = t->next;
-	else
-		l->running = t->next;
-	if (t->next != NULL)
-		t->next->prev = t->prev;
-	t->next = t->prev = NULL;
+	unlink_running(l, t);
 	return t;
+}
+
+/* Ends every transfer past its deadline (one still waiting for a
+ * connection); returns ms until the next deadline. */
+static int
+expire_transfers(struct loop *l)
+{
+	const struct timer_entry *first;
+	struct transfer *t;
+	long long now = clock_now_ms();
+
+	while ((first = timer_heap_peek(&l->deadlines)) != NULL &&
+	    first->due_ms <= now) {
+		t = first->arg;
+		unlink_running(l, t);     /* cancels the entry: it is first */
+		curl_multi_remove_handle(l->multi, t->easy);
+		t->done(t->arg, t->easy, CURLE_OPERATION_TIMEDOUT);
+		free(t);
+	}
+	if (first == NULL)
+		return POLL_MAX_MS;
+	return first->due_ms - now > POLL_MAX_MS ? POLL_MAX_MS :
+	    (int)(first->due_ms - now);
 }
 
 static void
@@ -188,10 +238,13 @@ static void *
 loop_thread(void *arg)
 {
 	struct loop *l = arg;
-	int wait, still;
+	int wait, expiry, still;
 
 	while (!atomic_load(&l->stopping)) {
 		wait = run_timers(l);
+		expiry = expire_transfers(l);
+		if (expiry < wait)
+			wait = expiry;
 		adopt_transfers(l);
 		curl_multi_perform(l->multi, &still);
 		finish_transfers(l);
@@ -235,9 +288,7 @@ loop_stop(struct loop *l)
 	 * as the reaper are left). */
 	adopt_transfers(l);
 	while ((t = l->running) != NULL) {
-		l->running = t->next;
-		if (l->running != NULL)
-			l->running->prev = NULL;
+		unlink_running(l, t);
 		curl_multi_remove_handle(l->multi, t->easy);
 		t->done(t->arg, t->easy, CURLE_ABORTED_BY_CALLBACK);
 		free(t);
@@ -254,6 +305,7 @@ loop_destroy(struct loop *l)
 	drop_timers(l);     /* added after the stop, e.g. by the executor */
 	curl_multi_cleanup(l->multi);
 	timer_heap_free(&l->timers);
+	timer_heap_free(&l->deadlines);
 	pthread_mutex_destroy(&l->lock);
 	free(l);
 }

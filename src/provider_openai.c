@@ -273,7 +273,8 @@ start_attempt(void *arg)
 	curl_easy_setopt(job->easy, CURLOPT_TIMEOUT_MS, remaining);
 	curl_easy_setopt(job->easy, CURLOPT_CONNECTTIMEOUT_MS,
 	    remaining < CONNECT_MAX_MS ? remaining : CONNECT_MAX_MS);
-	if (loop_add_transfer(o->loop, job->easy, transfer_done, job) != 0)
+	if (loop_add_transfer(o->loop, job->easy, (unsigned)remaining,
+	    transfer_done, job) != 0)
 		job_finish(job, KR_INTERNAL_ERROR);
 }
 

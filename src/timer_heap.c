@@ -35,12 +35,51 @@ before(const struct timer_entry *a, const struct timer_entry *b)
 	    (a->due_ms == b->due_ms && a->seq < b->seq);
 }
 
+static void
+place(struct timer_heap *h, size_t i, const struct timer_entry *e)
+{
+	h->v[i] = *e;
+	if (e->slot != NULL)
+		*e->slot = i;
+}
+
+/* Moves e up from position i to where it belongs. */
+static void
+sift_up(struct timer_heap *h, size_t i, const struct timer_entry *e)
+{
+	size_t parent;
+
+	for (; i > 0; i = parent) {
+		parent = (i - 1) / 2;
+		if (!before(e, &h->v[parent]))
+			break;
+		place(h, i, &h->v[parent]);
+	}
+	place(h, i, e);
+}
+
+/* Moves e down from position i to where it belongs. */
+static void
+sift_down(struct timer_heap *h, size_t i, const struct timer_entry *e)
+{
+	size_t child;
+
+	for (; (child = 2 * i + 1) < h->n; i = child) {
+		if (child + 1 < h->n && before(&h->v[child + 1], &h->v[child]))
+			child++;
+		if (!before(&h->v[child], e))
+			break;
+		place(h, i, &h->v[child]);
+	}
+	place(h, i, e);
+}
+
 int
 timer_heap_push(struct timer_heap *h, long long due_ms,
-    void (*fn)(void *arg), void *arg)
+    void (*fn)(void *arg), void *arg, size_t *slot)
 {
 	struct timer_entry e, *v;
-	size_t i, parent, cap;
+	size_t cap;
 
 	if (h->n == h->cap) {
 		cap = h->cap ? h->cap * 2 : HEAP_FIRST_CAP;
@@ -55,14 +94,8 @@ timer_heap_push(struct timer_heap *h, long long due_ms,
 	e.seq = h->next_seq++;
 	e.fn = fn;
 	e.arg = arg;
-	/* Sift up: move parents down until e's place is found. */
-	for (i = h->n++; i > 0; i = parent) {
-		parent = (i - 1) / 2;
-		if (!before(&e, &h->v[parent]))
-			break;
-		h->v[i] = h->v[parent];
-	}
-	h->v[i] = e;
+	e.slot = slot;
+	sift_up(h, h->n++, &e);
 	return 0;
 }
 
@@ -73,24 +106,26 @@ timer_heap_peek(const struct timer_heap *h)
 }
 
 int
-timer_heap_pop(struct timer_heap *h, struct timer_entry *out)
+timer_heap_cancel(struct timer_heap *h, size_t pos, struct timer_entry *out)
 {
 	struct timer_entry last;
-	size_t i, child;
 
-	if (h->n == 0)
+	if (pos >= h->n)
 		return -1;
-	*out = h->v[0];
+	*out = h->v[pos];
 	last = h->v[--h->n];
-	/* Sift down the last entry from the root. */
-	for (i = 0; (child = 2 * i + 1) < h->n; i = child) {
-		if (child + 1 < h->n && before(&h->v[child + 1], &h->v[child]))
-			child++;
-		if (!before(&h->v[child], &last))
-			break;
-		h->v[i] = h->v[child];
+	/* The last entry fills the hole, then moves whichever way it must. */
+	if (pos < h->n) {
+		if (pos > 0 && before(&last, &h->v[(pos - 1) / 2]))
+			sift_up(h, pos, &last);
+		else
+			sift_down(h, pos, &last);
 	}
-	if (h->n > 0)
-		h->v[i] = last;
 	return 0;
+}
+
+int
+timer_heap_pop(struct timer_heap *h, struct timer_entry *out)
+{
+	return timer_heap_cancel(h, 0, out);
 }

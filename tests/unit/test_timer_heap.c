@@ -1,10 +1,16 @@
 /* The loop's timers: earliest first, equal due times in the order they
  * were added, through the heap alone and through a running loop. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "loop.h"
 #include "timer_heap.h"
 #include "unit.h"
@@ -37,7 +43,7 @@ test_timer_heap_orders_many_with_ties(void)
 		r = r * 1103515245u + 12345u;
 		due[i] = 1000 + (r >> 16) % 37;      /* ~540 per due time */
 		CU_ASSERT_EQUAL_FATAL(timer_heap_push(&h, due[i], noop,
-		    (void *)(i + 1)), 0);
+		    (void *)(i + 1), NULL), 0);
 	}
 	CU_ASSERT_EQUAL(h.n, MANY);
 	while (timer_heap_pop(&h, &e) == 0) {
@@ -73,7 +79,7 @@ test_timer_heap_interleaved(void)
 		for (k = 0; k < 3; k++) {
 			r = r * 1103515245u + 12345u;
 			CU_ASSERT_EQUAL(timer_heap_push(&h, now + (r >> 16) % 100,
-			    noop, NULL), 0);
+			    noop, NULL, NULL), 0);
 		}
 		CU_ASSERT_EQUAL_FATAL(timer_heap_pop(&h, &e), 0);
 		CU_ASSERT(e.due_ms >= now);
@@ -82,6 +88,48 @@ test_timer_heap_interleaved(void)
 	}
 	timer_heap_clear(&h);
 	CU_ASSERT_EQUAL(timer_heap_pop(&h, &e), -1);
+	timer_heap_free(&h);
+}
+
+/* Entries cancelled through their slot never come out; the rest still
+ * come out in order, and every slot tracks its entry as it moves. */
+static void
+test_timer_heap_cancel_by_slot(void)
+{
+	enum { N = 3000 };
+	struct timer_heap h;
+	struct timer_entry e;
+	static size_t slot[N];
+	static unsigned char cancelled[N];
+	long long last = -1;
+	unsigned r = 99;
+	size_t i, idx, left = 0;
+
+	timer_heap_init(&h);
+	memset(cancelled, 0, sizeof(cancelled));
+	for (i = 0; i < N; i++) {
+		r = r * 1103515245u + 12345u;
+		CU_ASSERT_EQUAL_FATAL(timer_heap_push(&h, (r >> 16) % 500, noop,
+		    (void *)i, &slot[i]), 0);
+	}
+	for (i = 0; i < N; i += 3) {
+		CU_ASSERT_FATAL(slot[i] < h.n);
+		CU_ASSERT_PTR_EQUAL_FATAL(h.v[slot[i]].arg, (void *)i);
+		CU_ASSERT_EQUAL(timer_heap_cancel(&h, slot[i], &e), 0);
+		CU_ASSERT_PTR_EQUAL(e.arg, (void *)i);
+		cancelled[i] = 1;
+	}
+	for (i = 0; i < h.n; i++)
+		CU_ASSERT_EQUAL(slot[(size_t)h.v[i].arg], i);
+	while (timer_heap_pop(&h, &e) == 0) {
+		idx = (size_t)e.arg;
+		CU_ASSERT_EQUAL(cancelled[idx], 0);
+		CU_ASSERT(e.due_ms >= last);
+		last = e.due_ms;
+		left++;
+	}
+	CU_ASSERT_EQUAL(left, N - (N + 2) / 3);
+	CU_ASSERT_EQUAL(timer_heap_cancel(&h, 0, &e), -1);
 	timer_heap_free(&h);
 }
 
@@ -135,6 +183,77 @@ test_loop_runs_timers_in_due_order(void)
 	loop_destroy(l);
 }
 
+struct ended {
+	pthread_mutex_t lock;
+	int             done;
+	CURLcode        rc;
+	long long       at_ms;
+};
+
+static void
+transfer_ended(void *arg, CURL *easy, CURLcode rc)
+{
+	struct ended *e = arg;
+
+	(void)easy;
+	pthread_mutex_lock(&e->lock);
+	e->done = 1;
+	e->rc = rc;
+	e->at_ms = clock_now_ms();
+	pthread_mutex_unlock(&e->lock);
+}
+
+/* A transfer to a server that never answers (a listening socket nobody
+ * accepts on), with no timeout of its own in libcurl: the loop ends it at
+ * the timeout it was added with, as it does one left waiting for a
+ * connection. */
+static void
+test_loop_ends_a_transfer_at_its_deadline(void)
+{
+	struct ended e = { PTHREAD_MUTEX_INITIALIZER, 0, CURLE_OK, 0 };
+	struct timespec ts = { 0, 10 * 1000 * 1000 };
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	struct loop *l;
+	CURL *easy;
+	char url[64];
+	long long started;
+	int fd, tries, done = 0;
+
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	CU_ASSERT_FATAL(fd >= 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	CU_ASSERT_FATAL(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	CU_ASSERT_FATAL(listen(fd, 8) == 0);
+	CU_ASSERT_FATAL(getsockname(fd, (struct sockaddr *)&sa, &len) == 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", ntohs(sa.sin_port));
+	easy = curl_easy_init();
+	l = loop_create();
+	CU_ASSERT_PTR_NOT_NULL_FATAL(easy);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+	curl_easy_setopt(easy, CURLOPT_URL, url);
+	CU_ASSERT_EQUAL_FATAL(loop_start(l), 0);
+	started = clock_now_ms();
+	CU_ASSERT_EQUAL(loop_add_transfer(l, easy, 300, transfer_ended, &e), 0);
+	for (tries = 0; tries < 500 && !done; tries++) {
+		nanosleep(&ts, NULL);
+		pthread_mutex_lock(&e.lock);
+		done = e.done;
+		pthread_mutex_unlock(&e.lock);
+	}
+	loop_stop(l);
+	CU_ASSERT_EQUAL(e.done, 1);
+	CU_ASSERT_EQUAL(e.rc, CURLE_OPERATION_TIMEDOUT);
+	/* Generous bounds: not before the deadline, and well before 5 s. */
+	CU_ASSERT(e.at_ms - started >= 300);
+	CU_ASSERT(e.at_ms - started < 3000);
+	loop_destroy(l);
+	curl_easy_cleanup(easy);
+	close(fd);
+}
+
 void
 suite_timer_heap(void)
 {
@@ -142,5 +261,7 @@ suite_timer_heap(void)
 
 	ADD_TEST(s, test_timer_heap_orders_many_with_ties);
 	ADD_TEST(s, test_timer_heap_interleaved);
+	ADD_TEST(s, test_timer_heap_cancel_by_slot);
 	ADD_TEST(s, test_loop_runs_timers_in_due_order);
+	ADD_TEST(s, test_loop_ends_a_transfer_at_its_deadline);
 }
