@@ -15,6 +15,7 @@
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
+#include "policy_set.h"
 #include "prompt.h"
 #include "provider.h"
 #include "report.h"
@@ -44,8 +45,7 @@ struct decide_job {
 	long long               start_by_ms;     /* the start step's deadline */
 	long long               answer_by_ms;    /* the client's answer */
 	long long               deadline_ms;     /* the trace's deadline */
-	struct policy_line      lines[POLICY_MAX_LINES];
-	size_t                  nlines;
+	const struct policy_set *policy;         /* shared; NULL until loaded */
 	int                     key_age_days;
 	struct provider_call    call;
 	/* Results of the database steps, written on executor threads. */
@@ -109,6 +109,7 @@ static void
 job_free(struct decide_job *job)
 {
 	report_free(&job->report);
+	policy_set_release(job->policy);
 	free(job);
 }
 
@@ -297,8 +298,8 @@ static void
 provider_done(void *arg, struct provider_result *res)
 {
 	struct decide_job *job = arg;
-	struct trusted_context t = { job->key_age_days, job->lines,
-	    job->nlines };
+	struct trusted_context t = { job->key_age_days, job->policy->lines,
+	    job->policy->n };
 	struct trace_finish *f = &job->fin;
 	enum kr_error e;
 
@@ -342,6 +343,10 @@ static int
 start_op(PGconn *conn, void *arg)
 {
 	struct decide_job *job = arg;
+	/* Loaded here (an executor thread's stack), kept as the worker's
+	 * shared copy. */
+	struct policy_line lines[POLICY_MAX_LINES];
+	size_t nlines = 0;
 
 	job->trusted_result = STORE_UNAVAILABLE;
 	job->start_result = trace_store_insert_running(conn, &job->tn);
@@ -354,8 +359,14 @@ start_op(PGconn *conn, void *arg)
 	if (job->start_result != STORE_OK)
 		return -1;
 	job->trusted_result = trace_store_trusted(conn, job->tn.eval ? NULL :
-	    job->report.account_id, job->lines, POLICY_MAX_LINES, &job->nlines,
+	    job->report.account_id, lines, POLICY_MAX_LINES, &nlines,
 	    &job->key_age_days);
+	if (job->trusted_result == STORE_OK ||
+	    job->trusted_result == STORE_NOT_FOUND) {
+		policy_set_release(job->policy);    /* a second try */
+		if ((job->policy = policy_set_share(lines, nlines)) == NULL)
+			job->trusted_result = STORE_UNAVAILABLE;
+	}
 	return job->trusted_result == STORE_RETRY ? -1 : 0;
 }
 
@@ -418,8 +429,8 @@ start_step(void *arg)
 	}
 	job->call.report = job->report.credential_report;
 	job->call.item = job->report.item;
-	job->call.lines = job->lines;
-	job->call.nlines = job->nlines;
+	job->call.lines = job->policy->lines;
+	job->call.nlines = job->policy->n;
 	clock_gettime(CLOCK_MONOTONIC, &job->provider_started);
 	provider_decide(app->provider, &job->call, provider_done, job);
 }

@@ -44,6 +44,7 @@ struct openai {
 	struct curl_slist *headers;              /* shared by every call */
 	char          ca_file[4096];             /* "" = the system's */
 	char          tokens_field[32];
+	int           tls;                       /* an https:// URL */
 	unsigned      timeout_ms;
 	unsigned      max_attempts;
 	pthread_mutex_t lock;
@@ -258,11 +259,13 @@ start_attempt(void *arg)
 	curl_easy_setopt(job->easy, CURLOPT_HTTPHEADER, o->headers);
 	if (o->ca_file[0] != '\0')
 		curl_easy_setopt(job->easy, CURLOPT_CAINFO, o->ca_file);
-	/* HTTP/2 over TLS when the server offers it (HTTP/1.1 otherwise), and
-	 * wait for a connection that can multiplex rather than open another. */
-	curl_easy_setopt(job->easy, CURLOPT_HTTP_VERSION,
-	    (long)CURL_HTTP_VERSION_2TLS);
-	curl_easy_setopt(job->easy, CURLOPT_PIPEWAIT, 1L);
+	/* Over TLS: HTTP/2 when the server offers it by ALPN, and wait for a
+	 * connection that can multiplex rather than open another. In clear:
+	 * HTTP/1.1, never waiting, since PIPEWAIT would hold every call until
+	 * the first one's answer showed the server cannot multiplex. */
+	curl_easy_setopt(job->easy, CURLOPT_HTTP_VERSION, o->tls ?
+	    (long)CURL_HTTP_VERSION_2TLS : (long)CURL_HTTP_VERSION_1_1);
+	curl_easy_setopt(job->easy, CURLOPT_PIPEWAIT, o->tls ? 1L : 0L);
 	curl_easy_setopt(job->easy, CURLOPT_BUFFERSIZE, (long)RECV_BUFFER);
 	curl_easy_setopt(job->easy, CURLOPT_POSTFIELDS, job->body);
 	curl_easy_setopt(job->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(job->body));
@@ -361,6 +364,7 @@ provider_openai_create(struct loop *loop, const struct provider_openai_opts *opt
 		goto fail;
 	snprintf(o->tokens_field, sizeof(o->tokens_field), "%s",
 	    opts->max_tokens_field);
+	o->tls = strncasecmp(o->url, "https://", 8) == 0;
 	snprintf(p->model, sizeof(p->model), "%s", opts->model);
 	p->deadline_ms = opts->timeout_ms;
 	o->loop = loop;
