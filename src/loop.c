@@ -13,10 +13,11 @@
 
 #define POLL_MAX_MS 1000
 /* Connections to one host (the model) per worker. HTTP/2 calls share them
- * as streams (up to STREAMS_MAX each); HTTP/1.1 calls past the bound wait
+ * as streams (up to STREAMS_MAX each, or fewer when the server says so:
+ * fewer handshakes under load); HTTP/1.1 calls past the bound wait
  * in the multi handle for a free connection, their deadline running. */
 #define HOST_CONNECTIONS_MAX 256L
-#define STREAMS_MAX          100L
+#define STREAMS_MAX          1000L
 /* libcurl does not time out a transfer while it waits for a connection
  * (its pending state), so the loop ends one that is still in the multi
  * handle this long after its own timeout would have. */
