@@ -6,7 +6,8 @@
  *   fcgi_hello SOCKET_PATH PROCESSES THREADS
  *
  * The bench stops keyrota and starts this on keyrota's socket, so nginx's
- * own configuration routes /healthz here unchanged. */
+ * own configuration routes /healthz here unchanged. SIGTERM or SIGINT to
+ * the first process stops every process it started. */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -20,6 +21,7 @@
 #include <fcgiapp.h>
 
 #define THREADS_MAX 256
+#define PROCS_MAX   64
 
 static int listen_fd;
 
@@ -69,10 +71,11 @@ run_process(int threads)
 int
 main(int argc, char **argv)
 {
-	int procs, threads, i;
-	pid_t pid;
+	int procs, threads, i, sig;
+	pid_t pid, kids[PROCS_MAX];
+	sigset_t stop;
 
-	if (argc != 4 || (procs = number(argv[2], 64)) < 0 ||
+	if (argc != 4 || (procs = number(argv[2], PROCS_MAX)) < 0 ||
 	    (threads = number(argv[3], THREADS_MAX)) < 0) {
 		fprintf(stderr, "usage: fcgi_hello SOCKET PROCESSES THREADS\n");
 		return 2;
@@ -85,14 +88,29 @@ main(int argc, char **argv)
 		return 1;
 	}
 	chmod(argv[1], 0666);       /* nginx's workers run as another user */
+	/* Blocked before the forks: the parent waits for it; the children
+	 * take it with the default action. */
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	sigprocmask(SIG_BLOCK, &stop, NULL);
 	for (i = 0; i < procs; i++) {
 		if ((pid = fork()) < 0)
-			return 1;
-		if (pid == 0)
+			break;
+		if (pid == 0) {
+			sigprocmask(SIG_UNBLOCK, &stop, NULL);
 			run_process(threads);
+		}
+		kids[i] = pid;
 	}
-	/* The bench stops the group with SIGTERM. */
+	procs = i;
+	sigwait(&stop, &sig);
+	/* libfcgi takes SIGTERM in the children for a graceful stop that
+	 * waits for a request: they are killed instead. */
+	for (i = 0; i < procs; i++)
+		kill(kids[i], SIGKILL);
 	while (wait(NULL) > 0)
 		;
+	unlink(argv[1]);
 	return 0;
 }
