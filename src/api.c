@@ -63,12 +63,12 @@ decided(void *ctx, const struct decide_outcome *o)
 {
 	struct http_request *req = ctx;
 	struct json_object *obj;
+	char retry[HTTP_RETRY_AFTER_MAX];
 
 	if (o->error != KR_OK) {
+		http_retry_after(retry, sizeof(retry), o->retry_after_s);
 		http_respond_error(req, kr_error_http_status(o->error),
-		    kr_error_code(o->error), kr_error_explain(o->error),
-		    o->error == KR_DATABASE_UNAVAILABLE ? "Retry-After: 5\r\n" :
-		    NULL);
+		    kr_error_code(o->error), kr_error_explain(o->error), retry);
 	} else {
 		obj = api_outcome_json(o);
 		/* A repeat of a decision still running answers its state. */

@@ -267,7 +267,11 @@ config_load(struct config *cfg, config_getenv_fn get, void *ctx, char *err,
 	    &cfg->reaper_grace_ms, err, errlen) != 0 ||
 	    get_uint(get, ctx, "KEYROTA_TRACE_RETENTION_DAYS",
 	    CONFIG_RETENTION_DAYS_DEFAULT, 0, 36500, &cfg->retention_days, err,
-	    errlen) != 0)
+	    errlen) != 0 ||
+	    get_uint(get, ctx, "KEYROTA_MAX_IN_FLIGHT", 0, 0, 1000000,
+	    &cfg->max_in_flight, err, errlen) != 0 ||
+	    get_uint(get, ctx, "KEYROTA_MODEL_BUDGET_PER_MINUTE", 0, 0,
+	    100000000, &cfg->model_budget_per_minute, err, errlen) != 0)
 		return -1;
 	/* In-flight requests may run as long as a whole decision: its model
 	 * deadline, then its terminal write, retried until the trace's
@@ -361,6 +365,28 @@ config_load(struct config *cfg, config_getenv_fn get, void *ctx, char *err,
 		return fail(err, errlen, "KEYROTA_MODEL_KEY_FILE: required "
 		    "when KEYROTA_PROVIDER is openai");
 	return 0;
+}
+
+/* Every parked decision holds its FastCGI connection and, over HTTP/1.1,
+ * one connection to the model: two descriptors. The workers share the
+ * cap but each has its own descriptor limit, and nothing keeps the kernel
+ * from handing one worker most connections, so the cap is what one
+ * worker can hold: (nofile - reserve) / 2, where the reserve covers the
+ * database pool, the accept threads' sockets, logs and libraries. Past
+ * IN_FLIGHT_DEFAULT_MAX memory, not descriptors, is the limit. */
+#define IN_FLIGHT_RESERVE       64
+#define IN_FLIGHT_DEFAULT_MAX   16384
+
+unsigned
+config_default_in_flight(const struct config *cfg, unsigned long long nofile)
+{
+	unsigned long long reserve = IN_FLIGHT_RESERVE +
+	    (unsigned long long)cfg->db_pool_size + cfg->threads, n;
+
+	n = nofile > reserve ? (nofile - reserve) / 2 : 0;
+	if (n < 1)
+		n = 1;
+	return n > IN_FLIGHT_DEFAULT_MAX ? IN_FLIGHT_DEFAULT_MAX : (unsigned)n;
 }
 
 static const char *

@@ -37,6 +37,11 @@ struct config {
 	unsigned           reaper_interval_ms;
 	unsigned           reaper_grace_ms;     /* past the model deadline */
 	unsigned           retention_days;      /* 0 = keep traces forever */
+	/* Decisions in flight per instance before `overloaded`; 0 in the
+	 * environment means "derive it from the descriptor limit", which
+	 * `keyrota serve` does before it forks (config_default_in_flight). */
+	unsigned           max_in_flight;
+	unsigned           model_budget_per_minute;   /* 0 = unlimited */
 	enum provider_kind provider;
 	char               model_base_url[512];
 	char               model[128];
@@ -65,5 +70,9 @@ int  config_from_environ(struct config *cfg, char *err, size_t errlen);
 int  config_parse_uint(const char *s, unsigned min, unsigned max,
          unsigned *out);
 const char *config_provider_name(enum provider_kind p);
+/* The default KEYROTA_MAX_IN_FLIGHT for a process allowed nofile
+ * descriptors (README, "Under load"). */
+unsigned    config_default_in_flight(const struct config *cfg,
+                unsigned long long nofile);
 
 #endif

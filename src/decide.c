@@ -31,6 +31,8 @@
 #define ANSWER_GRACE_MS   5000
 #define RETRY_FIRST_MS    100
 #define RETRY_MAX_MS      1000
+/* An overloaded instance frees slots as decisions end, every moment. */
+#define OVERLOADED_RETRY_AFTER_S 1
 
 struct decide_job {
 	struct app             *app;
@@ -60,6 +62,8 @@ struct decide_job {
 	char                    response_id[128];
 	char                    finish_reason[32];
 	unsigned                retry_ms;
+	long                    budget_minute;   /* its model call counts here */
+	int                     model_called;
 	int                     eval_age_days;   /* -1: not an eval case */
 	int                     written;         /* the running row is */
 	int                     answered;        /* on_done has run */
@@ -129,6 +133,9 @@ job_end(struct decide_job *job, const struct decide_outcome *o)
 {
 	struct app *app = job->app;
 
+	/* The call admission took for it was never made. */
+	if (!job->model_called && app->cfg->model_budget_per_minute > 0)
+		metrics_budget_refund(job->budget_minute);
 	job_answer(job, o);
 	job_free(job);
 	in_flight(app, -1);
@@ -142,6 +149,8 @@ end_without_trace(struct decide_job *job, enum kr_error e)
 
 	memset(&o, 0, sizeof(o));
 	o.error = e;
+	if (e == KR_DATABASE_UNAVAILABLE)
+		o.retry_after_s = 5;
 	job_end(job, &o);
 }
 
@@ -317,6 +326,8 @@ provider_done(void *arg, struct provider_result *res)
 	f->output_tokens = res->output_tokens;
 
 	metrics_provider(clock_since_ms(&job->provider_started), res->attempts);
+	if (res->attempts > 1 && job->app->cfg->model_budget_per_minute > 0)
+		metrics_budget_charge(res->attempts - 1);
 	e = res->error;
 	if (e == KR_OK)
 		e = answer_parse(res->text, res->text_len, &job->answer);
@@ -432,7 +443,34 @@ start_step(void *arg)
 	job->call.lines = job->policy->lines;
 	job->call.nlines = job->policy->n;
 	clock_gettime(CLOCK_MONOTONIC, &job->provider_started);
+	job->model_called = 1;
 	provider_decide(app->provider, &job->call, provider_done, job);
+}
+
+/* Admission, before anything is written: a slot of the instance's cap on
+ * decisions in flight, then one model call of the minute's budget.
+ * Returns 0 with both taken, or -1 with o set to the refusal. */
+static int
+admit(struct app *app, long *minute, struct decide_outcome *o)
+{
+	unsigned retry_after_s = 0;
+
+	if (metrics_admit_decision(app->cfg->max_in_flight) != 0) {
+		metrics_refused(KR_OVERLOADED);
+		o->error = KR_OVERLOADED;
+		o->retry_after_s = OVERLOADED_RETRY_AFTER_S;
+		return -1;
+	}
+	if (metrics_budget_take(app->cfg->model_budget_per_minute, minute,
+	    &retry_after_s) != 0) {
+		metrics_in_flight(-1);
+		metrics_refused(KR_MODEL_BUDGET_EXHAUSTED);
+		o->error = KR_MODEL_BUDGET_EXHAUSTED;
+		o->retry_after_s = retry_after_s;
+		return -1;
+	}
+	atomic_fetch_add(&app->decisions, 1);
+	return 0;
 }
 
 /* eval_age_days >= 0: an eval case, whose trusted key age it states
@@ -444,16 +482,24 @@ start(struct app *app, struct report *report, const char *key,
 	struct decide_job *job;
 	struct decide_outcome o;
 	long long now = clock_now_ms(), newest;
+	long minute = 0;
 
-	in_flight(app, 1);
+	memset(&o, 0, sizeof(o));
+	if (admit(app, &minute, &o) != 0) {
+		report_free(report);
+		on_done(ctx, &o);
+		return;
+	}
 	if ((job = calloc(1, sizeof(*job))) == NULL) {
 		report_free(report);
-		memset(&o, 0, sizeof(o));
+		if (app->cfg->model_budget_per_minute > 0)
+			metrics_budget_refund(minute);
 		o.error = KR_INTERNAL_ERROR;
 		on_done(ctx, &o);
 		in_flight(app, -1);
 		return;
 	}
+	job->budget_minute = minute;
 	clock_gettime(CLOCK_MONOTONIC, &job->started);
 	job->app = app;
 	job->report = *report;

@@ -27,8 +27,10 @@ struct report;
 
 struct decide_outcome {
 	/* KR_OK when a trace exists; otherwise the error answered without
-	 * one (database_unavailable, idempotency_conflict, internal_error). */
+	 * one (database_unavailable, idempotency_conflict, internal_error,
+	 * or a refusal at admission: overloaded, model_budget_exhausted). */
 	enum kr_error     error;
+	unsigned          retry_after_s;     /* with error; 0: no header */
 	char              trace_id[TRACE_ID_SIZE];
 	enum trace_status status;
 	enum kr_error     trace_error;       /* failed only */
@@ -43,7 +45,15 @@ struct decide_outcome {
 typedef void (*decide_fn)(void *ctx, const struct decide_outcome *o);
 
 /* Starts a decision for a validated report, whose contents move into the
- * service (*report is left empty). on_running (may be NULL) runs once the
+ * service (*report is left empty). Admission comes first (README, "Under
+ * load"): past KEYROTA_MAX_IN_FLIGHT the outcome is overloaded, past
+ * KEYROTA_MODEL_BUDGET_PER_MINUTE model_budget_exhausted; nothing is
+ * written and the model is not called. An admitted decision holds one
+ * model call of the minute's budget; it is given back when the model was
+ * never called (unknown account, an idempotent repeat, no database), and
+ * its retries are counted when the call ends.
+ *
+ * on_running (may be NULL) runs once the
  * running row is committed, before the model is called; on_done runs
  * exactly once: when the trace is terminal, when no trace could be written
  * (error set), or with status running when its terminal write is still

@@ -40,6 +40,12 @@ static const struct {
 	    "Send application/json or a form." },
 	[KR_CSRF_FAILED] = { "csrf_failed", 403,
 	    "The form could not be verified. Reload the page and submit again." },
+	[KR_OVERLOADED] = { "overloaded", 503,
+	    "keyrota is handling as many decisions as it can right now, so this one was not started. Retry shortly." },
+	[KR_RATE_LIMITED] = { "rate_limited", 429,
+	    "Too many decisions were requested from your address, so this one was not started. Retry shortly." },
+	[KR_MODEL_BUDGET_EXHAUSTED] = { "model_budget_exhausted", 503,
+	    "The model-call budget for this minute is spent, so no decision was started. Retry after the minute rolls over." },
 };
 
 const char *

@@ -24,6 +24,11 @@ enum kr_error {
 	KR_PAYLOAD_TOO_LARGE,
 	KR_UNSUPPORTED_MEDIA_TYPE,
 	KR_CSRF_FAILED,
+	/* refused at admission, before anything is written (README,
+	 * "Under load"); each answer carries Retry-After */
+	KR_OVERLOADED,
+	KR_RATE_LIMITED,
+	KR_MODEL_BUDGET_EXHAUSTED,
 	KR_ERROR__MAX
 };
 

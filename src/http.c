@@ -300,6 +300,16 @@ http_respond_error(struct http_request *r, int status, const char *code,
 	buf_free(&page);
 }
 
+void
+http_retry_after(char *out, size_t outlen, unsigned seconds)
+{
+	if (outlen == 0)
+		return;
+	out[0] = '\0';
+	if (seconds > 0)
+		snprintf(out, outlen, "Retry-After: %u\r\n", seconds);
+}
+
 double
 http_elapsed_ms(const struct http_request *r)
 {

@@ -78,6 +78,9 @@ void        http_stream_start(struct http_request *r, int status,
 int         http_stream_write(struct http_request *r, const char *data,
                 size_t len);
 const char *http_status_text(int status);
+/* "Retry-After: N\r\n" into out, or "" for 0 seconds. */
+#define HTTP_RETRY_AFTER_MAX 32
+void        http_retry_after(char *out, size_t outlen, unsigned seconds);
 double      http_elapsed_ms(const struct http_request *r);
 
 #endif

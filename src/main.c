@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -81,6 +82,10 @@ usage(FILE *out)
 	    "  KEYROTA_TRACE_RETENTION_DAYS    delete traces and eval runs older than\n"
 	    "                                  this (0 keeps them; default 365)\n"
 	    "  KEYROTA_FIXTURE_DELAY_MS        simulated latency of the fixture provider\n"
+	    "  KEYROTA_MAX_IN_FLIGHT           decisions in flight per instance before\n"
+	    "                                  overloaded (0: from the descriptor limit)\n"
+	    "  KEYROTA_MODEL_BUDGET_PER_MINUTE model calls per minute per instance before\n"
+	    "                                  model_budget_exhausted (0: unlimited)\n"
 	    "  KEYROTA_CHECK_URL               where check finds /healthz and /readyz\n"
 	    "set by systemd:\n"
 	    "  LISTEN_FDS, LISTEN_PID          socket activation\n"
@@ -100,6 +105,38 @@ load_config(struct config *cfg)
 		return -1;
 	}
 	return 0;
+}
+
+/* Parked decisions each hold descriptors, so the soft limit goes up to
+ * the hard one before any worker exists (they inherit it); the default
+ * in-flight cap is sized below it (README, "Under load"). */
+static void
+raise_nofile(struct config *cfg)
+{
+	struct rlimit rl;
+	rlim_t before;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+		log_warn("getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+		rl.rlim_cur = rl.rlim_max = 1024;
+	}
+	before = rl.rlim_cur;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+			log_warn("cannot raise the descriptor limit from %llu to "
+			    "%llu: %s", (unsigned long long)before,
+			    (unsigned long long)rl.rlim_max, strerror(errno));
+			rl.rlim_cur = before;
+		}
+	}
+	if (cfg->max_in_flight == 0)
+		cfg->max_in_flight = config_default_in_flight(cfg,
+		    (unsigned long long)rl.rlim_cur);
+	log_info("descriptors: soft limit %llu (was %llu), hard limit %llu; "
+	    "at most %u decisions in flight", (unsigned long long)rl.rlim_cur,
+	    (unsigned long long)before, (unsigned long long)rl.rlim_max,
+	    cfg->max_in_flight);
 }
 
 static int
@@ -160,6 +197,7 @@ cmd_serve(void)
 			goto out;
 		}
 	}
+	raise_nofile(&cfg);
 	if (app_metrics_init() != 0)
 		fprintf(stderr, "keyrota: metrics unavailable (no shared memory)\n");
 	rc = supervisor_run(&cfg, &sec, pw != NULL ? &as : NULL, l.fd);

@@ -4,15 +4,19 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "metrics.h"
 
 static const int status_codes[] = { 200, 202, 303, 400, 401, 403, 404, 405,
-	409, 413, 415, 422, 500, 503, 0 /* other */ };
+	409, 413, 415, 422, 429, 500, 503, 0 /* other */ };
 #define NSTATUS (int)(sizeof(status_codes) / sizeof(status_codes[0]))
 
 static const double latency_buckets[] = { 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
 	10, 30 };
+static const enum kr_error admission_errors[] = { KR_OVERLOADED,
+	KR_RATE_LIMITED, KR_MODEL_BUDGET_EXHAUSTED };
+
 #define NBUCKETS (int)(sizeof(latency_buckets) / sizeof(latency_buckets[0]))
 #define MAX_ATTEMPTS 10
 #define MAX_PROCS    1024    /* workers, retiring ones included */
@@ -36,6 +40,12 @@ struct shared {
 	atomic_ulong db_connect_failures;
 	atomic_ulong expired_traces;
 	atomic_ulong expired_eval_runs;
+	atomic_ulong refused[KR_ERROR__MAX];
+	atomic_ulong accept_backoffs;
+	/* The model budget: the minute (wall clock, in minutes since the
+	 * epoch) in the high 32 bits, the calls counted in it in the low 32,
+	 * so a rollover and a call are one compare-and-swap. */
+	atomic_ullong budget;
 };
 
 /* Set once, before the first fork; read-only afterwards. */
@@ -166,6 +176,96 @@ metrics_process_gone(int pid)
 		}
 }
 
+int
+metrics_admit_decision(long cap)
+{
+	long cur;
+
+	if (shm == NULL)
+		return 0;
+	cur = atomic_load(&shm->in_flight);
+	do {
+		if (cap > 0 && cur >= cap)
+			return -1;
+	} while (!atomic_compare_exchange_weak(&shm->in_flight, &cur, cur + 1));
+	/* The share follows the total at once; a worker killed between the
+	 * two loses at most this one slot, which metrics_process_gone cannot
+	 * see. */
+	if (my_proc >= 0)
+		atomic_fetch_add(&shm->procs[my_proc].in_flight, 1);
+	return 0;
+}
+
+#define BUDGET_PACK(minute, n) \
+	(((unsigned long long)(minute) << 32) | ((n) & 0xffffffffULL))
+
+int
+metrics_budget_take(unsigned budget, long *minute, unsigned *retry_after_s)
+{
+	unsigned long long v, minute_now, n;
+	time_t now = time(NULL);
+
+	minute_now = (unsigned long long)(now / 60) & 0xffffffffULL;
+	*minute = (long)minute_now;
+	if (shm == NULL || budget == 0)
+		return 0;
+	v = atomic_load(&shm->budget);
+	do {
+		n = (v >> 32) == minute_now ? (v & 0xffffffffULL) : 0;
+		if (n >= budget) {
+			*retry_after_s = (unsigned)(60 - now % 60);
+			return -1;
+		}
+	} while (!atomic_compare_exchange_weak(&shm->budget, &v,
+	    BUDGET_PACK(minute_now, n + 1)));
+	return 0;
+}
+
+void
+metrics_budget_refund(long minute)
+{
+	unsigned long long v, n;
+
+	if (shm == NULL)
+		return;
+	v = atomic_load(&shm->budget);
+	do {
+		n = v & 0xffffffffULL;
+		if ((long)(v >> 32) != minute || n == 0)
+			return;
+	} while (!atomic_compare_exchange_weak(&shm->budget, &v,
+	    BUDGET_PACK(minute, n - 1)));
+}
+
+void
+metrics_budget_charge(unsigned extra)
+{
+	unsigned long long v, minute_now, n;
+
+	if (shm == NULL || extra == 0)
+		return;
+	minute_now = (unsigned long long)(time(NULL) / 60) & 0xffffffffULL;
+	v = atomic_load(&shm->budget);
+	do {
+		n = (v >> 32) == minute_now ? (v & 0xffffffffULL) : 0;
+	} while (!atomic_compare_exchange_weak(&shm->budget, &v,
+	    BUDGET_PACK(minute_now, n + extra)));
+}
+
+void
+metrics_refused(enum kr_error e)
+{
+	if (shm != NULL && e < KR_ERROR__MAX)
+		atomic_fetch_add(&shm->refused[e], 1);
+}
+
+void
+metrics_accept_backoff(void)
+{
+	if (shm != NULL)
+		atomic_fetch_add(&shm->accept_backoffs, 1);
+}
+
 long
 metrics_decisions_in_flight(void)
 {
@@ -280,4 +380,17 @@ metrics_render(struct buf *out)
 	    "counter\nkeyrota_eval_runs_expired_total %lu\n",
 	    atomic_load(&shm->expired_traces),
 	    atomic_load(&shm->expired_eval_runs));
+	buf_puts(out, "# HELP keyrota_admission_refused_total Decisions "
+	    "refused before anything was written, by error code.\n"
+	    "# TYPE keyrota_admission_refused_total counter\n");
+	for (i = 0; i < (int)(sizeof(admission_errors) /
+	    sizeof(admission_errors[0])); i++)
+		buf_printf(out, "keyrota_admission_refused_total{error_code="
+		    "\"%s\"} %lu\n", kr_error_code(admission_errors[i]),
+		    atomic_load(&shm->refused[admission_errors[i]]));
+	buf_printf(out, "# HELP keyrota_accept_backoffs_total Times an accept "
+	    "thread paused because the process was out of file descriptors.\n"
+	    "# TYPE keyrota_accept_backoffs_total counter\n"
+	    "keyrota_accept_backoffs_total %lu\n",
+	    atomic_load(&shm->accept_backoffs));
 }

@@ -36,6 +36,27 @@ long metrics_decisions_in_flight(void);
  * a worker that died never finishes those decisions. */
 void metrics_process_start(int pid);
 void metrics_process_gone(int pid);
+/* Admission (README, "Under load"). Takes one of the instance's cap
+ * decisions in flight (this process's share included) and returns 0, or
+ * returns -1 when cap are in flight already; cap 0 admits everything.
+ * metrics_in_flight(-1) gives the slot back. */
+int  metrics_admit_decision(long cap);
+/* The model-call budget of the current wall-clock minute, shared by every
+ * worker: takes one call (attempt) and returns 0 with *minute set to the
+ * minute it counts in, or returns -1 with *retry_after_s set to the
+ * seconds until the minute rolls over. budget 0 is unlimited. */
+int  metrics_budget_take(unsigned budget, long *minute,
+         unsigned *retry_after_s);
+/* Gives back a call taken in minute that was never made (no-op once the
+ * minute has rolled over). */
+void metrics_budget_refund(long minute);
+/* Counts n calls made beyond the one admission took (retries). */
+void metrics_budget_charge(unsigned n);
+/* A request refused at admission, by its error (overloaded, ...). */
+void metrics_refused(enum kr_error e);
+/* accept() failed for lack of descriptors and the accept thread backed
+ * off. */
+void metrics_accept_backoff(void);
 void metrics_worker_restart(void);
 void metrics_db_connect_failure(void);
 /* Rows the retention purge deleted. */

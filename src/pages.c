@@ -144,6 +144,7 @@ status_heading(int status)
 	case 413: return "Too much text";
 	case 415: return "Unsupported request";
 	case 422: return "Please check the form";
+	case 429: return "Too many requests";
 	case 503: return "Temporarily unavailable";
 	default:  return "Something went wrong";
 	}
@@ -320,16 +321,19 @@ static void
 form_done(void *ctx, const struct decide_outcome *o)
 {
 	struct form_flow *flow = ctx;
+	char retry[HTTP_RETRY_AFTER_MAX];
 
 	if (flow->req != NULL) {
 		if (o->error == KR_OK)          /* a double submit */
 			redirect_to_trace(flow->req, o->trace_id);
-		else
+		else {
+			http_retry_after(retry, sizeof(retry),
+			    o->retry_after_s);
 			pages_error(flow->app, flow->req,
 			    kr_error_http_status(o->error),
 			    kr_error_code(o->error), kr_error_explain(o->error),
-			    o->error == KR_DATABASE_UNAVAILABLE ?
-			    "Retry-After: 5\r\n" : NULL);
+			    retry);
+		}
 		http_request_finish(flow->req);
 	}
 	free(flow);

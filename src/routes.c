@@ -7,6 +7,7 @@
 #include "admin.h"
 #include "api.h"
 #include "app.h"
+#include "config.h"
 #include "errors.h"
 #include "health.h"
 #include "metrics.h"
@@ -58,6 +59,30 @@ static const struct route routes[] = {
 	{ "GET",  "/admin/evals", BODY_NONE, admin_evals },
 };
 
+/* nginx's limit_req refused this request and handed it over to be
+ * answered in keyrota's words (README, "Under load"): its internal
+ * location sets KEYROTA_RATE_LIMITED to the Retry-After in seconds. No
+ * request header can become this parameter (headers arrive as HTTP_*).
+ * The body was never passed on and is not read. */
+static int
+rate_limited(struct app *app, struct http_request *req)
+{
+	const char *v = http_param(req, "KEYROTA_RATE_LIMITED");
+	char retry[HTTP_RETRY_AFTER_MAX];
+	unsigned seconds;
+
+	if (v == NULL || *v == '\0')
+		return 0;
+	if (config_parse_uint(v, 1, 3600, &seconds) != 0)
+		seconds = 1;
+	http_retry_after(retry, sizeof(retry), seconds);
+	metrics_refused(KR_RATE_LIMITED);
+	pages_error(app, req, kr_error_http_status(KR_RATE_LIMITED),
+	    kr_error_code(KR_RATE_LIMITED), kr_error_explain(KR_RATE_LIMITED),
+	    retry);
+	return 1;
+}
+
 static int
 body_allowed(const struct http_request *req, unsigned bodies)
 {
@@ -101,6 +126,8 @@ app_handle(struct app *app, struct http_request *req)
 	req->route_name = m.route->pattern;
 	req->route_index = (int)(m.route - routes);
 	memcpy(req->route_param, m.param, sizeof(req->route_param));
+	if (rate_limited(app, req))
+		goto out;
 	if (m.route->bodies != BODY_NONE) {
 		if (req->content_length > HTTP_BODY_MAX) {
 			refuse(app, req, KR_PAYLOAD_TOO_LARGE);

@@ -37,6 +37,11 @@
 /* A drain waits at least this long for requests that are not decisions
  * (their database waits are bounded by DB_HOLD_MS). */
 #define DRAIN_MIN_MS (DB_HOLD_MS + 4000)
+/* accept() out of descriptors: the connection stays queued in the
+ * backlog, and retrying at once would only spin. The pause doubles while
+ * it lasts. */
+#define ACCEPT_BACKOFF_FIRST_MS 10
+#define ACCEPT_BACKOFF_MAX_MS   500
 
 struct worker {
 	const struct config *cfg;
@@ -48,6 +53,7 @@ struct worker {
 	atomic_uint          handled;
 	atomic_long          active;        /* accepted, not yet finished */
 	atomic_int           recycle_due;
+	atomic_int           out_of_fds;    /* logged once per burst */
 	pid_t                parent;        /* the supervisor */
 	pthread_mutex_t      lock;
 	pthread_cond_t       thread_exited;
@@ -68,12 +74,27 @@ request_finished(void *arg)
 	atomic_fetch_sub(&w->active, 1);
 }
 
+/* Out of descriptors (or memory for a socket): pause, counting each pause
+ * and logging the first of a burst. */
+static void
+accept_backoff(struct worker *w, int rc, unsigned *backoff_ms)
+{
+	*backoff_ms = *backoff_ms == 0 ? ACCEPT_BACKOFF_FIRST_MS :
+	    *backoff_ms * 2 > ACCEPT_BACKOFF_MAX_MS ? ACCEPT_BACKOFF_MAX_MS :
+	    *backoff_ms * 2;
+	if (!atomic_exchange(&w->out_of_fds, 1))
+		log_error("accept failed: %s; backing off (connections wait "
+		    "in the listen queue)", strerror(-rc));
+	metrics_accept_backoff();
+	usleep(*backoff_ms * 1000);
+}
+
 static void *
 accept_thread(void *arg)
 {
 	struct worker *w = arg;
 	struct http_request *req;
-	unsigned n;
+	unsigned n, backoff_ms = 0;
 	int rc;
 
 	while (!atomic_load(&w->stopping) && !atomic_load(&w->recycle_due)) {
@@ -83,11 +104,20 @@ accept_thread(void *arg)
 			continue;
 		}
 		if ((rc = http_request_accept(req)) < 0) {
+			http_request_discard(req);
+			if (rc == -EMFILE || rc == -ENFILE || rc == -ENOBUFS ||
+			    rc == -ENOMEM) {
+				accept_backoff(w, rc, &backoff_ms);
+				continue;
+			}
 			if (rc != -EINTR && !atomic_load(&w->stopping))
 				log_warn("accept failed: %s", strerror(-rc));
-			http_request_discard(req);
 			continue;
 		}
+		backoff_ms = 0;
+		if (atomic_exchange(&w->out_of_fds, 0))
+			log_info("accepting again after running out of "
+			    "descriptors");
 		atomic_fetch_add(&w->active, 1);
 		req->on_finish = request_finished;
 		req->on_finish_arg = w;

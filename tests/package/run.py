@@ -171,10 +171,11 @@ def layout():
                  "/usr/share/keyrota/templates/form.html", "/usr/share/keyrota/static/keyrota.css",
                  "/usr/share/man/man8/keyrota.8.gz", UNIT_DIR + "/keyrota.service",
                  UNIT_DIR + "/keyrota.socket", "/etc/nginx/snippets/keyrota.conf",
-                 "/etc/default/keyrota"]:
+                 "/etc/nginx/conf.d/keyrota-limits.conf", "/etc/default/keyrota"]:
         check(os.path.exists(path), path + " missing")
     conffiles = run(["dpkg-query", "-W", "-f=${Conffiles}", "keyrota"]).stdout
-    for path in ["/etc/default/keyrota", "/etc/nginx/snippets/keyrota.conf"]:
+    for path in ["/etc/default/keyrota", "/etc/nginx/snippets/keyrota.conf",
+                 "/etc/nginx/conf.d/keyrota-limits.conf"]:
         check(path in conffiles, path + " is not a conffile")
     pw = pwd.getpwnam("keyrota")
     check(pw.pw_uid < 1000 and pw.pw_shell in ("/usr/sbin/nologin", "/bin/false"),
@@ -294,6 +295,7 @@ http {
     proxy_temp_path %(tmp)s/proxy;
     uwsgi_temp_path %(tmp)s/uwsgi;
     scgi_temp_path %(tmp)s/scgi;
+    include /etc/nginx/conf.d/keyrota-limits.conf;
     server {
         listen 127.0.0.1:%(port)d;
         include /etc/nginx/snippets/keyrota.conf;
