@@ -87,6 +87,9 @@ test_config_bad_values_name_the_variable(void)
 		{ "KEYROTA_MODEL", "bad\nmodel" },
 		{ "KEYROTA_DB_POOL_SIZE", "65" },
 		{ "KEYROTA_MODEL_CA_FILE", "certs/ca.pem" },
+		{ "KEYROTA_MAX_IN_FLIGHT", "-5" },
+		{ "KEYROTA_MAX_IN_FLIGHT", "1000001" },
+		{ "KEYROTA_MODEL_BUDGET_PER_MINUTE", "lots" },
 	};
 	struct config cfg;
 	char err[256];
@@ -281,6 +284,31 @@ test_config_parse_uint(void)
 	CU_ASSERT_EQUAL(v, 42);
 }
 
+/* The default cap on decisions in flight follows the descriptor limit
+ * (README, "Under load"): two per decision after a reserve, at least 1,
+ * at most 16384. */
+static void
+test_config_in_flight_default_follows_descriptors(void)
+{
+	const char *env[] = { "KEYROTA_DB_POOL_SIZE", "8", "KEYROTA_THREADS",
+	    "16", NULL };
+	const char *set[] = { "KEYROTA_MAX_IN_FLIGHT", "7",
+	    "KEYROTA_MODEL_BUDGET_PER_MINUTE", "600", NULL };
+	struct config cfg;
+	char err[256] = "";
+
+	CU_ASSERT_EQUAL_FATAL(load(env, &cfg, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cfg.max_in_flight, 0);
+	CU_ASSERT_EQUAL(cfg.model_budget_per_minute, 0);
+	CU_ASSERT_EQUAL(config_default_in_flight(&cfg, 1024), (1024 - 88) / 2);
+	CU_ASSERT_EQUAL(config_default_in_flight(&cfg, 20000), (20000 - 88) / 2);
+	CU_ASSERT_EQUAL(config_default_in_flight(&cfg, 1048576), 16384);
+	CU_ASSERT_EQUAL(config_default_in_flight(&cfg, 64), 1);
+	CU_ASSERT_EQUAL_FATAL(load(set, &cfg, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cfg.max_in_flight, 7);
+	CU_ASSERT_EQUAL(cfg.model_budget_per_minute, 600);
+}
+
 void
 suite_config(void)
 {
@@ -296,4 +324,5 @@ suite_config(void)
 	ADD_TEST(s, test_config_tcp_beyond_loopback_needs_peer_filter);
 	ADD_TEST(s, test_config_admin_user);
 	ADD_TEST(s, test_config_insecure_model_url);
+	ADD_TEST(s, test_config_in_flight_default_follows_descriptors);
 }

@@ -238,6 +238,12 @@ test_errors_table(void)
 	CU_ASSERT_EQUAL(kr_error_http_status(KR_DATABASE_UNAVAILABLE), 503);
 	CU_ASSERT_EQUAL(kr_error_http_status(KR_IDEMPOTENCY_CONFLICT), 409);
 	CU_ASSERT_EQUAL(kr_error_http_status(KR_CSRF_FAILED), 403);
+	CU_ASSERT_EQUAL(kr_error_http_status(KR_OVERLOADED), 503);
+	CU_ASSERT_EQUAL(kr_error_http_status(KR_RATE_LIMITED), 429);
+	CU_ASSERT_EQUAL(kr_error_http_status(KR_MODEL_BUDGET_EXHAUSTED), 503);
+	CU_ASSERT_FALSE(kr_error_is_trace_error(KR_OVERLOADED));
+	CU_ASSERT_FALSE(kr_error_is_trace_error(KR_RATE_LIMITED));
+	CU_ASSERT_FALSE(kr_error_is_trace_error(KR_MODEL_BUDGET_EXHAUSTED));
 	CU_ASSERT_TRUE(kr_error_is_trace_error(KR_WORKER_LOST));
 	CU_ASSERT_FALSE(kr_error_is_trace_error(KR_INVALID_REQUEST));
 }
