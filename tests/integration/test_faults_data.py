@@ -363,16 +363,23 @@ def start_upstream_nginx(sockets, port):
     locations = (locations.replace("unix:@SOCKET@", "keyrota_instances")
                  .replace("@STATIC_ROOT@", os.path.join(os.path.dirname(TEMPLATE_DIR), "static"))
                  .replace("@HTPASSWD@", os.path.join(VAR, "nginx", "htpasswd"))
-                 .replace("@READ_TIMEOUT@", "20"))
+                 .replace("@READ_TIMEOUT@", "20").replace("@BURST@", "20000")
+                 .replace("@RETRY_AFTER@", "1"))
     with open(os.path.join(conf_dir, "keyrota-locations.conf"), "w") as f:
         f.write(locations)
+    with open(os.path.join(ROOT, "nginx", "keyrota-limits.conf.in")) as f:
+        limits = f.read().replace("@RATE@", "2000r/s")
+    with open(os.path.join(conf_dir, "keyrota-limits.conf"), "w") as f:
+        f.write(limits)
     with open(os.path.join(ROOT, "nginx", "nginx.conf.in")) as f:
         conf = f.read()
     upstream = "    upstream keyrota_instances {\n%s    }\n\n" % "".join(
         "        server unix:%s max_fails=1 fail_timeout=30s;\n" % s for s in sockets)
     conf = (conf.replace("@VAR@/nginx/", conf_dir + "/").replace("@VAR@", VAR)
             .replace("@HTTP_PORT@", str(port)).replace("@USER@", user)
-            .replace("@GROUP@", group).replace("    server {", upstream + "    server {", 1))
+            .replace("@GROUP@", group).replace("@NGINX_CONNECTIONS@", "1024")
+            .replace("@NGINX_NOFILE@", "4096").replace("@BACKLOG@", "4096")
+            .replace("    server {", upstream + "    server {", 1))
     path = os.path.join(conf_dir, "nginx.conf")
     with open(path, "w") as f:
         f.write(conf)
