@@ -326,8 +326,6 @@ provider_done(void *arg, struct provider_result *res)
 	f->output_tokens = res->output_tokens;
 
 	metrics_provider(clock_since_ms(&job->provider_started), res->attempts);
-	if (res->attempts > 1 && job->app->cfg->model_budget_per_minute > 0)
-		metrics_budget_charge(res->attempts - 1);
 	e = res->error;
 	if (e == KR_OK)
 		e = answer_parse(res->text, res->text_len, &job->answer);
@@ -445,6 +443,21 @@ start_step(void *arg)
 	clock_gettime(CLOCK_MONOTONIC, &job->provider_started);
 	job->model_called = 1;
 	provider_decide(app->provider, &job->call, provider_done, job);
+}
+
+int
+decide_retry_gate(void *ctx)
+{
+	const struct config *cfg = ctx;
+	unsigned retry_after_s;
+	long minute;
+
+	if (metrics_budget_take(cfg->model_budget_per_minute, &minute,
+	    &retry_after_s) == 0)
+		return 0;
+	log_warn("model budget of %u calls a minute spent; no retry",
+	    cfg->model_budget_per_minute);
+	return -1;
 }
 
 /* Admission, before anything is written: a slot of the instance's cap on

@@ -50,8 +50,9 @@ typedef void (*decide_fn)(void *ctx, const struct decide_outcome *o);
  * KEYROTA_MODEL_BUDGET_PER_MINUTE model_budget_exhausted; nothing is
  * written and the model is not called. An admitted decision holds one
  * model call of the minute's budget; it is given back when the model was
- * never called (unknown account, an idempotent repeat, no database), and
- * its retries are counted when the call ends.
+ * never called (unknown account, an idempotent repeat, no database). Each
+ * retry takes one more call, or, when the minute's budget is spent, is not
+ * made and the trace fails as provider_rate_limited (decide_retry_gate).
  *
  * on_running (may be NULL) runs once the
  * running row is committed, before the model is called; on_done runs
@@ -69,6 +70,10 @@ void decide_start(struct app *app, struct report *report,
  * read or written, and the trace is marked as an eval. */
 void decide_start_eval(struct app *app, struct report *report,
          int key_age_days, decide_fn on_done, void *ctx);
+
+/* The retry gate (retry.h) of a worker whose instance has a model
+ * budget: ctx is the process's struct config. */
+int  decide_retry_gate(void *ctx);
 
 /* An Idempotency-Key is 1 to 128 visible ASCII characters. */
 int  decide_idempotency_key_valid(const char *key);

@@ -238,21 +238,6 @@ metrics_budget_refund(long minute)
 }
 
 void
-metrics_budget_charge(unsigned extra)
-{
-	unsigned long long v, minute_now, n;
-
-	if (shm == NULL || extra == 0)
-		return;
-	minute_now = (unsigned long long)(time(NULL) / 60) & 0xffffffffULL;
-	v = atomic_load(&shm->budget);
-	do {
-		n = (v >> 32) == minute_now ? (v & 0xffffffffULL) : 0;
-	} while (!atomic_compare_exchange_weak(&shm->budget, &v,
-	    BUDGET_PACK(minute_now, n + extra)));
-}
-
-void
 metrics_refused(enum kr_error e)
 {
 	if (shm != NULL && e < KR_ERROR__MAX)

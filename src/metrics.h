@@ -50,8 +50,6 @@ int  metrics_budget_take(unsigned budget, long *minute,
 /* Gives back a call taken in minute that was never made (no-op once the
  * minute has rolled over). */
 void metrics_budget_refund(long minute);
-/* Counts n calls made beyond the one admission took (retries). */
-void metrics_budget_charge(unsigned n);
 /* A request refused at admission, by its error (overloaded, ...). */
 void metrics_refused(enum kr_error e);
 /* accept() failed for lack of descriptors and the accept thread backed

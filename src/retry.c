@@ -10,6 +10,17 @@
 
 #define RETRY_AFTER_MAX_MS (24L * 3600 * 1000)
 
+/* Set once per process before any call (retry_set_gate). */
+static retry_gate_fn gate;
+static void *gate_ctx;
+
+void
+retry_set_gate(retry_gate_fn fn, void *ctx)
+{
+	gate = fn;
+	gate_ctx = ctx;
+}
+
 static int
 retryable(const struct attempt_outcome *o)
 {
@@ -68,6 +79,10 @@ retry_plan(const struct attempt_outcome *o, double jitter)
 	 * leave room for the next attempt to do some work. */
 	if (wait >= o->remaining_ms)
 		return p;
+	if (gate != NULL && gate(gate_ctx) != 0) {
+		p.error = KR_PROVIDER_RATE_LIMITED;
+		return p;
+	}
 	p.retry = 1;
 	p.wait_ms = wait;
 	return p;

@@ -36,6 +36,14 @@ struct retry_plan {
 /* jitter is a number in [0, 1) supplied by the caller (tests fix it). */
 struct retry_plan retry_plan(const struct attempt_outcome *o, double jitter);
 
+/* Asked by retry_plan before it plans a retry: 0 lets the retry go ahead
+ * (the gate has counted it), -1 refuses it and the call ends as
+ * provider_rate_limited. A worker sets one when the instance has a model
+ * budget (README, "Under load"), before any call starts; NULL (the
+ * default) allows every retry. */
+typedef int (*retry_gate_fn)(void *ctx);
+void retry_set_gate(retry_gate_fn gate, void *ctx);
+
 /* The error an HTTP status or transport failure maps to. */
 enum kr_error retry_error_for(const struct attempt_outcome *o);
 

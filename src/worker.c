@@ -16,6 +16,7 @@
 #include "clock.h"
 #include "config.h"
 #include "db_pool.h"
+#include "decide.h"
 #include "executor.h"
 #include "http.h"
 #include "log.h"
@@ -25,6 +26,7 @@
 #include "pages.h"
 #include "provider.h"
 #include "reaper.h"
+#include "retry.h"
 #include "supervisor.h"
 #include "trace_store.h"
 #include "worker.h"
@@ -184,6 +186,9 @@ worker_start(struct worker *w, const struct config *cfg,
 		log_error("out of memory starting worker");
 		return -1;
 	}
+	/* Before any model call: retries count against the budget too. */
+	if (cfg->model_budget_per_minute > 0)
+		retry_set_gate(decide_retry_gate, (void *)cfg);
 	w->app.provider = provider_from_config(cfg, sec->model_key,
 	    w->app.loop);
 	if (w->app.provider == NULL) {

@@ -230,20 +230,28 @@ def past_the_model_budget_a_decision_is_refused_until_the_minute_rolls_over():
         restart_keyrota(KEYROTA_PROVIDER="openai", KEYROTA_MODEL="gpt-test",
                         KEYROTA_MODEL_BASE_URL="http://127.0.0.1:%d/v1" % fake["port"],
                         KEYROTA_MODEL_KEY_FILE=fake["key_file"], KEYROTA_MODEL_TIMEOUT_MS=5000,
-                        KEYROTA_MODEL_MAX_ATTEMPTS=2, KEYROTA_MODEL_BUDGET_PER_MINUTE=4)
+                        KEYROTA_MODEL_MAX_ATTEMPTS=2, KEYROTA_MODEL_BUDGET_PER_MINUTE=5)
         start_of_a_minute()
         before_refused = refused("model_budget_exhausted")
-        # A decision that never calls the model gives its reservation back.
+        # A decision that never calls the model gives its call back.
         r = decide(account="acct_99999")
         eq(r.json()["error_code"], "unknown_account", "unknown account")
-        # A retried call counts both attempts: 2 of the 4.
+        # A retry within the budget is made, and counts: 2 of the 5.
         scenario("error500")
         r = decide()
         eq((r.status, r.json()["error_code"]), (200, "provider_unavailable"), "retried failure")
         eq(fake_calls(), 2, "attempts of the retried decision")
         scenario("success")
-        eq([decide().json()["status"] for _ in range(2)], ["completed", "completed"],
-           "the rest of the budget")
+        eq([decide().json()["status"] for _ in range(2)], ["completed"] * 2,
+           "two more calls")
+        eq(fake_calls(), 2, "model calls")
+        # The fifth call fails and asks for a retry the budget has no room
+        # for: the retry is not made.
+        scenario("error500")
+        r = decide()
+        eq((r.status, r.json()["error_code"]), (200, "provider_rate_limited"),
+           "a retry past the budget")
+        eq(fake_calls(), 1, "attempts of the decision whose retry was refused")
         before_traces = traces()
         r = decide()
         minute_left = 60 - int(time.time() % 60)
@@ -252,7 +260,7 @@ def past_the_model_budget_a_decision_is_refused_until_the_minute_rolls_over():
               % (ra, minute_left))
         r = decide(accept="text/html")
         expect_refusal(r, 503, "model_budget_exhausted", accept_json=False)
-        eq(fake_calls(), 2, "model calls after the budget was spent")
+        eq(fake_calls(), 1, "model calls after the budget was spent")
         eq(traces(), before_traces, "traces written for refused decisions")
         eq(refused("model_budget_exhausted") - before_refused, 2, "refusals counted")
     finally:

@@ -351,6 +351,47 @@ test_backoff_jitter_bounds(void)
 	}
 }
 
+/* A gate that lets through *ctx more retries, counting them. */
+static int
+counting_gate(void *ctx)
+{
+	unsigned *left = ctx;
+
+	if (*left == 0)
+		return -1;
+	(*left)--;
+	return 0;
+}
+
+/* The model budget's gate (README, "Under load"): asked only before a
+ * retry that would be made; a refusal ends the call as
+ * provider_rate_limited. */
+static void
+test_retry_gate(void)
+{
+	struct attempt_outcome o = { 1, 3, 0, 0, 500, 0, -1, 100000 };
+	struct retry_plan p;
+	unsigned left = 1;
+
+	retry_set_gate(counting_gate, &left);
+	p = retry_plan(&o, 0.0);
+	CU_ASSERT(p.retry);
+	CU_ASSERT_EQUAL(left, 0);
+	p = retry_plan(&o, 0.0);
+	CU_ASSERT_FALSE(p.retry);
+	CU_ASSERT_EQUAL(p.error, KR_PROVIDER_RATE_LIMITED);
+	/* Not asked when no retry is due. */
+	left = 1;
+	o.http_status = 400;
+	p = retry_plan(&o, 0.0);
+	CU_ASSERT_FALSE(p.retry);
+	CU_ASSERT_EQUAL(p.error, KR_PROVIDER_UNAVAILABLE);
+	CU_ASSERT_EQUAL(left, 1);
+	retry_set_gate(NULL, NULL);
+	o.http_status = 500;
+	CU_ASSERT(retry_plan(&o, 0.0).retry);
+}
+
 static void
 test_retry_after_parsing(void)
 {
@@ -388,4 +429,5 @@ suite_provider_openai(void)
 	ADD_TEST(s, test_retry_table);
 	ADD_TEST(s, test_backoff_jitter_bounds);
 	ADD_TEST(s, test_retry_after_parsing);
+	ADD_TEST(s, test_retry_gate);
 }
