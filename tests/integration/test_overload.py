@@ -12,6 +12,7 @@ import signal
 import subprocess
 import threading
 import time
+import urllib.parse
 import urllib.request
 import uuid
 
@@ -92,6 +93,18 @@ def expect_refusal(r, status, code, accept_json):
     return ra
 
 
+def submit_form():
+    """The person's flow: the form page, then its post."""
+    page = get("/", headers={"Accept": "text/html"})
+    csrf = re.search(r"keyrota_csrf=([A-Za-z0-9_-]+)", page.headers["set-cookie"]).group(1)
+    values = dict(re.findall(r'name="(csrf_token|request_token)" value="([^"]*)"', page.text))
+    values.update(account_id="acct_10234", credential_report=STALE, item="")
+    return request("POST", "/rotation/decide", body=urllib.parse.urlencode(values),
+                   headers={"Content-Type": "application/x-www-form-urlencoded",
+                            "Accept": "text/html", "Sec-Fetch-Site": "same-origin",
+                            "Cookie": "keyrota_csrf=" + csrf})
+
+
 # --- overloaded -----------------------------------------------------------
 
 @test
@@ -107,8 +120,11 @@ def past_max_in_flight_is_overloaded_without_trace_or_model_call_and_slots_come_
         expect_refusal(r, 503, "overloaded", accept_json=True)
         r = decide(accept="text/html")
         expect_refusal(r, 503, "overloaded", accept_json=False)
+        r = submit_form()
+        expect_refusal(r, 503, "overloaded", accept_json=False)
+        check("Temporarily unavailable" in r.text, "the form flow's error page, in the layout")
         eq(traces(), before_traces, "traces written for refused decisions")
-        eq(refused("overloaded") - before_refused, 2, "keyrota_admission_refused_total overloaded")
+        eq(refused("overloaded") - before_refused, 3, "keyrota_admission_refused_total overloaded")
         join(threads)
         eq(sorted(s for s, _ in results), [200, 200], "the admitted decisions")
         eq(provider_calls() - before_calls, 2, "model calls: only the admitted decisions")
