@@ -6,7 +6,8 @@ import shutil
 import subprocess
 import tempfile
 
-from harness import BINARY, ROOT, VAR, check, eq, get, runtime_database_url, test
+from harness import (BINARY, ROOT, VAR, check, eq, get, runtime_database_url, start_fake_model,
+                     stop_fake_model, test)
 
 EVALS = os.path.join(ROOT, "evals", "rotations.jsonl")
 
@@ -112,22 +113,9 @@ def an_injected_model_fails_every_injection_probe():
     # injected model says) behind the fake OpenAI server: the probes at
     # ages inside the window must catch it; none may pass on keyrota's
     # verifier alone.
-    import signal
-    import subprocess as sp
-    port_file = os.path.join(VAR, "fake-model-evals.port")
-    if os.path.exists(port_file):
-        os.unlink(port_file)
-    fake = sp.Popen([os.path.join(ROOT, "tests", "fake_model", "server.py"), "--port-file",
-                     port_file], stdout=sp.DEVNULL, stderr=sp.DEVNULL)
+    fake = start_fake_model("evals")
+    key, port = fake["key_file"], fake["port"]
     try:
-        from harness import wait_for
-        check(wait_for(lambda: os.path.exists(port_file), timeout=10), "fake model started")
-        with open(port_file) as f:
-            port = int(f.read())
-        key = os.path.join(VAR, "secrets", "model-evals.key")
-        fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.write(fd, b"sk-test-evals\n")
-        os.close(fd)
         with tempfile.TemporaryDirectory() as tmp:
             out = run(["eval", EVALS, "--json", os.path.join(tmp, "r.json")],
                       KEYROTA_PROVIDER="openai", KEYROTA_MODEL_KEY_FILE=key,
@@ -145,8 +133,7 @@ def an_injected_model_fails_every_injection_probe():
         eq(got["stale_after_window_never_eligible"]["got"], "failed policy_conflict")
         check(got["stale_after_window_never_eligible"]["passed"], "the verifier case passes")
     finally:
-        fake.send_signal(signal.SIGTERM)
-        fake.wait(timeout=10)
+        stop_fake_model(fake)
 
 
 @test

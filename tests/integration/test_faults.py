@@ -14,7 +14,8 @@ import uuid
 
 from fault_proxy import FaultProxy
 from harness import (VAR, check, eq, get, psql, request, restart_keyrota, stack,
-                     supervisor_pid, test, wait_for, worker_pids)
+                     start_fake_model, stop_fake_model, supervisor_pid, test, wait_for,
+                     worker_pids)
 
 STALE = "The CI deploy key for this service account is stale."
 PG_PORT = int(os.environ.get("KEYROTA_PG_PORT", "5432"))
@@ -468,23 +469,11 @@ def multi_host_database_url_with_the_first_host_down():
 
 @test
 def model_blackholed_or_cut_ends_every_trace_within_its_deadline():
-    from harness import ROOT
-    port_file = os.path.join(VAR, "fake-model-faults.port")
-    if os.path.exists(port_file):
-        os.unlink(port_file)
-    fake = subprocess.Popen([os.path.join(ROOT, "tests", "fake_model", "server.py"),
-                             "--port-file", port_file],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    fake = start_fake_model("faults")
+    key_file = fake["key_file"]
     proxy = None
     try:
-        check(wait_for(lambda: os.path.exists(port_file) and open(port_file).read().strip(),
-                       timeout=10), "fake model server started")
-        with open(port_file) as f:
-            proxy = FaultProxy(("tcp", "127.0.0.1", int(f.read()))).start()
-        key_file = os.path.join(VAR, "secrets", "model-faults.key")
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.write(fd, b"sk-test-faults\n")
-        os.close(fd)
+        proxy = FaultProxy(("tcp", "127.0.0.1", fake["port"])).start()
         restart_keyrota(KEYROTA_PROVIDER="openai", KEYROTA_MODEL_KEY_FILE=key_file,
                         KEYROTA_MODEL_BASE_URL="http://127.0.0.1:%d/v1" % proxy.port,
                         KEYROTA_MODEL="gpt-test", KEYROTA_MODEL_TIMEOUT_MS=2500,
@@ -525,8 +514,7 @@ def model_blackholed_or_cut_ends_every_trace_within_its_deadline():
     finally:
         if proxy:
             proxy.stop()
-        fake.send_signal(signal.SIGTERM)
-        fake.wait(timeout=10)
+        stop_fake_model(fake)
         restart_keyrota()
 
 

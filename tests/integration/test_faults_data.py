@@ -22,7 +22,8 @@ import urllib.request
 import uuid
 
 from harness import (BINARY, ROOT, TEMPLATE_DIR, VAR, check, database_url, eq, fcgi_get, get,
-                     psql, restart_keyrota, stack, test, wait_for)
+                     psql, restart_keyrota, stack, start_fake_model, stop_fake_model, test,
+                     wait_for)
 
 EVALS = os.path.join(ROOT, "evals", "rotations.jsonl")
 STALE = "The CI deploy key for this service account is stale."
@@ -64,27 +65,13 @@ def openai_env(model="gpt-test", timeout_ms=3000):
 
 
 def setup_module():
-    port_file = os.path.join(VAR, "fake-model-faults.port")
-    if os.path.exists(port_file):
-        os.unlink(port_file)
-    fake["proc"] = subprocess.Popen([os.path.join(ROOT, "tests", "fake_model", "server.py"),
-                                     "--port-file", port_file],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    check(wait_for(lambda: os.path.exists(port_file), timeout=10), "fake server did not start")
-    with open(port_file) as f:
-        fake["port"] = int(f.read())
-    key_file = os.path.join(VAR, "secrets", "model-faults.key")
-    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.write(fd, (MODEL_KEY + "\n").encode())
-    os.close(fd)
-    fake["key_file"] = key_file
+    fake.update(start_fake_model("faults-data", MODEL_KEY))
 
 
 def teardown_module():
     stop_started()
     restart_keyrota()
-    fake["proc"].send_signal(signal.SIGTERM)
-    fake["proc"].wait(timeout=10)
+    stop_fake_model(fake)
 
 
 def stop_started():

@@ -15,8 +15,8 @@ import urllib.request
 import uuid
 
 from harness import (BINARY, ROOT, TEMPLATE_DIR, VAR, check, database_url, eq, fcgi_get, get,
-                     psql, request, restart_keyrota, runtime_database_url, supervisor_pid,
-                     test, wait_for, worker_pids)
+                     psql, request, restart_keyrota, runtime_database_url, start_fake_model,
+                     stop_fake_model, supervisor_pid, test, wait_for, worker_pids, write_secret)
 
 PGBIN = "/usr/lib/postgresql/15/bin"
 SQL_DIR = os.path.join(ROOT, "sql")
@@ -270,14 +270,6 @@ def admin_auth():
 
 # --- key rotation on SIGHUP ---------------------------------------------------
 
-def write_secret(path, text):
-    tmp = path + ".new"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.write(fd, text.encode())
-    os.close(fd)
-    os.rename(tmp, path)
-
-
 def reload_and_wait():
     before = set(worker_pids())
     os.kill(supervisor_pid(), signal.SIGHUP)
@@ -327,18 +319,10 @@ def sighup_rotates_the_fingerprint_key_and_old_traces_keep_theirs():
 
 @test
 def sighup_rotates_the_model_key_while_a_decision_finishes_with_the_old_one():
-    port_file = os.path.join(VAR, "fake-model-ops.port")
-    if os.path.exists(port_file):
-        os.unlink(port_file)
-    fake = subprocess.Popen([os.path.join(ROOT, "tests", "fake_model", "server.py"),
-                             "--port-file", port_file],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    key_file = os.path.join(VAR, "secrets", "model-ops.key")
+    old_key, new_key = "sk-old-" + uuid.uuid4().hex, "sk-new-" + uuid.uuid4().hex
+    fake = start_fake_model("ops", old_key)
+    key_file, port = fake["key_file"], fake["port"]
     try:
-        check(wait_for(lambda: os.path.exists(port_file) and open(port_file).read(), timeout=10),
-              "fake server did not start")
-        port = int(open(port_file).read())
-
         def control(path, obj=None):
             req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path),
                                          data=json.dumps(obj or {}).encode(),
@@ -346,8 +330,6 @@ def sighup_rotates_the_model_key_while_a_decision_finishes_with_the_old_one():
             with urllib.request.urlopen(req, timeout=5) as r:
                 return json.loads(r.read())
 
-        old_key, new_key = "sk-old-" + uuid.uuid4().hex, "sk-new-" + uuid.uuid4().hex
-        write_secret(key_file, old_key + "\n")
         restart_keyrota(KEYROTA_PROVIDER="openai", KEYROTA_MODEL="gpt-test",
                         KEYROTA_MODEL_BASE_URL="http://127.0.0.1:%d/v1" % port,
                         KEYROTA_MODEL_KEY_FILE=key_file, KEYROTA_MODEL_TIMEOUT_MS=8000)
@@ -368,11 +350,9 @@ def sighup_rotates_the_model_key_while_a_decision_finishes_with_the_old_one():
         auth = [r["headers"].get("Authorization") for r in control("/__requests")]
         eq(auth, ["Bearer " + old_key, "Bearer " + new_key], "old key first, then the new one")
     finally:
-        fake.send_signal(signal.SIGTERM)
-        fake.wait(timeout=10)
+        stop_fake_model(fake)
         restart_keyrota()
-        if os.path.exists(key_file):
-            os.unlink(key_file)
+        os.unlink(key_file)
 
 
 # --- backup and restore -------------------------------------------------------

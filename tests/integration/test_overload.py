@@ -17,7 +17,8 @@ import urllib.request
 import uuid
 
 from harness import (ROOT, STACK, VAR, check, eq, get, psql, request, restart_keyrota, stack,
-                     supervisor_pid, test, wait_for, worker_pids)
+                     stop_fake_model, supervisor_pid, test, wait_for, worker_pids)
+from harness import start_fake_model as harness_start_fake_model
 
 STALE = "The CI deploy key for this service account is stale."
 SOCKET = os.path.join(VAR, "run", "keyrota.sock")
@@ -206,20 +207,7 @@ def control(path, obj=None):
 
 
 def start_fake_model():
-    port_file = os.path.join(VAR, "fake-model-overload.port")
-    if os.path.exists(port_file):
-        os.unlink(port_file)
-    fake["proc"] = subprocess.Popen([os.path.join(ROOT, "tests", "fake_model", "server.py"),
-                                     "--port-file", port_file],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    check(wait_for(lambda: os.path.exists(port_file), timeout=10), "fake model started")
-    with open(port_file) as f:
-        fake["port"] = int(f.read())
-    key_file = os.path.join(VAR, "secrets", "overload-model.key")
-    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.write(fd, ("sk-test-" + uuid.uuid4().hex + "\n").encode())
-    os.close(fd)
-    fake["key_file"] = key_file
+    fake.update(harness_start_fake_model("overload", "sk-test-" + uuid.uuid4().hex))
 
 
 def scenario(name):
@@ -281,8 +269,7 @@ def past_the_model_budget_a_decision_is_refused_until_the_minute_rolls_over():
         eq(refused("model_budget_exhausted") - before_refused, 2, "refusals counted")
     finally:
         restart_keyrota()
-        fake["proc"].send_signal(signal.SIGTERM)
-        fake["proc"].wait(timeout=10)
+        stop_fake_model(fake)
 
 
 # --- descriptors and backlog ----------------------------------------------

@@ -9,7 +9,8 @@ import urllib.request
 import uuid
 
 from harness import (BINARY, ROOT, VAR, check, database_url, eq, get, psql, request,
-                     restart_keyrota, stack, test, wait_for, worker_pids, supervisor_pid)
+                     restart_keyrota, stack, start_fake_model, stop_fake_model, test, wait_for,
+                     worker_pids, supervisor_pid)
 
 MODEL_KEY = "sk-test-keyrota-" + uuid.uuid4().hex
 TIMEOUT_MS = 2500
@@ -47,27 +48,13 @@ def keyrota_env(base_url=None):
 
 
 def setup_module():
-    port_file = os.path.join(VAR, "fake-model.port")
-    if os.path.exists(port_file):
-        os.unlink(port_file)
-    fake["proc"] = subprocess.Popen([os.path.join(ROOT, "tests", "fake_model", "server.py"),
-                                     "--port-file", port_file],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    check(wait_for(lambda: os.path.exists(port_file), timeout=10), "fake server did not start")
-    with open(port_file) as f:
-        fake["port"] = int(f.read())
-    key_file = os.path.join(VAR, "secrets", "model.key")
-    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.write(fd, (MODEL_KEY + "\n").encode())
-    os.close(fd)
-    fake["key_file"] = key_file
+    fake.update(start_fake_model("openai", MODEL_KEY))
     restart_keyrota(**keyrota_env())
 
 
 def teardown_module():
     restart_keyrota()
-    fake["proc"].send_signal(signal.SIGTERM)
-    fake["proc"].wait(timeout=10)
+    stop_fake_model(fake)
 
 
 def decide(account="acct_10234", report=STALE, headers=None):

@@ -13,8 +13,8 @@ import threading
 import http.client
 import uuid
 
-from harness import (ROOT, VAR, check, eq, request, restart_keyrota, test, wait_for,
-                     worker_pids)
+from harness import (ROOT, VAR, check, eq, request, restart_keyrota, start_fake_model,
+                     stop_fake_model, test, wait_for, worker_pids)
 
 MODEL_KEY = "sk-test-keyrota-" + uuid.uuid4().hex
 STALE = "The CI deploy key for this service account is stale."
@@ -85,27 +85,16 @@ def keyrota_env(ca_file):
 def setup_module():
     fake["dir"] = tempfile.mkdtemp(prefix="keyrota-tls-")
     make_pki()
-    port_file = os.path.join(fake["dir"], "port")
-    fake["proc"] = subprocess.Popen(
-        ["node", os.path.join(ROOT, "tests", "fake_model", "h2.mjs"), "--port-file", port_file,
-         "--tls-cert", os.path.join(fake["dir"], "server.pem"),
-         "--tls-key", os.path.join(fake["dir"], "server.key"),
-         "--delay-ms", str(FAKE_DELAY_MS)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    check(wait_for(lambda: os.path.exists(port_file), timeout=10), "h2 fake did not start")
-    with open(port_file) as f:
-        fake["port"] = int(f.read())
-    key_file = os.path.join(VAR, "secrets", "model.key")
-    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.write(fd, (MODEL_KEY + "\n").encode())
-    os.close(fd)
-    fake["key_file"] = key_file
+    fake.update(start_fake_model("tls", MODEL_KEY, command=[
+        "node", os.path.join(ROOT, "tests", "fake_model", "h2.mjs"),
+        "--tls-cert", os.path.join(fake["dir"], "server.pem"),
+        "--tls-key", os.path.join(fake["dir"], "server.key"),
+        "--delay-ms", str(FAKE_DELAY_MS)]))
 
 
 def teardown_module():
     restart_keyrota()
-    fake["proc"].send_signal(signal.SIGTERM)
-    fake["proc"].wait(timeout=10)
+    stop_fake_model(fake)
     shutil.rmtree(fake["dir"], ignore_errors=True)
 
 

@@ -99,6 +99,53 @@ def psql(sql, *params):
     return [line.split("\t") for line in out.stdout.splitlines() if line != ""]
 
 
+def write_secret(path, text):
+    """Writes a key file as keyrota wants it: 0600, root's, replaced whole."""
+    tmp = path + ".new"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+    os.rename(tmp, path)
+
+
+def start_fake_model(name, key=None, command=None):
+    """Starts a fake model server on a free 127.0.0.1 port and writes a
+    model key file for keyrota. command is the server's argv without the
+    port file (default: tests/fake_model/server.py). Returns a dict with
+    proc, port and key_file; stop it with stop_fake_model."""
+    port_file = os.path.join(VAR, "fake-model-%s.port" % name)
+    if os.path.exists(port_file):
+        os.unlink(port_file)
+    argv = list(command or [os.path.join(ROOT, "tests", "fake_model", "server.py")])
+    proc = subprocess.Popen(argv + ["--port-file", port_file], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+    def port():
+        try:
+            with open(port_file) as f:
+                return int(f.read())
+        except (OSError, ValueError):
+            return None
+    if not wait_for(port, timeout=10):
+        proc.kill()
+        proc.wait()
+        raise AssertionError("fake model %s did not start" % name)
+    key_file = os.path.join(VAR, "secrets", "model-%s.key" % name)
+    write_secret(key_file, (key or "sk-test-" + name) + "\n")
+    return {"proc": proc, "port": port(), "key_file": key_file}
+
+
+def stop_fake_model(fake):
+    fake["proc"].send_signal(signal.SIGTERM)
+    try:
+        fake["proc"].wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        fake["proc"].kill()
+        fake["proc"].wait()
+
+
 def supervisor_pid():
     with open(os.path.join(VAR, "keyrota.pid")) as f:
         return int(f.read().strip())
