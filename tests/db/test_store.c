@@ -57,7 +57,10 @@ exec_one(PGconn *c, const char *sql, const char *id)
 	PQclear(res);
 }
 
+/* A racer's connection is opened by the test's own thread: CUnit's fatal
+ * asserts jump back into the test and must never run on another thread. */
 struct racer {
+	PGconn            *conn;
 	pthread_barrier_t *start;
 	const char        *trace_id;
 	int                completes;   /* else fails */
@@ -68,7 +71,6 @@ static void *
 race(void *arg)
 {
 	struct racer *r = arg;
-	PGconn *c = connect_prepared();
 	struct model_answer a = { DECISION_ELIGIBLE, 30, 1, { "P-7" } };
 	struct trace_finish f;
 
@@ -80,8 +82,7 @@ race(void *arg)
 	f.input_tokens = f.output_tokens = -1;
 	f.latency_ms = 5;
 	pthread_barrier_wait(r->start);
-	r->result = trace_store_finish(c, r->trace_id, &f);
-	PQfinish(c);
+	r->result = trace_store_finish(r->conn, r->trace_id, &f);
 	return NULL;
 }
 
@@ -91,6 +92,7 @@ static void
 test_two_finishers_race_exactly_once(void)
 {
 	PGconn *c = connect_prepared();
+	PGconn *ca = connect_prepared(), *cb = connect_prepared();
 	struct trace_row row;
 	int round, ok_count;
 
@@ -98,8 +100,8 @@ test_two_finishers_race_exactly_once(void)
 		char id[TRACE_ID_SIZE];
 		pthread_barrier_t start;
 		pthread_t t1, t2;
-		struct racer a = { &start, id, 1, STORE_UNAVAILABLE };
-		struct racer b = { &start, id, 0, STORE_UNAVAILABLE };
+		struct racer a = { ca, &start, id, 1, STORE_UNAVAILABLE };
+		struct racer b = { cb, &start, id, 0, STORE_UNAVAILABLE };
 
 		new_running(c, id, NULL);
 		pthread_barrier_init(&start, NULL, 2);
@@ -125,6 +127,8 @@ test_two_finishers_race_exactly_once(void)
 			CU_ASSERT_FALSE(row.has_decision);
 		}
 	}
+	PQfinish(ca);
+	PQfinish(cb);
 	PQfinish(c);
 }
 
