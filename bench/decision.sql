@@ -1,4 +1,4 @@
--- pgbench: the SQL keyrota runs per decision (src/trace_store.c):
+-- pgbench: the SQL keyrota runs per decision (src/store_traces.c):
 -- the running row, the trusted records, the terminal update.
 \set r random(1, 999999999999)
 INSERT INTO traces (trace_id, account_id, prompt_version, provider, request_model,

@@ -3,7 +3,7 @@
  * them. The same input is also tried as the answer text itself. */
 #include "autoconfig.h"
 
-#include "decision.h"
+#include "answer.h"
 #include "fuzz.h"
 #include "openai_format.h"
 #include "provider.h"
@@ -24,9 +24,9 @@ verify(const char *text, size_t len)
 	if (a.nsources < 1 || a.nsources > DECISION_MAX_SOURCES ||
 	    a.rotation_window_days < 0 || a.rotation_window_days > 90)
 		abort();
-	(void)decision_verify(&a, &t);
+	(void)answer_verify(&a, &t);
 	t.key_age_days = 45;
-	(void)decision_verify(&a, &t);
+	(void)answer_verify(&a, &t);
 }
 
 int

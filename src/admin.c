@@ -13,7 +13,7 @@
 #include "app.h"
 #include "config.h"
 #include "db_pool.h"
-#include "decision.h"
+#include "answer.h"
 #include "errors.h"
 #include "export.h"
 #include "form.h"
@@ -23,7 +23,7 @@
 #include "report.h"
 #include "template.h"
 #include "store_admin.h"
-#include "trace_store.h"
+#include "store_traces.h"
 
 #define DB_WAIT_MS  2000
 
@@ -167,7 +167,7 @@ admin_filter_parse(const char *query, struct admin_filter *f,
 			    sizeof(f->where.account_id), v);
 	}
 	if ((v = form_get(&q, "status")) != NULL && *v != '\0') {
-		if (trace_status_from_name(v, &f->where.status) != 0)
+		if (store_traces_status_from_name(v, &f->where.status) != 0)
 			add_error(errs, "status",
 			    "Status is running, completed or failed.");
 		else
@@ -304,7 +304,7 @@ filter_query(struct buf *b, const struct admin_filter *f, int with_time)
 	query_add(b, "trace_id", f->where.trace_id);
 	query_add(b, "account_id", f->where.account_id);
 	query_add(b, "status", f->where.has_status ?
-	    trace_status_name(f->where.status) : "");
+	    store_traces_status_name(f->where.status) : "");
 	query_add(b, "error_code", kr_error_code(f->where.error));
 	query_add(b, "origin", f->origin);
 	if (with_time) {
@@ -368,7 +368,7 @@ echo_filters(struct tctx *ctx, const char *query, const struct admin_filter *f)
 		valid[0] = f->where.trace_id;
 		valid[1] = f->where.account_id;
 		valid[2] = f->where.has_status ?
-		    trace_status_name(f->where.status) : "";
+		    store_traces_status_name(f->where.status) : "";
 		valid[3] = kr_error_code(f->where.error);
 		valid[4] = f->origin;
 		valid[5] = f->from;
@@ -383,11 +383,11 @@ echo_filters(struct tctx *ctx, const char *query, const struct admin_filter *f)
 		valid[i] = v != NULL ? v : "";
 	}
 	/* The closed sets as <select> options, the chosen one selected. */
-	has_st = trace_status_from_name(valid[2], &st) == 0;
+	has_st = store_traces_status_from_name(valid[2], &st) == 0;
 	tctx_list(ctx, "status_options");
 	for (i = 0; i < NCOUNTS; i++) {
 		item = tctx_list_add(ctx, "status_options");
-		tctx_set(item, "value", trace_status_name(count_order[i]));
+		tctx_set(item, "value", store_traces_status_name(count_order[i]));
 		tctx_set_bool(item, "selected", has_st && st == count_order[i]);
 	}
 	tctx_list(ctx, "error_options");
@@ -650,9 +650,9 @@ list_json(struct http_request *req, struct trace_summary *const *rows,
 		json_object_object_add(item, "account_id",
 		    json_object_new_string(t->account_id));
 		json_object_object_add(item, "status",
-		    json_object_new_string(trace_status_name(t->status)));
+		    json_object_new_string(store_traces_status_name(t->status)));
 		json_object_object_add(item, "decision", t->has_decision ?
-		    json_object_new_string(decision_name(t->decision)) : NULL);
+		    json_object_new_string(answer_decision_name(t->decision)) : NULL);
 		json_object_object_add(item, "error.type",
 		    str_or_null(kr_error_code(t->error)));
 		json_object_object_add(item, "created_at",
@@ -674,7 +674,7 @@ list_json(struct http_request *req, struct trace_summary *const *rows,
 	json_object_object_add(obj, "previous", str_or_null(newer));
 	cobj = json_object_new_object();
 	for (i = 0; i < NCOUNTS; i++)
-		json_object_object_add(cobj, trace_status_name(count_order[i]),
+		json_object_object_add(cobj, store_traces_status_name(count_order[i]),
 		    json_object_new_string(counts[i]));
 	json_object_object_add(obj, "counts", cobj);
 	http_respond_json(req, 200, obj, "Cache-Control: no-store\r\n");
@@ -696,10 +696,10 @@ list_rows(struct tctx *ctx, struct trace_summary *const *rows, size_t n)
 		row = tctx_list_add(ctx, "rows");
 		tctx_set(row, "trace_id", t->trace_id);
 		tctx_set(row, "account_id", t->account_id);
-		tctx_set(row, "status", trace_status_name(t->status));
+		tctx_set(row, "status", store_traces_status_name(t->status));
 		pages_set_time(row, "created", t->created_at);
 		tctx_set(row, "outcome", t->status == TRACE_COMPLETED ?
-		    (t->has_decision ? decision_name(t->decision) : "") :
+		    (t->has_decision ? answer_decision_name(t->decision) : "") :
 		    kr_error_code(t->error));
 		if (t->latency_ms >= 0)
 			tctx_setf(row, "latency", "%ld ms", t->latency_ms);
@@ -793,7 +793,7 @@ admin_list(struct app *app, struct http_request *req)
 		char key[32];
 
 		snprintf(key, sizeof(key), "count_%s",
-		    trace_status_name(count_order[i]));
+		    store_traces_status_name(count_order[i]));
 		tctx_set(ctx, key, counts[i]);
 	}
 	tctx_set_bool(ctx, "traces", n > 0);
@@ -851,11 +851,11 @@ detail_json(const struct trace_row *t)
 	json_object_object_add(o, "account_id",
 	    json_object_new_string(t->account_id));
 	json_object_object_add(o, "status", json_object_new_string(
-	    trace_status_name(t->status)));
+	    store_traces_status_name(t->status)));
 	json_object_object_add(o, "eval", json_object_new_boolean(t->eval));
 	json_object_object_add(o, "deadline_at", str_or_null(t->deadline_at));
 	json_object_object_add(o, "decision", t->has_decision ?
-	    json_object_new_string(decision_name(t->decision)) : NULL);
+	    json_object_new_string(answer_decision_name(t->decision)) : NULL);
 	json_object_object_add(o, "rotation_window_days",
 	    long_or_null(t->rotation_window_days));
 	ids = json_object_new_array();
@@ -863,7 +863,7 @@ detail_json(const struct trace_row *t)
 		json_object_array_add(ids, json_object_new_string(t->sources[i]));
 	json_object_object_add(o, "source_line_ids", ids);
 	json_object_object_add(o, "model_decision", t->has_model_decision ?
-	    json_object_new_string(decision_name(t->model_decision)) : NULL);
+	    json_object_new_string(answer_decision_name(t->model_decision)) : NULL);
 	json_object_object_add(o, "error.type",
 	    str_or_null(kr_error_code(t->error)));
 	json_object_object_add(o, "gen_ai.system", json_object_new_string(
@@ -918,8 +918,8 @@ admin_detail(struct app *app, struct http_request *req)
 	if (trace_id_valid(req->route_param)) {
 		if ((conn = db_pool_acquire(app->db, DB_WAIT_MS)) == NULL)
 			r = STORE_UNAVAILABLE;
-		else if ((r = trace_store_get(conn, req->route_param, &t)) ==
-		    STORE_OK && store_failed(trace_store_trusted(conn,
+		else if ((r = store_traces_get(conn, req->route_param, &t)) ==
+		    STORE_OK && store_failed(store_traces_trusted(conn,
 		    t.account_id, lines, POLICY_MAX_LINES, &nlines, &age)))
 			nlines = 0;
 		db_pool_release(app->db, conn);
@@ -947,11 +947,11 @@ admin_detail(struct app *app, struct http_request *req)
 	}
 	ctx = tctx_new();
 	tctx_set(ctx, "trace_id", t.trace_id);
-	tctx_set(ctx, "status", trace_status_name(t.status));
+	tctx_set(ctx, "status", store_traces_status_name(t.status));
 	tctx_set(ctx, "origin", t.eval ? "keyrota eval (the key age came from "
 	    "the eval case)" : "report");
 	tctx_set(ctx, "account_id", t.account_id);
-	tctx_set(ctx, "decision", t.has_decision ? decision_name(t.decision) :
+	tctx_set(ctx, "decision", t.has_decision ? answer_decision_name(t.decision) :
 	    "none");
 	set_long(ctx, "window", t.rotation_window_days, " days");
 	tctx_list(ctx, "lines");
@@ -965,7 +965,7 @@ admin_detail(struct app *app, struct http_request *req)
 				    lines[j].rotation_window_days);
 			}
 	tctx_set(ctx, "model_decision", t.has_model_decision ?
-	    decision_name(t.model_decision) : "nothing usable");
+	    answer_decision_name(t.model_decision) : "nothing usable");
 	tctx_set(ctx, "error_code", t.error != KR_OK ? kr_error_code(t.error) :
 	    "none");
 	tctx_set(ctx, "provider", t.provider);

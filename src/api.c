@@ -11,7 +11,7 @@
 #include "decide.h"
 #include "http.h"
 #include "report.h"
-#include "trace_store.h"
+#include "store_traces.h"
 
 #define FAILED_MESSAGE "Decision unavailable; retry safely."
 #define TRACE_DB_WAIT_MS 2000
@@ -26,9 +26,9 @@ api_outcome_json(const struct decide_outcome *o)
 	json_object_object_add(obj, "trace_id",
 	    json_object_new_string(o->trace_id));
 	json_object_object_add(obj, "status", json_object_new_string(
-	    trace_status_name(o->status)));
+	    store_traces_status_name(o->status)));
 	json_object_object_add(obj, "decision", o->has_decision ?
-	    json_object_new_string(decision_name(o->decision)) : NULL);
+	    json_object_new_string(answer_decision_name(o->decision)) : NULL);
 	for (i = 0; i < o->nsources; i++)
 		json_object_array_add(ids, json_object_new_string(o->sources[i]));
 	json_object_object_add(obj, "source_line_ids", ids);
@@ -128,7 +128,7 @@ api_trace(struct app *app, struct http_request *req)
 		if ((conn = db_pool_acquire(app->db, TRACE_DB_WAIT_MS)) == NULL)
 			r = STORE_UNAVAILABLE;
 		else {
-			r = trace_store_get(conn, req->route_param, &row);
+			r = store_traces_get(conn, req->route_param, &row);
 			db_pool_release(app->db, conn);
 		}
 	}

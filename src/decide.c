@@ -192,9 +192,9 @@ finish_op(PGconn *conn, void *arg)
 {
 	struct decide_job *job = arg;
 
-	job->finish_result = trace_store_finish(conn, job->trace_id, &job->fin);
+	job->finish_result = store_traces_finish(conn, job->trace_id, &job->fin);
 	if (job->finish_result == STORE_NOT_RUNNING &&
-	    trace_store_get(conn, job->trace_id, &job->row) != STORE_OK)
+	    store_traces_get(conn, job->trace_id, &job->row) != STORE_OK)
 		job->finish_result = STORE_UNAVAILABLE;
 	return store_failed(job->finish_result) ? -1 : 0;
 }
@@ -332,7 +332,7 @@ provider_done(void *arg, struct provider_result *res)
 	if (e == KR_OK) {
 		f->has_model_decision = 1;
 		f->model_decision = job->answer.decision;
-		e = decision_verify(&job->answer, &t);
+		e = answer_verify(&job->answer, &t);
 	}
 	f->latency_ms = clock_since_ms(&job->started);
 	if (e == KR_OK) {
@@ -358,16 +358,16 @@ start_op(PGconn *conn, void *arg)
 	size_t nlines = 0;
 
 	job->trusted_result = STORE_UNAVAILABLE;
-	job->start_result = trace_store_insert_running(conn, &job->tn);
+	job->start_result = store_traces_insert_running(conn, &job->tn);
 	if (job->start_result == STORE_CONFLICT) {
-		if (trace_store_get_by_idempotency_key(conn, job->key,
+		if (store_traces_get_by_idempotency_key(conn, job->key,
 		    &job->row) != STORE_OK)
 			job->start_result = STORE_UNAVAILABLE;
 		return job->start_result == STORE_UNAVAILABLE ? -1 : 0;
 	}
 	if (job->start_result != STORE_OK)
 		return -1;
-	job->trusted_result = trace_store_trusted(conn, job->tn.eval ? NULL :
+	job->trusted_result = store_traces_trusted(conn, job->tn.eval ? NULL :
 	    job->report.account_id, lines, POLICY_MAX_LINES, &nlines,
 	    &job->key_age_days);
 	if (job->trusted_result == STORE_OK ||

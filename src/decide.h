@@ -15,10 +15,10 @@
 #ifndef KEYROTA_DECIDE_H
 #define KEYROTA_DECIDE_H
 
-#include "decision.h"
+#include "answer.h"
 #include "errors.h"
 #include "trace_id.h"
-#include "trace_store.h"
+#include "store_traces.h"
 
 struct app;
 struct report;

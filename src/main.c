@@ -14,14 +14,14 @@
 
 #include "app.h"
 #include "config.h"
-#include "check.h"
+#include "cmd_check.h"
 #include "db_pool.h"
-#include "eval.h"
+#include "cmd_eval.h"
 #include "listener.h"
 #include "log.h"
-#include "migrate.h"
+#include "cmd_migrate.h"
 #include "pages.h"
-#include "provider_check.h"
+#include "cmd_provider_check.h"
 #include "secret.h"
 #include "supervisor.h"
 #include "worker.h"
@@ -235,7 +235,7 @@ cmd_migrate(int argc, char **argv)
 		fprintf(stderr, "keyrota: migrate: database unavailable\n");
 		return 1;
 	}
-	rc = migrate_run(conn, cfg.sql_dir, dry_run, print_pending, &dry_run,
+	rc = cmd_migrate_run(conn, cfg.sql_dir, dry_run, print_pending, &dry_run,
 	    &pending, err, sizeof(err));
 	PQfinish(conn);
 	if (rc != 0) {
@@ -271,8 +271,8 @@ cmd_with_provider(enum provider_cmd which, int argc, char **argv)
 		fprintf(stderr, "keyrota: configuration error: %s\n", err);
 		return EXIT_USAGE;
 	}
-	rc = which == CMD_EVAL ? eval_command(&cfg, key, argc, argv) :
-	    provider_check_run(&cfg, key);
+	rc = which == CMD_EVAL ? cmd_eval(&cfg, key, argc, argv) :
+	    cmd_provider_check(&cfg, key);
 	secret_wipe(key, sizeof(key));
 	return rc;
 }
@@ -283,7 +283,7 @@ main(int argc, char **argv)
 	/* Before any thread exists, as libcurl requires. */
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (argc >= 2 && strcmp(argv[1], "check") == 0)
-		return check_command(argc - 2, argv + 2);
+		return cmd_check(argc - 2, argv + 2);
 	if (argc >= 2 && strcmp(argv[1], "eval") == 0)
 		return cmd_with_provider(CMD_EVAL, argc - 2, argv + 2);
 	if (argc >= 2 && strcmp(argv[1], "migrate") == 0)

@@ -315,14 +315,14 @@ metrics_render(struct buf *out)
 	for (i = 0; i < DECISION__MAX; i++)
 		buf_printf(out, "keyrota_decisions_total{status=\"%s\","
 		    "decision=\"%s\",error_code=\"\"} %lu\n",
-		    trace_status_name(TRACE_COMPLETED),
-		    decision_name((enum decision)i),
+		    store_traces_status_name(TRACE_COMPLETED),
+		    answer_decision_name((enum decision)i),
 		    atomic_load(&shm->completed[i]));
 	for (i = 1; i < KR_ERROR__MAX; i++)
 		if (kr_error_is_trace_error((enum kr_error)i))
 			buf_printf(out, "keyrota_decisions_total{status=\"%s\","
 			    "decision=\"\",error_code=\"%s\"} %lu\n",
-			    trace_status_name(TRACE_FAILED),
+			    store_traces_status_name(TRACE_FAILED),
 			    kr_error_code((enum kr_error)i),
 			    atomic_load(&shm->failed[i]));
 	buf_puts(out, "# HELP keyrota_decisions_in_flight Decisions started "

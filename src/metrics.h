@@ -9,9 +9,9 @@
 #define KEYROTA_METRICS_H
 
 #include "buf.h"
-#include "decision.h"
+#include "answer.h"
 #include "errors.h"
-#include "trace_store.h"
+#include "store_traces.h"
 
 #define METRICS_MAX_ROUTES 16
 

@@ -17,7 +17,7 @@
 #define RESPONSE_PARSE_MAX (16 * 1024 * 1024)
 
 /* The answer's JSON schema, from the same tables and bounds that
- * answer_parse enforces (decision.h). */
+ * answer_parse enforces (answer.h). */
 struct json_object *
 openai_answer_schema(void)
 {
@@ -27,7 +27,7 @@ openai_answer_schema(void)
 	names = json_object_new_array();
 	for (d = 0; d < DECISION__MAX; d++)
 		json_object_array_add(names, json_object_new_string(
-		    decision_name((enum decision)d)));
+		    answer_decision_name((enum decision)d)));
 	props = json_object_new_object();
 	p = json_object_new_object();
 	json_object_object_add(p, "type", json_object_new_string("string"));

@@ -20,7 +20,7 @@ struct openai_request_opts {
 };
 
 /* The strict JSON schema of the answer sent with every request: the
- * decision names, window bound and source count of decision.h. The caller
+ * decision names, window bound and source count of answer.h. The caller
  * owns the object. */
 struct json_object *openai_answer_schema(void);
 

@@ -17,7 +17,7 @@
 #include "report.h"
 #include "template.h"
 #include "token.h"
-#include "trace_store.h"
+#include "store_traces.h"
 
 #define PAGE_MAX        (256 * 1024)
 #define REQUEST_BYTES   16
@@ -421,7 +421,7 @@ add_lines(PGconn *conn, const struct trace_row *row, struct tctx *ctx)
 	int age;
 
 	tctx_list(ctx, "lines");
-	if (store_failed(trace_store_trusted(conn, row->account_id, lines,
+	if (store_failed(store_traces_trusted(conn, row->account_id, lines,
 	    POLICY_MAX_LINES, &n, &age)))
 		n = 0;
 	for (i = 0; i < row->nsources; i++)
@@ -448,7 +448,7 @@ pages_trace(struct app *app, struct http_request *req)
 		if ((conn = db_pool_acquire(app->db, DB_WAIT_MS)) == NULL)
 			r = STORE_UNAVAILABLE;
 		else
-			r = trace_store_get(conn, req->route_param, &row);
+			r = store_traces_get(conn, req->route_param, &row);
 	}
 	if (r != STORE_OK) {
 		db_pool_release(app->db, conn);
@@ -471,7 +471,7 @@ pages_trace(struct app *app, struct http_request *req)
 		 * person, as its page says. */
 		d = row.has_decision ? row.decision : DECISION_NEEDS_REVIEW;
 		tctx_set(ctx, "decision", row.has_decision ?
-		    decision_name(row.decision) : "");
+		    answer_decision_name(row.decision) : "");
 		tctx_set(ctx, "headline", outcomes[d].headline);
 		tctx_set(ctx, "meaning", outcomes[d].meaning);
 		add_lines(conn, &row, ctx);

@@ -10,7 +10,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
-#include "decision.h"
+#include "answer.h"
 
 struct policy_set {
 	atomic_uint        refs;

@@ -4,13 +4,13 @@
  * it, and tests may plug in their own.
  *
  * The answer text is untrusted: the caller parses and verifies it
- * (decision.h) and never stores, logs or renders it. */
+ * (answer.h) and never stores, logs or renders it. */
 #ifndef KEYROTA_PROVIDER_H
 #define KEYROTA_PROVIDER_H
 
 #include <stddef.h>
 
-#include "decision.h"
+#include "answer.h"
 #include "errors.h"
 
 struct loop;

@@ -48,10 +48,10 @@ fixture_decision(const struct provider_call *call)
 	if (mentions(call->report, "already rotated") ||
 	    mentions(call->item, "already rotated") ||
 	    mentions(call->report, "not a service account"))
-		return decision_name(DECISION_NOT_ELIGIBLE);
+		return answer_decision_name(DECISION_NOT_ELIGIBLE);
 	if (mentions(call->report, "stale") || mentions(call->item, "stale"))
-		return decision_name(DECISION_ELIGIBLE);
-	return decision_name(DECISION_NEEDS_REVIEW);
+		return answer_decision_name(DECISION_ELIGIBLE);
+	return answer_decision_name(DECISION_NEEDS_REVIEW);
 }
 
 static void

@@ -8,7 +8,7 @@
 #include "loop.h"
 #include "metrics.h"
 #include "reaper.h"
-#include "trace_store.h"
+#include "store_traces.h"
 
 #define REAPER_DB_WAIT_MS 200
 /* Retention deletes at most this many traces (and eval runs) a round, so
@@ -38,7 +38,7 @@ expire(struct app *app)
 
 	if ((conn = db_pool_acquire(app->db, REAPER_DB_WAIT_MS)) == NULL)
 		return 0;
-	rc = trace_store_expire(conn, app->cfg->retention_days, batch,
+	rc = store_traces_expire(conn, app->cfg->retention_days, batch,
 	    &traces, &eval_runs);
 	db_pool_release(app->db, conn);
 	if (rc != 0) {
@@ -70,7 +70,7 @@ reap(void *arg)
 	 * trace carries its own deadline; this instance's settings judge
 	 * only traces stored without one (by an older keyrota). */
 	if ((conn = db_pool_acquire(app->db, REAPER_DB_WAIT_MS)) != NULL) {
-		n = trace_store_reap(conn, app->cfg->model_timeout_ms +
+		n = store_traces_reap(conn, app->cfg->model_timeout_ms +
 		    app->cfg->reaper_grace_ms);
 		db_pool_release(app->db, conn);
 		if (n > 0) {

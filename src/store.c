@@ -8,7 +8,7 @@
 #include "store.h"
 #include "store_admin.h"
 #include "store_evals.h"
-#include "trace_store.h"
+#include "store_traces.h"
 
 enum stmt { STMT_PING, STMT_NOW, STMT__MAX };
 
@@ -52,7 +52,7 @@ store_prepare(PGconn *conn)
 		log_error("setting plan_cache_mode: %s", PQerrorMessage(conn));
 	PQclear(res);
 	if (!ok || store_prepare_table(conn, stmts, STMT__MAX) != 0 ||
-	    trace_store_prepare(conn) != 0 || store_admin_prepare(conn) != 0 ||
+	    store_traces_prepare(conn) != 0 || store_admin_prepare(conn) != 0 ||
 	    store_evals_prepare(conn) != 0)
 		return -1;
 	return 0;

@@ -1,4 +1,4 @@
-/* store: what every store file shares. The store files (trace_store.c,
+/* store: what every store file shares. The store files (store_traces.c,
  * store_admin.c, store_evals.c) are the only modules that know SQL: each
  * keeps its statements in one enum-indexed table, prepared once per
  * connection by store_prepare, and returns typed rows. A failed statement
@@ -13,7 +13,7 @@ enum store_result {
 	STORE_OK,
 	STORE_NOT_FOUND,
 	STORE_NOT_RUNNING,   /* the trace was no longer running: read it
-	                        back (see trace_store_finish) */
+	                        back (see store_traces_finish) */
 	/* The errors, from here on (store_failed). */
 	STORE_CONFLICT,      /* a unique key is already taken */
 	STORE_DATA_ERROR,    /* the server refused the values themselves

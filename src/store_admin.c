@@ -125,7 +125,7 @@ filter_params(const struct trace_filter *f, const char **p)
 
 	p[0] = nz(f->trace_id);
 	p[1] = nz(f->account_id);
-	p[2] = f->has_status ? trace_status_name(f->status) : NULL;
+	p[2] = f->has_status ? store_traces_status_name(f->status) : NULL;
 	p[3] = f->error != KR_OK ? kr_error_code(f->error) : NULL;
 	p[4] = nz(f->from);
 	p[5] = nz(f->to);
@@ -141,11 +141,11 @@ read_summary(const PGresult *res, int row, struct trace_summary *t)
 	memset(t, 0, sizeof(*t));
 	store_text(t->trace_id, sizeof(t->trace_id), res, row, c++);
 	store_text(t->account_id, sizeof(t->account_id), res, row, c++);
-	if (trace_status_from_name(PQgetvalue(res, row, c++), &t->status) != 0)
+	if (store_traces_status_from_name(PQgetvalue(res, row, c++), &t->status) != 0)
 		t->status = TRACE_RUNNING;
 	v = PQgetvalue(res, row, c++);
 	t->has_decision = t->status == TRACE_COMPLETED &&
-	    decision_from_name(v, &t->decision) == 0;
+	    answer_decision_from_name(v, &t->decision) == 0;
 	v = PQgetvalue(res, row, c++);
 	if (t->status == TRACE_FAILED &&
 	    (t->error = kr_error_from_code(v)) == KR_ERROR__MAX)
@@ -205,7 +205,7 @@ store_admin_count(PGconn *conn, const struct trace_filter *f,
 	filter_params(f, p);
 	snprintf(cap, sizeof(cap), "%d", ADMIN_COUNT_CAP + 1);
 	p[7] = cap;
-	p[8] = trace_status_name(s);
+	p[8] = store_traces_status_name(s);
 	r = store_exec(conn, &stmts[f->error != KR_OK ? STMT_COUNT_ANY_STATUS :
 	    STMT_COUNT], p, &res);
 	if (r != STORE_OK)

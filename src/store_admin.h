@@ -13,7 +13,7 @@
 #include "export.h"
 #include "store.h"
 #include "trace_id.h"
-#include "trace_store.h"
+#include "store_traces.h"
 
 #define ADMIN_PAGE_SIZE 50        /* traces on one list page */
 #define ADMIN_COUNT_CAP 10000     /* a count past this shows as "10000+" */

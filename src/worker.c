@@ -28,7 +28,7 @@
 #include "reaper.h"
 #include "retry.h"
 #include "supervisor.h"
-#include "trace_store.h"
+#include "store_traces.h"
 #include "worker.h"
 
 /* Interrupts a blocked accept(); the handler itself does nothing. */

@@ -11,9 +11,9 @@
 #include <libpq-fe.h>
 
 #include "db_pool.h"
-#include "decision.h"
+#include "answer.h"
 #include "trace_id.h"
-#include "trace_store.h"
+#include "store_traces.h"
 
 static const char *url;
 
@@ -37,7 +37,7 @@ new_running_until(PGconn *c, char id[TRACE_ID_SIZE], const char *key,
 	    "abcdef012345", "fk_test", deadline_ms, 0 };
 
 	CU_ASSERT_EQUAL_FATAL(trace_id_new(id), 0);
-	CU_ASSERT_EQUAL_FATAL(trace_store_insert_running(c, &t), STORE_OK);
+	CU_ASSERT_EQUAL_FATAL(store_traces_insert_running(c, &t), STORE_OK);
 }
 
 /* A running trace stored without a deadline, as older versions did. */
@@ -82,7 +82,7 @@ race(void *arg)
 	f.input_tokens = f.output_tokens = -1;
 	f.latency_ms = 5;
 	pthread_barrier_wait(r->start);
-	r->result = trace_store_finish(r->conn, r->trace_id, &f);
+	r->result = store_traces_finish(r->conn, r->trace_id, &f);
 	return NULL;
 }
 
@@ -115,7 +115,7 @@ test_two_finishers_race_exactly_once(void)
 		CU_ASSERT_EQUAL(ok_count, 1);
 		CU_ASSERT((a.result == STORE_NOT_RUNNING) !=
 		    (b.result == STORE_NOT_RUNNING));
-		CU_ASSERT_EQUAL_FATAL(trace_store_get(c, id, &row), STORE_OK);
+		CU_ASSERT_EQUAL_FATAL(store_traces_get(c, id, &row), STORE_OK);
 		if (a.result == STORE_OK) {
 			CU_ASSERT_EQUAL(row.status, TRACE_COMPLETED);
 			CU_ASSERT_TRUE(row.has_decision);
@@ -193,14 +193,14 @@ test_idempotency_key_is_unique(void)
 	    "0123456789abcdef0123456789abcdef";
 	t.input_fingerprint = "abcdef012345";
 	t.fingerprint_key_id = "fk_test";
-	CU_ASSERT_EQUAL(trace_store_insert_running(c, &t), STORE_CONFLICT);
-	CU_ASSERT_EQUAL(trace_store_get_by_idempotency_key(c, key, &row),
+	CU_ASSERT_EQUAL(store_traces_insert_running(c, &t), STORE_CONFLICT);
+	CU_ASSERT_EQUAL(store_traces_get_by_idempotency_key(c, key, &row),
 	    STORE_OK);
 	CU_ASSERT_STRING_EQUAL(row.trace_id, id);
-	CU_ASSERT_EQUAL(trace_store_get(c, id2, &row), STORE_NOT_FOUND);
+	CU_ASSERT_EQUAL(store_traces_get(c, id2, &row), STORE_NOT_FOUND);
 	/* Re-inserting our own committed row (a retry) is not a clash. */
 	t.trace_id = id;
-	CU_ASSERT_EQUAL(trace_store_insert_running(c, &t), STORE_OK);
+	CU_ASSERT_EQUAL(store_traces_insert_running(c, &t), STORE_OK);
 	PQfinish(c);
 }
 
@@ -221,12 +221,12 @@ test_reaper_fails_only_old_running_traces(void)
 	    NULL, 0);
 	CU_ASSERT_EQUAL(PQresultStatus(res), PGRES_COMMAND_OK);
 	PQclear(res);
-	CU_ASSERT(trace_store_reap(c, 60000) >= 1);
-	CU_ASSERT_EQUAL_FATAL(trace_store_get(c, old, &row), STORE_OK);
+	CU_ASSERT(store_traces_reap(c, 60000) >= 1);
+	CU_ASSERT_EQUAL_FATAL(store_traces_get(c, old, &row), STORE_OK);
 	CU_ASSERT_EQUAL(row.status, TRACE_FAILED);
 	CU_ASSERT_EQUAL(row.error, KR_WORKER_LOST);
 	CU_ASSERT(row.latency_ms >= 3600 * 1000 - 1000);
-	CU_ASSERT_EQUAL_FATAL(trace_store_get(c, fresh, &row), STORE_OK);
+	CU_ASSERT_EQUAL_FATAL(store_traces_get(c, fresh, &row), STORE_OK);
 	CU_ASSERT_EQUAL(row.status, TRACE_RUNNING);
 	PQfinish(c);
 }
@@ -252,14 +252,14 @@ test_reaper_uses_each_traces_deadline(void)
 	exec_one(c, "UPDATE traces SET created_at = now() - interval '1 hour' "
 	    "WHERE trace_id = $1", legacy);
 	nanosleep(&pause, NULL);
-	CU_ASSERT(trace_store_reap(c, 60000) >= 2);
-	CU_ASSERT_EQUAL_FATAL(trace_store_get(c, long_wait, &row), STORE_OK);
+	CU_ASSERT(store_traces_reap(c, 60000) >= 2);
+	CU_ASSERT_EQUAL_FATAL(store_traces_get(c, long_wait, &row), STORE_OK);
 	CU_ASSERT_EQUAL(row.status, TRACE_RUNNING);
 	CU_ASSERT_NOT_EQUAL(row.deadline_at[0], '\0');
-	CU_ASSERT_EQUAL_FATAL(trace_store_get(c, due, &row), STORE_OK);
+	CU_ASSERT_EQUAL_FATAL(store_traces_get(c, due, &row), STORE_OK);
 	CU_ASSERT_EQUAL(row.status, TRACE_FAILED);
 	CU_ASSERT_EQUAL(row.error, KR_WORKER_LOST);
-	CU_ASSERT_EQUAL_FATAL(trace_store_get(c, legacy, &row), STORE_OK);
+	CU_ASSERT_EQUAL_FATAL(store_traces_get(c, legacy, &row), STORE_OK);
 	CU_ASSERT_EQUAL(row.status, TRACE_FAILED);
 	CU_ASSERT_STRING_EQUAL(row.deadline_at, "");
 	exec_one(c, "UPDATE traces SET status = 'failed', error_code = "
@@ -302,8 +302,8 @@ test_finish_with_unstorable_metadata_fails_the_trace(void)
 		f.attempts = 2;
 		f.input_tokens = f.output_tokens = -1;
 		f.latency_ms = 7;
-		CU_ASSERT_EQUAL(trace_store_finish(c, id, &f), STORE_NOT_RUNNING);
-		CU_ASSERT_EQUAL_FATAL(trace_store_get(c, id, &row), STORE_OK);
+		CU_ASSERT_EQUAL(store_traces_finish(c, id, &f), STORE_NOT_RUNNING);
+		CU_ASSERT_EQUAL_FATAL(store_traces_get(c, id, &row), STORE_OK);
 		CU_ASSERT_EQUAL(row.status, TRACE_FAILED);
 		CU_ASSERT_EQUAL(row.error, KR_INTERNAL_ERROR);
 		CU_ASSERT_STRING_EQUAL(row.response_model, "");
@@ -326,21 +326,21 @@ test_trusted_records(void)
 	size_t n;
 	int age;
 
-	CU_ASSERT_EQUAL(trace_store_trusted(c, "acct_10235", lines, 8, &n,
+	CU_ASSERT_EQUAL(store_traces_trusted(c, "acct_10235", lines, 8, &n,
 	    &age), STORE_OK);
 	CU_ASSERT_EQUAL(age, 45);
 	CU_ASSERT(n >= 1);
 	CU_ASSERT_STRING_EQUAL(lines[0].line_id, "P-7");
 	CU_ASSERT_EQUAL(lines[0].rotation_window_days, 30);
-	CU_ASSERT_EQUAL(trace_store_trusted(c, "acct_10234", lines, 8, &n,
+	CU_ASSERT_EQUAL(store_traces_trusted(c, "acct_10234", lines, 8, &n,
 	    &age), STORE_OK);
 	CU_ASSERT_EQUAL(age, 12);
-	CU_ASSERT_EQUAL(trace_store_trusted(c, "acct_99999", lines, 8, &n,
+	CU_ASSERT_EQUAL(store_traces_trusted(c, "acct_99999", lines, 8, &n,
 	    &age), STORE_NOT_FOUND);
 	CU_ASSERT(n >= 1);
 	/* An eval's context: the lines only, no account looked up. */
 	n = 0;
-	CU_ASSERT_EQUAL(trace_store_trusted(c, NULL, lines, 8, &n, &age),
+	CU_ASSERT_EQUAL(store_traces_trusted(c, NULL, lines, 8, &n, &age),
 	    STORE_NOT_FOUND);
 	CU_ASSERT(n >= 1);
 	CU_ASSERT_EQUAL(age, -1);
@@ -360,7 +360,7 @@ main(void)
 	}
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 1;
-	s = CU_add_suite("trace_store", NULL, NULL);
+	s = CU_add_suite("store_traces", NULL, NULL);
 	CU_add_test(s, "two_finishers_race_exactly_once",
 	    test_two_finishers_race_exactly_once);
 	CU_add_test(s, "constraints_tie_status_to_columns",

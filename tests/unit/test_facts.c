@@ -10,10 +10,10 @@
 #include <json-c/json.h>
 
 #include "buf.h"
-#include "decision.h"
+#include "answer.h"
 #include "errors.h"
 #include "openai_format.h"
-#include "trace_store.h"
+#include "store_traces.h"
 #include "unit.h"
 
 #define SET_MAX  64
@@ -92,8 +92,8 @@ decisions(struct set *s)
 
 	memset(s, 0, sizeof(*s));
 	for (d = 0; d < DECISION__MAX; d++)
-		set_add(s, decision_name((enum decision)d),
-		    strlen(decision_name((enum decision)d)));
+		set_add(s, answer_decision_name((enum decision)d),
+		    strlen(answer_decision_name((enum decision)d)));
 }
 
 static int
@@ -191,17 +191,17 @@ test_sql_checks_name_the_tables(void)
 	    "the traces.error_code CHECK"));
 	decisions(&c);
 	sql_in_list(buf_str(&text), "decision", &sql);
-	CU_ASSERT_TRUE(set_equal(&c, "decision.c", &sql,
+	CU_ASSERT_TRUE(set_equal(&c, "answer.c", &sql,
 	    "the traces.decision CHECK"));
 	sql_in_list(buf_str(&text), "model_decision", &sql);
-	CU_ASSERT_TRUE(set_equal(&c, "decision.c", &sql,
+	CU_ASSERT_TRUE(set_equal(&c, "answer.c", &sql,
 	    "the traces.model_decision CHECK"));
 	memset(&c, 0, sizeof(c));
 	for (t = 0; t < TRACE_STATUS__MAX; t++)
-		set_add(&c, trace_status_name((enum trace_status)t),
-		    strlen(trace_status_name((enum trace_status)t)));
+		set_add(&c, store_traces_status_name((enum trace_status)t),
+		    strlen(store_traces_status_name((enum trace_status)t)));
 	sql_in_list(buf_str(&text), "status", &sql);
-	CU_ASSERT_TRUE(set_equal(&c, "trace_store.c", &sql,
+	CU_ASSERT_TRUE(set_equal(&c, "store_traces.c", &sql,
 	    "the traces.status CHECK"));
 	buf_free(&text);
 }
@@ -224,7 +224,7 @@ test_schema_sent_to_the_model_names_the_decisions(void)
 
 		set_add(&sent, s, strlen(s));
 	}
-	CU_ASSERT_TRUE(set_equal(&c, "decision.c", &sent,
+	CU_ASSERT_TRUE(set_equal(&c, "answer.c", &sent,
 	    "the answer schema"));
 	json_object_put(schema);
 }

@@ -4,7 +4,7 @@
 
 #include <json-c/json.h>
 
-#include "decision.h"
+#include "answer.h"
 #include "openai_format.h"
 #include "prompt.h"
 #include "retry.h"

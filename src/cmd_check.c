@@ -9,12 +9,12 @@
 #include <libpq-fe.h>
 
 #include "buf.h"
-#include "check.h"
+#include "cmd_check.h"
 #include "config.h"
 #include "db_pool.h"
-#include "eval.h"
+#include "cmd_eval.h"
 #include "fingerprint.h"
-#include "migrate.h"
+#include "cmd_migrate.h"
 #include "secret.h"
 #include "store_evals.h"
 
@@ -131,7 +131,7 @@ check_eval_run(struct checklist *cl, PGconn *conn, const char *run_id)
 }
 
 int
-check_command(int argc, char **argv)
+cmd_check(int argc, char **argv)
 {
 	static char model_key[SECRET_MAX];
 	struct fingerprint_key fk;
@@ -185,7 +185,7 @@ check_command(int argc, char **argv)
 		line(&cl, 0, "database reachable", "see the warning above");
 	else {
 		line(&cl, 1, "database reachable", NULL);
-		rc = migrate_run(conn, cfg.sql_dir, 1, NULL, NULL, &pending,
+		rc = cmd_migrate_run(conn, cfg.sql_dir, 1, NULL, NULL, &pending,
 		    err, sizeof(err));
 		if (rc != 0)
 			line(&cl, 0, "migrations current", "%s", err);
@@ -194,7 +194,7 @@ check_command(int argc, char **argv)
 			    "%u pending: run keyrota migrate", pending);
 		else
 			line(&cl, 1, "migrations current", NULL);
-		rc = migrate_check_runtime_role(conn, what, sizeof(what), err,
+		rc = cmd_migrate_check_runtime_role(conn, what, sizeof(what), err,
 		    sizeof(err));
 		if (rc < 0)
 			line(&cl, 0, "runtime role", "%s", err);
@@ -220,7 +220,7 @@ check_command(int argc, char **argv)
 		else
 			line(&cl, 0, "eval set passes", "database unavailable");
 	} else {
-		rc = eval_run(&cfg, model_key, &eo, &es);
+		rc = cmd_eval_run(&cfg, model_key, &eo, &es);
 		line(&cl, rc == 0, "eval set passes",
 		    "%u passed, %u failed, %u skipped%s%s", es.passed,
 		    es.failed, es.skipped, es.run_id[0] ? ", run " : "",

@@ -14,7 +14,7 @@
 #include "config.h"
 #include "db_pool.h"
 #include "decide.h"
-#include "eval.h"
+#include "cmd_eval.h"
 #include "fingerprint.h"
 #include "log.h"
 #include "loop.h"
@@ -23,7 +23,7 @@
 #include "report.h"
 #include "store_evals.h"
 #include "token.h"
-#include "trace_store.h"
+#include "store_traces.h"
 
 #define EVAL_MAX_CASES   1000
 #define EVAL_MAX_BYTES   (1024 * 1024)
@@ -159,7 +159,7 @@ parse_expect(struct json_object *o, struct expect *e, const char **msg)
 		*msg = "a completed expectation needs a known decision";
 		if (!json_object_object_get_ex(o, "decision", &v) ||
 		    !json_object_is_type(v, json_type_string) ||
-		    decision_from_name(json_object_get_string(v), &e->decision))
+		    answer_decision_from_name(json_object_get_string(v), &e->decision))
 			return -1;
 		if (json_object_object_get_ex(o, "source_line_ids", &v)) {
 			*msg = "source_line_ids must be an array of ids";
@@ -376,7 +376,7 @@ describe_expect(const struct eval_case *c, char *out, size_t len)
 			buf_puts(&b, " | ");
 		buf_puts(&b, kind_names[e->kind]);
 		if (e->kind == OUT_COMPLETED)
-			buf_printf(&b, " %s%s%s%s", decision_name(e->decision),
+			buf_printf(&b, " %s%s%s%s", answer_decision_name(e->decision),
 			    e->has_sources ? " [" : "", e->sources,
 			    e->has_sources ? "]" : "");
 		else if (e->kind == OUT_FAILED)
@@ -459,7 +459,7 @@ case_done(void *arg, const struct decide_outcome *o)
 		kind = OUT_COMPLETED;
 		buf_init(&got, sizeof(c->got) - 1);
 		buf_printf(&got, "%s %s [", kind_names[OUT_COMPLETED],
-		    o->has_decision ? decision_name(o->decision) : "?");
+		    o->has_decision ? answer_decision_name(o->decision) : "?");
 		join_sources(o, &got);
 		buf_putc(&got, ']');
 		snprintf(c->got, sizeof(c->got), "%s", buf_str(&got));
@@ -664,7 +664,7 @@ fingerprint_key(const struct config *cfg, struct fingerprint_key *k)
 }
 
 int
-eval_run(const struct config *cfg, const char *model_key,
+cmd_eval_run(const struct config *cfg, const char *model_key,
     const struct eval_options *opts, struct eval_summary *out)
 {
 	static struct fingerprint_key fkey;
@@ -781,7 +781,7 @@ out:
 }
 
 int
-eval_command(const struct config *cfg, const char *model_key, int argc,
+cmd_eval(const struct config *cfg, const char *model_key, int argc,
     char **argv)
 {
 	struct eval_options opts = { PKGDATADIR "/evals/rotations.jsonl", NULL,
@@ -802,5 +802,5 @@ eval_command(const struct config *cfg, const char *model_key, int argc,
 			return 2;
 		}
 	}
-	return eval_run(cfg, model_key, &opts, &s);
+	return cmd_eval_run(cfg, model_key, &opts, &s);
 }

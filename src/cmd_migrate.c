@@ -10,7 +10,7 @@
 #include "buf.h"
 #include "fingerprint.h"
 #include "log.h"
-#include "migrate.h"
+#include "cmd_migrate.h"
 
 #define MIGRATION_MAX_FILES 512
 #define MIGRATION_MAX_BYTES (1024 * 1024)
@@ -270,8 +270,8 @@ out:
 }
 
 int
-migrate_run(PGconn *conn, const char *sql_dir, int dry_run,
-    migrate_list_fn each, void *arg, unsigned *pending, char *err,
+cmd_migrate_run(PGconn *conn, const char *sql_dir, int dry_run,
+    cmd_migrate_list_fn each, void *arg, unsigned *pending, char *err,
     size_t errlen)
 {
 	struct migration *m = NULL;
@@ -332,7 +332,7 @@ out:
  * record, create anything (temporary objects included), create roles, or
  * become the owner. */
 int
-migrate_check_runtime_role(PGconn *conn, char *what, size_t whatlen,
+cmd_migrate_check_runtime_role(PGconn *conn, char *what, size_t whatlen,
     char *err, size_t errlen)
 {
 	PGresult *res;

@@ -1,7 +1,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "decision.h"
+#include "answer.h"
 #include "errors.h"
 #include "provider.h"
 #include "unit.h"
@@ -121,7 +121,7 @@ verify(const char *answer, int age)
 
 	if (parse(answer, &a) != KR_OK)
 		return KR_ERROR__MAX;
-	return decision_verify(&a, &t);
+	return answer_verify(&a, &t);
 }
 
 #define ELIGIBLE_30 "{\"decision\":\"eligible\",\"rotation_window_days\":30," \
@@ -166,7 +166,7 @@ test_verify_without_p7_in_policy(void)
 	struct model_answer a;
 
 	CU_ASSERT_EQUAL_FATAL(parse(ELIGIBLE_30, &a), KR_OK);
-	CU_ASSERT_EQUAL(decision_verify(&a, &t), KR_INVALID_DECISION);
+	CU_ASSERT_EQUAL(answer_verify(&a, &t), KR_INVALID_DECISION);
 }
 
 struct captured {

@@ -1,9 +1,9 @@
-/* decision: parsing the model's structured answer and verifying it against
+/* answer: parsing the model's structured answer and verifying it against
  * policy and trusted records (README, "Architecture"). The model is
  * untrusted: only the enum, the integer and the line ids parsed here travel
  * any further. */
-#ifndef KEYROTA_DECISION_H
-#define KEYROTA_DECISION_H
+#ifndef KEYROTA_ANSWER_H
+#define KEYROTA_ANSWER_H
 
 #include <stddef.h>
 
@@ -46,8 +46,8 @@ struct trusted_context {
 	size_t                    nlines;
 };
 
-const char *decision_name(enum decision d);          /* "eligible", ... */
-int         decision_from_name(const char *s, enum decision *out);
+const char *answer_decision_name(enum decision d);          /* "eligible", ... */
+int         answer_decision_from_name(const char *s, enum decision *out);
 
 /* Parses the answer text: exactly the three fields with their types and
  * ranges. Returns KR_OK or KR_INVALID_DECISION. */
@@ -57,11 +57,11 @@ enum kr_error answer_parse(const char *text, size_t len,
 /* Verifies a parsed answer: every source is a known policy line, P-7 is
  * among them and its window is P-7's (else KR_INVALID_DECISION); eligible
  * with a key older than the window is KR_POLICY_CONFLICT. */
-enum kr_error decision_verify(const struct model_answer *a,
+enum kr_error answer_verify(const struct model_answer *a,
                   const struct trusted_context *t);
 
 /* The policy line with this id, or NULL. */
-const struct policy_line *policy_find(const struct trusted_context *t,
+const struct policy_line *answer_find_policy(const struct trusted_context *t,
                               const char *line_id);
 
 #endif

@@ -7,12 +7,12 @@
 
 #include "config.h"
 #include "db_pool.h"
-#include "decision.h"
+#include "answer.h"
 #include "loop.h"
 #include "prompt.h"
 #include "provider.h"
-#include "provider_check.h"
-#include "trace_store.h"
+#include "cmd_provider_check.h"
+#include "store_traces.h"
 
 #define CHECK_REPORT "The CI deploy key of this service account is stale " \
 	"and should be rotated."
@@ -56,7 +56,7 @@ load_lines(const struct config *cfg, struct policy_line *lines)
 	PGconn *conn = db_connect(cfg->database_url);
 
 	if (conn != NULL && store_prepare(conn) == 0)
-		trace_store_trusted(conn, "acct_00000", lines, POLICY_MAX_LINES,
+		store_traces_trusted(conn, "acct_00000", lines, POLICY_MAX_LINES,
 		    &n, &age);
 	if (conn != NULL)
 		PQfinish(conn);
@@ -74,7 +74,7 @@ load_lines(const struct config *cfg, struct policy_line *lines)
 }
 
 int
-provider_check_run(const struct config *cfg, const char *model_key)
+cmd_provider_check(const struct config *cfg, const char *model_key)
 {
 	static struct policy_line lines[POLICY_MAX_LINES];
 	struct trusted_context t;
@@ -117,7 +117,7 @@ provider_check_run(const struct config *cfg, const char *model_key)
 		goto out;
 	}
 	printf("answered: %s\n", w.response_model[0] ? w.response_model : "?");
-	printf("decision: %s, window %d days, sources", decision_name(
+	printf("decision: %s, window %d days, sources", answer_decision_name(
 	    w.answer.decision), w.answer.rotation_window_days);
 	for (i = 0; i < w.answer.nsources; i++)
 		printf(" %s", w.answer.sources[i]);
@@ -125,7 +125,7 @@ provider_check_run(const struct config *cfg, const char *model_key)
 	t.key_age_days = 0;
 	t.lines = lines;
 	t.nlines = call.nlines;
-	verdict = decision_verify(&w.answer, &t);
+	verdict = answer_verify(&w.answer, &t);
 	printf("\nverified: %s\n", verdict == KR_OK ? "ok" :
 	    kr_error_code(verdict));
 	rc = verdict == KR_OK ? 0 : 1;

@@ -4,7 +4,7 @@
 
 #include <json-c/json.h>
 
-#include "decision.h"
+#include "answer.h"
 #include "json_strict.h"
 
 static const char *const decision_names[DECISION__MAX] = {
@@ -14,13 +14,13 @@ static const char *const decision_names[DECISION__MAX] = {
 };
 
 const char *
-decision_name(enum decision d)
+answer_decision_name(enum decision d)
 {
 	return d < DECISION__MAX ? decision_names[d] : "";
 }
 
 int
-decision_from_name(const char *s, enum decision *out)
+answer_decision_from_name(const char *s, enum decision *out)
 {
 	int i;
 
@@ -60,7 +60,7 @@ parse_object(struct json_object *root, struct model_answer *out)
 	    !json_object_object_get_ex(root, "source_line_ids", &ids))
 		return KR_INVALID_DECISION;
 	if (!json_object_is_type(d, json_type_string) ||
-	    decision_from_name(json_object_get_string(d), &out->decision) != 0)
+	    answer_decision_from_name(json_object_get_string(d), &out->decision) != 0)
 		return KR_INVALID_DECISION;
 	/* An integer: 30, not 30.0, "30" or true. */
 	if (!json_object_is_type(w, json_type_int))
@@ -117,7 +117,7 @@ answer_parse(const char *text, size_t len, struct model_answer *out)
 }
 
 const struct policy_line *
-policy_find(const struct trusted_context *t, const char *line_id)
+answer_find_policy(const struct trusted_context *t, const char *line_id)
 {
 	size_t i;
 
@@ -128,19 +128,19 @@ policy_find(const struct trusted_context *t, const char *line_id)
 }
 
 enum kr_error
-decision_verify(const struct model_answer *a, const struct trusted_context *t)
+answer_verify(const struct model_answer *a, const struct trusted_context *t)
 {
 	const struct policy_line *p7;
 	size_t i;
 	int cites_p7 = 0;
 
 	for (i = 0; i < a->nsources; i++) {
-		if (policy_find(t, a->sources[i]) == NULL)
+		if (answer_find_policy(t, a->sources[i]) == NULL)
 			return KR_INVALID_DECISION;
 		if (strcmp(a->sources[i], POLICY_LINE) == 0)
 			cites_p7 = 1;
 	}
-	p7 = policy_find(t, POLICY_LINE);
+	p7 = answer_find_policy(t, POLICY_LINE);
 	if (!cites_p7 || p7 == NULL ||
 	    a->rotation_window_days != p7->rotation_window_days)
 		return KR_INVALID_DECISION;

@@ -1,12 +1,12 @@
-/* eval: the eval set (evals/rotations.jsonl) run through the decision
+/* cmd_eval: the eval set (evals/rotations.jsonl) run through the decision
  * service, the same code path as POST /rotation/decide: report validation,
  * then decide_start_eval with the configured provider and P-7
  * verification. Each case's key age is its trusted context: the accounts
  * table is never read or written, and the traces are marked as evals
  * (left out of the admin lookup unless asked for). Runs are recorded (eval_runs) so a prompt or
  * model change that regresses a case shows on /admin/evals. */
-#ifndef KEYROTA_EVAL_H
-#define KEYROTA_EVAL_H
+#ifndef KEYROTA_CMD_EVAL_H
+#define KEYROTA_CMD_EVAL_H
 
 #include <stddef.h>
 
@@ -28,11 +28,11 @@ struct eval_summary {
 
 /* Returns 0 when every case that ran passed, 1 when one failed, 2 when the file is
  * malformed (the message names the line), 3 when keyrota could not run. */
-int eval_run(const struct config *cfg, const char *model_key,
+int cmd_eval_run(const struct config *cfg, const char *model_key,
         const struct eval_options *opts, struct eval_summary *out);
 
 /* `keyrota eval [FILE] [--json OUT]` */
-int eval_command(const struct config *cfg, const char *model_key, int argc,
+int cmd_eval(const struct config *cfg, const char *model_key, int argc,
         char **argv);
 
 #endif

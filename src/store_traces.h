@@ -1,16 +1,16 @@
-/* trace_store: the statements a decision runs (a store file, see store.h):
+/* store_traces: the statements a decision runs (a store file, see store.h):
  * start a trace, read it back, load the trusted rows, finish it, reap it.
  * Each call is its own committed statement, so a trace's `running` row is
  * durable before the model is called, and its terminal update applies only
  * to a row that is still running (docs/traces.md). */
-#ifndef KEYROTA_TRACE_STORE_H
-#define KEYROTA_TRACE_STORE_H
+#ifndef KEYROTA_STORE_TRACES_H
+#define KEYROTA_STORE_TRACES_H
 
 #include <stddef.h>
 
 #include <libpq-fe.h>
 
-#include "decision.h"
+#include "answer.h"
 #include "errors.h"
 #include "store.h"
 #include "trace_id.h"
@@ -24,9 +24,9 @@ enum trace_status {
 };
 
 /* "running", "completed", "failed": the stored and the shown name. */
-const char *trace_status_name(enum trace_status s);
+const char *store_traces_status_name(enum trace_status s);
 /* 0 and *out set, or -1 when s names no status. */
-int         trace_status_from_name(const char *s, enum trace_status *out);
+int         store_traces_status_from_name(const char *s, enum trace_status *out);
 
 struct trace_new {
 	const char *trace_id;
@@ -96,20 +96,20 @@ struct trace_row {
 };
 
 /* Prepares this file's statements (for store_prepare). */
-int               trace_store_prepare(PGconn *conn);
+int               store_traces_prepare(PGconn *conn);
 
 /* STORE_CONFLICT when the idempotency key is already taken. */
-enum store_result trace_store_insert_running(PGconn *conn,
+enum store_result store_traces_insert_running(PGconn *conn,
                       const struct trace_new *t);
-enum store_result trace_store_get(PGconn *conn, const char *trace_id,
+enum store_result store_traces_get(PGconn *conn, const char *trace_id,
                       struct trace_row *out);
-enum store_result trace_store_get_by_idempotency_key(PGconn *conn,
+enum store_result store_traces_get_by_idempotency_key(PGconn *conn,
                       const char *key, struct trace_row *out);
 /* Loads the policy lines and the key age of account_id; STORE_NOT_FOUND
  * when the account is unknown (the lines are loaded all the same). With
  * account_id NULL only the lines are loaded (an eval brings its own age),
  * and the result is STORE_NOT_FOUND when they were. */
-enum store_result trace_store_trusted(PGconn *conn, const char *account_id,
+enum store_result store_traces_trusted(PGconn *conn, const char *account_id,
                       struct policy_line *lines, size_t max,
                       size_t *nlines, int *key_age_days);
 /* Ends a running trace with f: STORE_OK when f is stored. When PostgreSQL
@@ -119,18 +119,18 @@ enum store_result trace_store_trusted(PGconn *conn, const char *account_id,
  * STORE_NOT_RUNNING, as when someone else (the reaper) ended it first;
  * either way the caller reads the stored state back. Otherwise a database
  * error (store_failed). */
-enum store_result trace_store_finish(PGconn *conn, const char *trace_id,
+enum store_result store_traces_finish(PGconn *conn, const char *trace_id,
                       const struct trace_finish *f);
 /* Fails as worker_lost, in one statement, every running trace whose
  * deadline_at has passed, and those stored without one that are older
  * than fallback_ms; safe when several keyrota instances run it at once.
  * Returns the number of traces reaped, or -1. */
-long              trace_store_reap(PGconn *conn, unsigned fallback_ms);
+long              store_traces_reap(PGconn *conn, unsigned fallback_ms);
 /* Deletes at most batch finished traces and batch eval runs older than
  * days, oldest first, skipping rows another session holds (README, "Trace
  * retention"). Returns 0 with the counts, or -1 (logged; a database
  * without keyrota_expire says to run keyrota migrate). */
-int               trace_store_expire(PGconn *conn, unsigned days,
+int               store_traces_expire(PGconn *conn, unsigned days,
                       unsigned batch, long *traces, long *eval_runs);
 
 #endif

@@ -7,7 +7,7 @@
 #include "config.h"
 #include "log.h"
 #include "store.h"
-#include "trace_store.h"
+#include "store_traces.h"
 
 #define TRACE_COLUMNS \
 	"trace_id, account_id, status, coalesce(decision, ''), " \
@@ -39,7 +39,7 @@ enum stmt {
 };
 
 /* Statuses and error codes are parameters: their names are those of
- * trace_status_name and the error table, nowhere else. */
+ * store_traces_status_name and the error table, nowhere else. */
 static const struct store_stmt stmts[STMT__MAX] = {
 	/* deadline_at is taken from the database's clock, as every reaper
 	 * compares it with that clock. */
@@ -86,13 +86,13 @@ static const char *const status_names[TRACE_STATUS__MAX] = {
 };
 
 const char *
-trace_status_name(enum trace_status s)
+store_traces_status_name(enum trace_status s)
 {
 	return s < TRACE_STATUS__MAX ? status_names[s] : "running";
 }
 
 int
-trace_status_from_name(const char *s, enum trace_status *out)
+store_traces_status_from_name(const char *s, enum trace_status *out)
 {
 	int i = store_name_index(status_names, TRACE_STATUS__MAX, s);
 
@@ -102,7 +102,7 @@ trace_status_from_name(const char *s, enum trace_status *out)
 }
 
 int
-trace_store_prepare(PGconn *conn)
+store_traces_prepare(PGconn *conn)
 {
 	return store_prepare_table(conn, stmts, STMT__MAX);
 }
@@ -137,9 +137,9 @@ read_row(const PGresult *res, int row, struct trace_row *t)
 	/* The names become enums here, once. The CHECK constraints admit
 	 * no others; a failed trace with an unknown code reads as
 	 * internal_error. */
-	if (trace_status_from_name(PQgetvalue(res, row, c++), &t->status) != 0)
+	if (store_traces_status_from_name(PQgetvalue(res, row, c++), &t->status) != 0)
 		t->status = TRACE_RUNNING;
-	t->has_decision = t->status == TRACE_COMPLETED && decision_from_name(
+	t->has_decision = t->status == TRACE_COMPLETED && answer_decision_from_name(
 	    PQgetvalue(res, row, c++), &t->decision) == 0;
 	if (t->status != TRACE_COMPLETED)
 		c++;
@@ -149,7 +149,7 @@ read_row(const PGresult *res, int row, struct trace_row *t)
 	if (t->status == TRACE_FAILED &&
 	    (t->error = kr_error_from_code(code)) == KR_ERROR__MAX)
 		t->error = KR_INTERNAL_ERROR;
-	t->has_model_decision = decision_from_name(PQgetvalue(res, row, c++),
+	t->has_model_decision = answer_decision_from_name(PQgetvalue(res, row, c++),
 	    &t->model_decision) == 0;
 	store_text(t->prompt_version, sizeof(t->prompt_version), res, row, c++);
 	store_text(t->provider, sizeof(t->provider), res, row, c++);
@@ -190,20 +190,20 @@ get_one(PGconn *conn, enum stmt s, const char *key, struct trace_row *out)
 }
 
 enum store_result
-trace_store_get(PGconn *conn, const char *trace_id, struct trace_row *out)
+store_traces_get(PGconn *conn, const char *trace_id, struct trace_row *out)
 {
 	return get_one(conn, STMT_GET, trace_id, out);
 }
 
 enum store_result
-trace_store_get_by_idempotency_key(PGconn *conn, const char *key,
+store_traces_get_by_idempotency_key(PGconn *conn, const char *key,
     struct trace_row *out)
 {
 	return get_one(conn, STMT_GET_BY_IDEMPOTENCY_KEY, key, out);
 }
 
 enum store_result
-trace_store_insert_running(PGconn *conn, const struct trace_new *t)
+store_traces_insert_running(PGconn *conn, const struct trace_new *t)
 {
 	char deadline[16];
 	const char *params[11] = { t->trace_id, t->account_id,
@@ -223,7 +223,7 @@ trace_store_insert_running(PGconn *conn, const struct trace_new *t)
 		/* A retried insert that had committed is ours, not a clash. */
 		if ((row = malloc(sizeof(*row))) == NULL)
 			return STORE_UNAVAILABLE;
-		if (trace_store_get(conn, t->trace_id, row) == STORE_OK)
+		if (store_traces_get(conn, t->trace_id, row) == STORE_OK)
 			r = STORE_OK;
 		free(row);
 	}
@@ -231,7 +231,7 @@ trace_store_insert_running(PGconn *conn, const struct trace_new *t)
 }
 
 enum store_result
-trace_store_trusted(PGconn *conn, const char *account_id,
+store_traces_trusted(PGconn *conn, const char *account_id,
     struct policy_line *lines, size_t max, size_t *nlines, int *key_age_days)
 {
 	const char *params[1] = { account_id };
@@ -284,7 +284,7 @@ sources_literal(const struct model_answer *a, char *out, size_t outlen)
 }
 
 enum store_result
-trace_store_finish(PGconn *conn, const char *trace_id,
+store_traces_finish(PGconn *conn, const char *trace_id,
     const struct trace_finish *f)
 {
 	char window[16], sources[DECISION_MAX_SOURCES * (POLICY_ID_MAX + 1) + 4];
@@ -304,13 +304,13 @@ trace_store_finish(PGconn *conn, const char *trace_id,
 		sources_literal(f->answer, sources, sizeof(sources));
 	}
 	params[0] = trace_id;
-	params[1] = trace_status_name(completed ? TRACE_COMPLETED :
+	params[1] = store_traces_status_name(completed ? TRACE_COMPLETED :
 	    TRACE_FAILED);
-	params[2] = completed ? decision_name(f->answer->decision) : NULL;
+	params[2] = completed ? answer_decision_name(f->answer->decision) : NULL;
 	params[3] = completed ? window : NULL;
 	params[4] = completed ? sources : NULL;
 	params[5] = completed ? NULL : kr_error_code(f->error);
-	params[6] = f->has_model_decision ? decision_name(f->model_decision) :
+	params[6] = f->has_model_decision ? answer_decision_name(f->model_decision) :
 	    NULL;
 	params[7] = f->response_model && *f->response_model ?
 	    f->response_model : NULL;
@@ -321,14 +321,14 @@ trace_store_finish(PGconn *conn, const char *trace_id,
 	params[11] = f->input_tokens >= 0 ? in_tok : NULL;
 	params[12] = f->output_tokens >= 0 ? out_tok : NULL;
 	params[13] = latency;
-	params[14] = trace_status_name(TRACE_RUNNING);
+	params[14] = store_traces_status_name(TRACE_RUNNING);
 	r = store_exec(conn, &stmts[STMT_FINISH], params, &res);
 	if (r == STORE_DATA_ERROR || r == STORE_CONFLICT) {
 		/* The trace still ends, as internal_error, with only the
 		 * values keyrota made itself. */
 		log_error("trace %s: its outcome could not be stored; failing "
 		    "it as internal_error", trace_id);
-		params[1] = trace_status_name(TRACE_FAILED);
+		params[1] = store_traces_status_name(TRACE_FAILED);
 		params[2] = params[3] = params[4] = NULL;
 		params[5] = kr_error_code(KR_INTERNAL_ERROR);
 		params[7] = params[8] = params[9] = NULL;
@@ -343,11 +343,11 @@ trace_store_finish(PGconn *conn, const char *trace_id,
 }
 
 long
-trace_store_reap(PGconn *conn, unsigned fallback_ms)
+store_traces_reap(PGconn *conn, unsigned fallback_ms)
 {
 	char ms[16];
-	const char *params[4] = { ms, trace_status_name(TRACE_FAILED),
-	    kr_error_code(KR_WORKER_LOST), trace_status_name(TRACE_RUNNING) };
+	const char *params[4] = { ms, store_traces_status_name(TRACE_FAILED),
+	    kr_error_code(KR_WORKER_LOST), store_traces_status_name(TRACE_RUNNING) };
 	PGresult *res;
 	char *end;
 	long n = -1;
@@ -370,7 +370,7 @@ trace_store_reap(PGconn *conn, unsigned fallback_ms)
 	"now() - make_interval(days => $1::int), $2::int)"
 
 int
-trace_store_expire(PGconn *conn, unsigned days, unsigned batch,
+store_traces_expire(PGconn *conn, unsigned days, unsigned batch,
     long *traces, long *eval_runs)
 {
 	char d[16], b[16];

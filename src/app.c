@@ -1,4 +1,4 @@
-/* routes: the route table of keyrota and the dispatch around it. */
+/* app: the route table of keyrota and the dispatch around it. */
 #include "autoconfig.h"
 
 #include <stdio.h>
