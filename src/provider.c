@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "config.h"
 #include "provider.h"
@@ -30,6 +31,43 @@ provider_result_init(struct provider_result *r)
 	memset(r, 0, sizeof(*r));
 	r->input_tokens = -1;
 	r->output_tokens = -1;
+}
+
+static long long
+wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+void
+provider_attempt_begin(struct provider_result *r)
+{
+	struct provider_attempt *a;
+
+	if (r->nlog >= PROVIDER_ATTEMPTS_MAX)
+		return;
+	a = &r->log[r->nlog++];
+	memset(a, 0, sizeof(*a));
+	a->start_ns = wall_ns();
+	a->end_ns = a->start_ns;
+	a->error = KR_INTERNAL_ERROR;      /* until the call ends */
+}
+
+void
+provider_attempt_end(struct provider_result *r, long http_status,
+    enum kr_error error)
+{
+	struct provider_attempt *a;
+
+	if (r->nlog == 0)
+		return;
+	a = &r->log[r->nlog - 1];
+	a->end_ns = wall_ns();
+	a->http_status = http_status;
+	a->error = error;
 }
 
 void

@@ -24,6 +24,18 @@ struct provider_call {
 	size_t                    nlines;
 };
 
+/* One model call within a decision, kept so telemetry can show retries
+ * (docs/telemetry.md). Times are wall-clock nanoseconds since the epoch. */
+struct provider_attempt {
+	long long      start_ns;
+	long long      end_ns;
+	long           http_status;      /* 0: no HTTP response */
+	enum kr_error  error;            /* KR_OK: this call gave the answer */
+};
+
+/* At least KEYROTA_MODEL_MAX_ATTEMPTS' upper bound (config.c). */
+#define PROVIDER_ATTEMPTS_MAX 10
+
 struct provider_result {
 	enum kr_error  error;            /* KR_OK: text holds the answer */
 	char          *text;             /* owned by the result; may be NULL */
@@ -34,7 +46,15 @@ struct provider_result {
 	unsigned       attempts;
 	long           input_tokens;     /* -1 when unknown */
 	long           output_tokens;
+	struct provider_attempt log[PROVIDER_ATTEMPTS_MAX];
+	unsigned       nlog;             /* entries used in log */
 };
+
+/* Opens the next entry of r->log (none past PROVIDER_ATTEMPTS_MAX) and
+ * closes it; a provider calls them around each model call. */
+void provider_attempt_begin(struct provider_result *r);
+void provider_attempt_end(struct provider_result *r, long http_status,
+         enum kr_error error);
 
 typedef void (*provider_done_fn)(void *ctx, struct provider_result *res);
 

@@ -59,6 +59,7 @@ fixture_finish(void *arg)
 {
 	struct fixture_job *job = arg;
 
+	provider_attempt_end(&job->result, 0, job->result.error);
 	job->done(job->ctx, &job->result);
 	provider_result_free(&job->result);
 	free(job);
@@ -82,6 +83,7 @@ fixture_decide(struct provider *p, const struct provider_call *call,
 		return;
 	}
 	provider_result_init(&job->result);
+	provider_attempt_begin(&job->result);
 	job->done = done;
 	job->ctx = ctx;
 	for (i = 0; i < call->nlines; i++)

@@ -192,16 +192,19 @@ transfer_done(void *arg, CURL *easy, CURLcode rc)
 	curl_easy_getinfo(job->easy, CURLINFO_RESPONSE_CODE, &status);
 
 	if (rc == CURLE_OK && status == 200) {
+		provider_attempt_end(&job->result, status, KR_OK);
 		openai_parse_response(buf_str(&job->response), job->response.len,
 		    &job->result);
 		job_finish(job, KR_OK);
 		return;
 	}
 	if (rc == CURLE_WRITE_ERROR && job->oversized) {
+		provider_attempt_end(&job->result, status, KR_INVALID_DECISION);
 		job_finish(job, KR_INVALID_DECISION);
 		return;
 	}
 	if (rc == CURLE_ABORTED_BY_CALLBACK) {     /* the loop is stopping */
+		provider_attempt_end(&job->result, 0, KR_PROVIDER_UNAVAILABLE);
 		job_finish(job, KR_PROVIDER_UNAVAILABLE);
 		return;
 	}
@@ -221,6 +224,8 @@ transfer_done(void *arg, CURL *easy, CURLcode rc)
 	    rc == CURLE_OK ? "bad status" : curl_easy_strerror(rc), status);
 
 	plan = retry_plan(&ao, jitter());
+	provider_attempt_end(&job->result, rc == CURLE_OK ? status : 0,
+	    plan.error);
 	if (plan.retry && loop_after(job->o->loop, (unsigned)plan.wait_ms,
 	    start_attempt, job) == 0)
 		return;
@@ -245,6 +250,7 @@ start_attempt(void *arg)
 	if (job->attempt > 0)
 		curl_easy_reset(job->easy);
 	job->attempt++;
+	provider_attempt_begin(&job->result);
 	buf_reset(&job->response);
 	job->oversized = 0;
 	job->retry_after_ms = -1;
