@@ -10,11 +10,16 @@
 #include "store_evals.h"
 #include "store_traces.h"
 
-enum stmt { STMT_PING, STMT_NOW, STMT__MAX };
+enum stmt {
+	STMT_PING, STMT_NOW, STMT_BEGIN, STMT_COMMIT, STMT_ROLLBACK, STMT__MAX
+};
 
 static const struct store_stmt stmts[STMT__MAX] = {
 	[STMT_PING] = { "ping", 0, "SELECT 1" },
 	[STMT_NOW] = { "now", 0, "SELECT now()::text" },
+	[STMT_BEGIN] = { "begin", 0, "BEGIN" },
+	[STMT_COMMIT] = { "commit", 0, "COMMIT" },
+	[STMT_ROLLBACK] = { "rollback", 0, "ROLLBACK" },
 };
 
 int
@@ -158,6 +163,22 @@ store_now(PGconn *conn, char *out, size_t outlen)
 
 	if (r == STORE_OK)
 		store_text(out, outlen, res, 0, 0);
+	PQclear(res);
+	return r;
+}
+
+enum store_result
+store_transaction(PGconn *conn, enum store_txn t)
+{
+	static const enum stmt stmt_of[] = {
+		[STORE_BEGIN] = STMT_BEGIN,
+		[STORE_COMMIT] = STMT_COMMIT,
+		[STORE_ROLLBACK] = STMT_ROLLBACK,
+	};
+	PGresult *res;
+	enum store_result r;
+
+	r = store_exec(conn, &stmts[stmt_of[t]], NULL, &res);
 	PQclear(res);
 	return r;
 }

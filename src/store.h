@@ -60,6 +60,10 @@ int               store_bool(const PGresult *res, int row, int col);
 int               store_name_index(const char *const *names, int n,
                       const char *s);
 
+/* Transaction control for a store file whose write spans statements. */
+enum store_txn { STORE_BEGIN, STORE_COMMIT, STORE_ROLLBACK };
+enum store_result store_transaction(PGconn *conn, enum store_txn t);
+
 /* SELECT 1: the database answers (readiness). */
 enum store_result store_ping(PGconn *conn);
 /* The database's clock as text, for values stored as timestamptz. */

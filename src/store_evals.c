@@ -61,19 +61,6 @@ store_evals_prepare(PGconn *conn)
 	return store_prepare_table(conn, stmts, STMT__MAX);
 }
 
-/* BEGIN, COMMIT or ROLLBACK. */
-static int
-transaction(PGconn *conn, const char *verb)
-{
-	PGresult *res = PQexec(conn, verb);
-	int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-
-	if (!ok)
-		log_error("%s: %s", verb, PQerrorMessage(conn));
-	PQclear(res);
-	return ok;
-}
-
 enum store_result
 store_evals_record(PGconn *conn, const struct eval_run_row *run,
     const char *started_at, const struct eval_case_row *cases, size_t n)
@@ -84,9 +71,8 @@ store_evals_record(PGconn *conn, const struct eval_run_row *run,
 	PGresult *res;
 	size_t i;
 
-	if (!transaction(conn, "BEGIN"))
-		return PQstatus(conn) != CONNECTION_OK ? STORE_RETRY :
-		    STORE_UNAVAILABLE;
+	if ((r = store_transaction(conn, STORE_BEGIN)) != STORE_OK)
+		return r;
 	snprintf(npass, sizeof(npass), "%ld", run->passed);
 	snprintf(nfail, sizeof(nfail), "%ld", run->failed);
 	p[0] = run->run_id;
@@ -112,11 +98,10 @@ store_evals_record(PGconn *conn, const struct eval_run_row *run,
 		r = store_exec(conn, &stmts[STMT_INSERT_CASE], p, &res);
 		PQclear(res);
 	}
-	if (r == STORE_OK && !transaction(conn, "COMMIT"))
-		r = PQstatus(conn) != CONNECTION_OK ? STORE_RETRY :
-		    STORE_UNAVAILABLE;
-	else if (r != STORE_OK)
-		transaction(conn, "ROLLBACK");
+	if (r == STORE_OK)
+		r = store_transaction(conn, STORE_COMMIT);
+	else
+		(void)store_transaction(conn, STORE_ROLLBACK);
 	return r;
 }
 
