@@ -249,9 +249,9 @@ test_errors_table(void)
 }
 
 void
-suite_decision(void)
+suite_answer(void)
 {
-	CU_pSuite s = CU_add_suite("decision", NULL, NULL);
+	CU_pSuite s = CU_add_suite("answer", NULL, NULL);
 
 	ADD_TEST(s, test_answer_valid);
 	ADD_TEST(s, test_answer_malformed_shapes);

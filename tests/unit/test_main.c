@@ -13,12 +13,13 @@ main(int argc, char **argv)
 
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 1;
+	suite_admin_filter();
 	suite_buf();
 	suite_config();
 	suite_export();
 	suite_facts();
 	suite_csrf();
-	suite_decision();
+	suite_answer();
 	suite_fingerprint();
 	suite_form();
 	suite_listener();
