@@ -11,24 +11,10 @@
 #include "errors.h"
 #include "health.h"
 #include "metrics.h"
+#include "metrics_page.h"
 #include "pages.h"
 #include "http.h"
 #include "router.h"
-
-/* GET /metrics: nginx serves it to loopback only. */
-static enum handler_result
-metrics(struct app *app, struct http_request *req)
-{
-	struct buf out;
-
-	(void)app;
-	buf_init(&out, 256 * 1024);
-	metrics_render(&out);
-	http_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8",
-	    "Cache-Control: no-store\r\n", buf_str(&out), out.len);
-	buf_free(&out);
-	return HANDLER_ANSWERED;
-}
 
 /* JSON clients get the API, browsers the pages. */
 static enum handler_result
@@ -51,7 +37,7 @@ static const struct route routes[] = {
 	{ "GET",  "/", BODY_NONE, pages_index },
 	{ "GET",  "/healthz", BODY_NONE, health_live },
 	{ "GET",  "/readyz",  BODY_NONE, health_ready },
-	{ "GET",  "/metrics", BODY_NONE, metrics },
+	{ "GET",  "/metrics", BODY_NONE, metrics_page_get },
 	{ "POST", "/rotation/decide", BODY_JSON | BODY_FORM, decide },
 	{ "GET",  "/rotation/traces/{trace_id}", BODY_NONE, trace },
 	{ "GET",  "/admin/traces", BODY_NONE, admin_list },

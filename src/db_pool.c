@@ -505,3 +505,20 @@ db_pool_run(struct db_pool *pool, long long deadline_ms, int flags,
 		gate_leave(pool);
 	return r;
 }
+
+void
+db_pool_counts(struct db_pool *pool, unsigned *idle, unsigned *in_use,
+    unsigned *size)
+{
+	unsigned i;
+
+	*idle = *in_use = 0;
+	pthread_mutex_lock(&pool->lock);
+	for (i = 0; i < pool->size; i++)
+		if (pool->slots[i].state == SLOT_IDLE)
+			(*idle)++;
+		else if (pool->slots[i].state != SLOT_EMPTY)
+			(*in_use)++;
+	*size = pool->size;
+	pthread_mutex_unlock(&pool->lock);
+}

@@ -76,6 +76,10 @@ typedef int (*db_op_fn)(PGconn *conn, void *arg);
 enum db_run_result db_pool_run(struct db_pool *pool, long long deadline_ms,
                     int flags, db_op_fn op, void *arg);
 
+/* The pool's connections now: idle, and in use or being opened. */
+void            db_pool_counts(struct db_pool *pool, unsigned *idle,
+                    unsigned *in_use, unsigned *size);
+
 /* Opens one connection outside any pool (migrate, check). */
 PGconn         *db_connect(const char *conninfo);
 

@@ -43,7 +43,6 @@ struct decide_job {
 	char                    digest[65];
 	struct trace_new        tn;
 	struct timespec         started;
-	struct timespec         provider_started;
 	long long               start_by_ms;     /* the start step's deadline */
 	long long               answer_by_ms;    /* the client's answer */
 	long long               deadline_ms;     /* the trace's deadline */
@@ -325,7 +324,7 @@ provider_done(void *arg, struct provider_result *res)
 	f->input_tokens = res->input_tokens;
 	f->output_tokens = res->output_tokens;
 
-	metrics_provider(clock_since_ms(&job->provider_started), res->attempts);
+	metrics_provider(res);
 	e = res->error;
 	if (e == KR_OK)
 		e = answer_parse(res->text, res->text_len, &job->answer);
@@ -440,7 +439,6 @@ start_step(void *arg)
 	job->call.item = job->report.item;
 	job->call.lines = job->policy->lines;
 	job->call.nlines = job->policy->n;
-	clock_gettime(CLOCK_MONOTONIC, &job->provider_started);
 	job->model_called = 1;
 	provider_decide(app->provider, &job->call, provider_done, job);
 }

@@ -4,30 +4,48 @@
  * creates before it forks, so every worker (and every replacement of a
  * worker) adds to the same numbers with atomic operations, and any worker
  * can render them for GET /metrics. Without metrics_init (tests, CLI
- * commands) every call is a no-op. */
+ * commands) every call is a no-op. The families, their types and labels
+ * are listed in the README, "Metrics". */
 #ifndef KEYROTA_METRICS_H
 #define KEYROTA_METRICS_H
 
 #include "buf.h"
 #include "answer.h"
 #include "errors.h"
+#include "provider.h"
 #include "store_traces.h"
 
 #define METRICS_MAX_ROUTES 16
+/* keyrota_eval_last_run_* is read from the database at most this often. */
+#define METRICS_EVAL_REFRESH_S 30
+
+/* What keyrota_build_info and the provider families are labelled with:
+ * one provider and model per instance, from its configuration. */
+struct metrics_info {
+	const char *version;
+	const char *prompt_version;
+	const char *provider;
+	const char *model;
+};
 
 /* Names the routes (by index; index -1 is "unmatched") and maps the shared
- * counters. Returns 0, or -1 when the mapping fails. */
+ * counters. Called in the supervisor, whose pid it records for the
+ * process_* families. Returns 0, or -1 when the mapping fails. */
 int  metrics_init(const char *const *route_names, int nroutes);
 
-void metrics_request(int route_index, int status);
+/* A response was written: its route, method, status and the seconds from
+ * accept to the response handed to nginx. */
+void metrics_request(int route_index, const char *method, int status,
+         double seconds);
 /* A trace reached a terminal state. */
 void metrics_decision(enum trace_status status, int has_decision,
          enum decision decision, enum kr_error error);
 /* The reaper failed n running traces as worker_lost: they count in
  * keyrota_decisions_total like any other terminal trace. */
 void metrics_reaped(long n);
-/* One provider call finished: its latency and attempts. */
-void metrics_provider(long latency_ms, unsigned attempts);
+/* A decision's model calls ended: each attempt of res->log by its error
+ * and duration, the retries among them, and the tokens used. */
+void metrics_provider(const struct provider_result *res);
 void metrics_in_flight(int delta);
 /* Decisions in flight in every worker now (0 without metrics_init). */
 long metrics_decisions_in_flight(void);
@@ -36,6 +54,12 @@ long metrics_decisions_in_flight(void);
  * a worker that died never finishes those decisions. */
 void metrics_process_start(int pid);
 void metrics_process_gone(int pid);
+/* This worker's database pool now: its connections idle and in use (or
+ * being opened), and its size. keyrota_db_pool_* sums the live workers. */
+void metrics_db_pool(unsigned idle, unsigned in_use, unsigned size);
+/* The calling process (supervisor or worker) counts its open descriptors
+ * for process_open_fds; each calls it on its periodic tick. */
+void metrics_self_sample(void);
 /* Admission (README, "Under load"). Takes one of the instance's cap
  * decisions in flight (this process's share included) and returns 0, or
  * returns -1 when cap are in flight already; cap 0 admits everything.
@@ -60,7 +84,16 @@ void metrics_db_connect_failure(void);
 /* Rows the retention purge deleted. */
 void metrics_expired(long traces, long eval_runs);
 
+/* True for one caller per METRICS_EVAL_REFRESH_S in the whole instance:
+ * that caller reads the newest eval run and reports it with
+ * metrics_eval_last_run (or not at all when the database is down; the
+ * next try is a period later). */
+int  metrics_eval_refresh_due(void);
+/* The newest eval run: its passed and failed cases and when it started
+ * (seconds since the epoch). */
+void metrics_eval_last_run(long passed, long failed, long long started_s);
+
 /* The Prometheus text exposition (format 0.0.4). */
-void metrics_render(struct buf *out);
+void metrics_render(struct buf *out, const struct metrics_info *info);
 
 #endif

@@ -14,6 +14,7 @@ enum stmt {
 	STMT_RUN,
 	STMT_CASES,
 	STMT_FRESHNESS,
+	STMT_LAST_RUN,
 	STMT__MAX
 };
 
@@ -53,6 +54,9 @@ static const struct store_stmt stmts[STMT__MAX] = {
 	[STMT_FRESHNESS] = { "evals_freshness", 2,
 	    "SELECT passed, failed, started_at > now() - $2::interval "
 	    "FROM eval_runs WHERE run_id = $1" },
+	[STMT_LAST_RUN] = { "evals_last_run", 0,
+	    "SELECT passed, failed, extract(epoch FROM started_at)::bigint "
+	    "FROM eval_runs ORDER BY started_at DESC, run_id DESC LIMIT 1" },
 };
 
 int
@@ -211,6 +215,26 @@ store_evals_freshness(PGconn *conn, const char *run_id, const char *max_age,
 		*passed = store_long(res, 0, 0);
 		*failed = store_long(res, 0, 1);
 		*recent = store_bool(res, 0, 2);
+	} else
+		r = STORE_NOT_FOUND;
+	PQclear(res);
+	return r;
+}
+
+enum store_result
+store_evals_last_run(PGconn *conn, long *passed, long *failed,
+    long long *started_s)
+{
+	enum store_result r;
+	PGresult *res;
+
+	if ((r = store_exec(conn, &stmts[STMT_LAST_RUN], NULL, &res)) !=
+	    STORE_OK)
+		return r;
+	if (PQntuples(res) == 1) {
+		*passed = store_long(res, 0, 0);
+		*failed = store_long(res, 0, 1);
+		*started_s = store_long(res, 0, 2);
 	} else
 		r = STORE_NOT_FOUND;
 	PQclear(res);

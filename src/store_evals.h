@@ -68,5 +68,9 @@ enum store_result store_evals_cases(PGconn *conn, const char *run_id,
 enum store_result store_evals_freshness(PGconn *conn, const char *run_id,
                       const char *max_age, long *passed, long *failed,
                       int *recent);
+/* For /metrics: the newest run's counts and when it started (seconds
+ * since the epoch); STORE_NOT_FOUND when there is none. */
+enum store_result store_evals_last_run(PGconn *conn, long *passed,
+                      long *failed, long long *started_s);
 
 #endif

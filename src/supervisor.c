@@ -329,6 +329,7 @@ supervisor_run(const struct config *cfg, struct worker_secrets *sec,
 			break;
 		}
 		reap(&p, 0);
+		metrics_self_sample();
 		if (sig == SIGHUP)
 			reload(&p);
 		if (sig == SUPERVISOR_RECYCLE_SIGNAL)

@@ -227,6 +227,7 @@ static void
 worker_wait(struct worker *w)
 {
 	struct timespec tick = { 0, 200 * 1000 * 1000 };
+	unsigned idle, in_use, size;
 	sigset_t set;
 	int sig;
 
@@ -235,6 +236,10 @@ worker_wait(struct worker *w)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
 	for (;;) {
+		/* keyrota_db_pool_connections, a tick old at most. */
+		db_pool_counts(w->app.db, &idle, &in_use, &size);
+		metrics_db_pool(idle, in_use, size);
+		metrics_self_sample();
 		sig = sigtimedwait(&set, NULL, &tick);
 		if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {
 			log_info("worker draining on signal %d", sig);

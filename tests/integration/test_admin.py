@@ -285,16 +285,19 @@ def metrics_count_known_traffic():
     check(after.headers["content-type"].startswith("text/plain; version=0.0.4"), after.headers)
     a, b = after.text, before
     # Before, a counter not yet used may be absent (0); after, it must be there.
-    eq(metric(a, "keyrota_decisions_total", status="completed", decision="eligible") -
-       metric(b, "keyrota_decisions_total", 0, status="completed", decision="eligible"), 2)
-    eq(metric(a, "keyrota_decisions_total", status="failed", error_code="policy_conflict") -
-       metric(b, "keyrota_decisions_total", 0, status="failed", error_code="policy_conflict"), 1)
-    eq(metric(a, "keyrota_http_requests_total", route="/rotation/decide", status="200") -
-       metric(b, "keyrota_http_requests_total", 0, route="/rotation/decide", status="200"), 3)
-    eq(metric(a, "keyrota_http_requests_total", route="unmatched", status="404") -
-       metric(b, "keyrota_http_requests_total", 0, route="unmatched", status="404"), 1)
-    eq(metric(a, "keyrota_provider_latency_seconds_count") -
-       metric(b, "keyrota_provider_latency_seconds_count", 0), 3)
+    eq(metric(a, "keyrota_decisions_total", outcome="eligible", error_type="none") -
+       metric(b, "keyrota_decisions_total", 0, outcome="eligible", error_type="none"), 2)
+    eq(metric(a, "keyrota_decisions_total", outcome="failed", error_type="policy_conflict") -
+       metric(b, "keyrota_decisions_total", 0, outcome="failed", error_type="policy_conflict"), 1)
+    eq(metric(a, "keyrota_http_requests_total", route="/rotation/decide", method="POST",
+              code="200") -
+       metric(b, "keyrota_http_requests_total", 0, route="/rotation/decide", method="POST",
+              code="200"), 3)
+    eq(metric(a, "keyrota_http_requests_total", route="unmatched", method="GET", code="404") -
+       metric(b, "keyrota_http_requests_total", 0, route="unmatched", method="GET",
+              code="404"), 1)
+    eq(metric(a, "keyrota_provider_attempts_total", error_type="none") -
+       metric(b, "keyrota_provider_attempts_total", 0, error_type="none"), 3)
     eq(metric(a, "keyrota_decisions_in_flight"), 0)
 
 

@@ -22,11 +22,12 @@ def decide(body, headers=None, timeout=30):
 
 
 def provider_calls():
-    """Model calls keyrota made, all workers together (/metrics)."""
-    for line in get("/metrics").text.splitlines():
-        if line.startswith("keyrota_provider_latency_seconds_count "):
-            return int(float(line.split()[1]))
-    raise AssertionError("no keyrota_provider_latency_seconds_count in /metrics")
+    """Model calls keyrota made, all workers together (/metrics): the
+    attempts of every error type."""
+    lines = [line for line in get("/metrics").text.splitlines()
+             if line.startswith("keyrota_provider_attempts_total{")]
+    check(lines, "no keyrota_provider_attempts_total in /metrics")
+    return sum(int(float(line.rsplit(" ", 1)[1])) for line in lines)
 
 
 def trace_count():

@@ -398,8 +398,8 @@ def request_port(port, method, path):
 
 def worker_lost_count(sock):
     out = fcgi_get(sock, "/metrics").decode("utf-8", "replace")
-    m = re.search(r'keyrota_decisions_total\{status="failed",decision="",'
-                  r'error_code="worker_lost"\} (\d+)', out)
+    m = re.search(r'keyrota_decisions_total\{outcome="failed",'
+                  r'error_type="worker_lost"\} (\d+)', out)
     check(m is not None, "no worker_lost counter in /metrics:\n" + out[:500])
     return int(m.group(1))
 

@@ -65,7 +65,7 @@ def metric(name, labels=""):
 
 
 def refused(code):
-    return metric("keyrota_admission_refused_total", '{error_code="%s"}' % code)
+    return metric("keyrota_admission_refused_total", '{error_type="%s"}' % code)
 
 
 def traces():
@@ -73,7 +73,9 @@ def traces():
 
 
 def provider_calls():
-    return metric("keyrota_provider_latency_seconds_count")
+    """Model calls (attempts) of every error type."""
+    return sum(float(line.rsplit(" ", 1)[1]) for line in get("/metrics").text.splitlines()
+               if line.startswith("keyrota_provider_attempts_total{"))
 
 
 def retry_after(r):
