@@ -6,6 +6,8 @@ and the counters moved exactly as known traffic moves them: decisions
 completed, failed and refused, a retried model call, tokens."""
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,6 +28,7 @@ from harness import (BINARY, ROOT, VAR, check, eq, get, request, restart_keyrota
                      runtime_database_url, start_fake_model, stop_fake_model, supervisor_pid,
                      test, wait_for, worker_pids)
 
+RULES_DIR = os.path.join(ROOT, "contrib", "prometheus")
 STALE = "The CI deploy key for this service account is stale."
 # A model name with every character the text format escapes in a label.
 MODEL = 'gpt-"odd"\\name'
@@ -268,3 +271,31 @@ def every_family_parses_and_moves_with_known_traffic():
           "CPU never goes back")
     started = value(after, "process_start_time_seconds")
     check(time.time() - 120 < started <= time.time() + 1, "started just now: %r" % started)
+
+
+def promtool(*args):
+    """Debian's promtool: installed, or unpacked by scripts/stack test-deps."""
+    path = shutil.which("promtool") or os.path.join(ROOT, "build-tools", "promtool")
+    check(os.access(path, os.X_OK), "no promtool (scripts/stack test-deps unpacks one)")
+    return subprocess.run([path] + list(args), cwd=RULES_DIR, capture_output=True, text=True,
+                          timeout=60)
+
+
+@test
+def the_example_alert_rules_pass_promtool_and_name_only_real_families():
+    out = promtool("check", "rules", "keyrota-alerts.yml")
+    eq(out.returncode, 0, out.stdout + out.stderr)
+    check("SUCCESS" in out.stdout, out.stdout)
+    # The rules fire (and stay quiet) as keyrota-alerts.test.yml says.
+    out = promtool("test", "rules", "keyrota-alerts.test.yml")
+    eq(out.returncode, 0, out.stdout + out.stderr)
+    # Every series the rules and their tests name is one /metrics has
+    # (up is Prometheus's own, per scrape target).
+    names = set()
+    for f in ("keyrota-alerts.yml", "keyrota-alerts.test.yml"):
+        with open(os.path.join(RULES_DIR, f)) as fh:
+            names |= set(re.findall(r"\b((?:keyrota|process)_[a-z_]+)", fh.read()))
+    check(len(names) >= 10, "the rules name families: %r" % sorted(names))
+    for name in sorted(names):
+        family = re.sub(r"_(total|bucket|sum|count)$", "", name)
+        check(family in FAMILIES, "the rules name %s, which /metrics does not have" % name)
