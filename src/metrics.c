@@ -38,12 +38,14 @@ static const enum kr_error admission_errors[] = { KR_OVERLOADED,
 
 #define MAX_PROCS    1024    /* workers, retiring ones included */
 
-/* A histogram's cumulative buckets ("le"), then +Inf (= count) and the
- * sum in nanoseconds. */
+/* A histogram as observations per bucket (one bucket each, the last one
+ * past every bound), summed into the cumulative "le" series when rendered:
+ * a scrape racing an observation still reads buckets that never go down
+ * and a +Inf that equals the count. The sum is in nanoseconds. */
+#define MAX_BUCKETS (NHTTP_BUCKETS > NPROVIDER_BUCKETS ? NHTTP_BUCKETS : \
+	NPROVIDER_BUCKETS)
 struct histogram {
-	atomic_ulong bucket[NHTTP_BUCKETS > NPROVIDER_BUCKETS ?
-	    NHTTP_BUCKETS : NPROVIDER_BUCKETS];
-	atomic_ulong count;
+	atomic_ulong bucket[MAX_BUCKETS + 1];
 	atomic_ulong sum_ns;
 };
 
@@ -147,10 +149,11 @@ observe(struct histogram *h, const double *bounds, int nbounds,
 
 	if (!(seconds >= 0))          /* negative, or NaN */
 		seconds = 0;
-	for (i = 0; i < nbounds; i++)
-		if (seconds <= bounds[i])
-			atomic_fetch_add(&h->bucket[i], 1);
-	atomic_fetch_add(&h->count, 1);
+	if (seconds > 1e6)            /* keeps the sum's conversion defined */
+		seconds = 1e6;
+	for (i = 0; i < nbounds && seconds > bounds[i]; i++)
+		;
+	atomic_fetch_add(&h->bucket[i], 1);
 	atomic_fetch_add(&h->sum_ns, (unsigned long)(seconds * 1e9));
 }
 
@@ -502,23 +505,36 @@ sample_d(struct buf *out, const char *name, const char *const *labels,
 	buf_printf(out, " %.17g\n", v);
 }
 
-/* One histogram's series: the labels given, plus "le" on the buckets. */
+static unsigned long
+hist_count(const struct histogram *h)
+{
+	unsigned long n = 0;
+	int i;
+
+	for (i = 0; i <= MAX_BUCKETS; i++)
+		n += atomic_load(&h->bucket[i]);
+	return n;
+}
+
+/* One histogram's series: the labels given, plus "le" on the buckets;
+ * labels has room for that one more pair. */
 static void
 histogram(struct buf *out, const char *name, const char **labels,
     int npairs, const struct histogram *h, const double *bounds, int nb)
 {
 	char bucket[96], le[32];
-	unsigned long count = atomic_load(&h->count);
+	unsigned long count = 0;
 	int i;
 
 	snprintf(bucket, sizeof(bucket), "%s_bucket", name);
 	labels[2 * npairs] = "le";
 	labels[2 * npairs + 1] = le;
 	for (i = 0; i < nb; i++) {
+		count += atomic_load(&h->bucket[i]);
 		snprintf(le, sizeof(le), "%g", bounds[i]);
-		sample_ul(out, bucket, labels, npairs + 1,
-		    atomic_load(&h->bucket[i]));
+		sample_ul(out, bucket, labels, npairs + 1, count);
 	}
+	count += atomic_load(&h->bucket[nb]);
 	snprintf(le, sizeof(le), "+Inf");
 	sample_ul(out, bucket, labels, npairs + 1, count);
 	snprintf(bucket, sizeof(bucket), "%s_sum", name);
@@ -727,7 +743,7 @@ render_http(struct buf *out)
 	    "nginx, by route pattern.");
 	for (r = 0; r <= METRICS_MAX_ROUTES; r++) {
 		if ((r >= nroutes && r != METRICS_MAX_ROUTES) ||
-		    atomic_load(&shm->request_duration[r].count) == 0)
+		    hist_count(&shm->request_duration[r]) == 0)
 			continue;
 		l[0] = "route";
 		l[1] = r == METRICS_MAX_ROUTES ? "unmatched" : routes[r];
@@ -787,7 +803,7 @@ render_provider(struct buf *out, const struct metrics_info *info)
 	    "and the attempt's error type (none: it gave the answer).");
 	for (e = 0; e < KR_ERROR__MAX; e++) {
 		if (e != KR_OK &&
-		    atomic_load(&shm->provider_duration[e].count) == 0)
+		    hist_count(&shm->provider_duration[e]) == 0)
 			continue;
 		l[5] = e == KR_OK ? "none" : kr_error_code((enum kr_error)e);
 		histogram(out, "keyrota_provider_request_duration_seconds", l,
@@ -798,11 +814,11 @@ render_provider(struct buf *out, const struct metrics_info *info)
 	    "Model calls (attempts), by provider, model and error type.");
 	for (e = 0; e < KR_ERROR__MAX; e++) {
 		if (e != KR_OK &&
-		    atomic_load(&shm->provider_duration[e].count) == 0)
+		    hist_count(&shm->provider_duration[e]) == 0)
 			continue;
 		l[5] = e == KR_OK ? "none" : kr_error_code((enum kr_error)e);
 		sample_ul(out, "keyrota_provider_attempts_total", l, 3,
-		    atomic_load(&shm->provider_duration[e].count));
+		    hist_count(&shm->provider_duration[e]));
 	}
 	family(out, "keyrota_provider_retries_total", "counter",
 	    "Model calls after the first of a decision, by provider and "
