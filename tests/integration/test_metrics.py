@@ -8,6 +8,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -25,8 +26,8 @@ except ImportError:
     from prometheus_client.parser import text_string_to_metric_families
 
 from harness import (BINARY, ROOT, VAR, check, eq, get, request, restart_keyrota,
-                     runtime_database_url, start_fake_model, stop_fake_model, supervisor_pid,
-                     test, wait_for, worker_pids)
+                     runtime_database_url, start_fake_model, stop_fake_model,
+                     supervisor_pid, test, wait_for, worker_pids)
 
 RULES_DIR = os.path.join(ROOT, "contrib", "prometheus")
 STALE = "The CI deploy key for this service account is stale."
@@ -299,3 +300,33 @@ def the_example_alert_rules_pass_promtool_and_name_only_real_families():
     for name in sorted(names):
         family = re.sub(r"_(total|bucket|sum|count)$", "", name)
         check(family in FAMILIES, "the rules name %s, which /metrics does not have" % name)
+
+
+def postgres_pids():
+    with open(os.path.join(VAR, "pg", "postmaster.pid")) as f:
+        pm = int(f.readline())
+    out = subprocess.run(["pgrep", "-P", str(pm)], capture_output=True, text=True).stdout
+    return [pm] + [int(p) for p in out.split()]
+
+
+@test
+def metrics_answer_at_once_while_the_database_hangs():
+    # A fresh instance has not read the eval run yet: the first scrape
+    # starts that read, against a PostgreSQL that accepts and never answers.
+    restart_keyrota()
+    pids = postgres_pids()
+    for p in pids:
+        os.kill(p, signal.SIGSTOP)
+    try:
+        for _ in range(3):
+            started = time.monotonic()
+            fams = scrape()
+            took = time.monotonic() - started
+            # Waiting on the database would take its 2 s connect bound.
+            check(took < 1.0, "/metrics took %.2f s with the database hung" % took)
+            check_shape(fams)
+            eq(fams["keyrota_eval_last_run_pass_ratio"].samples, [], "no eval run read")
+    finally:
+        for p in pids:
+            os.kill(p, signal.SIGCONT)
+    check(wait_for(lambda: get("/readyz").status == 200, timeout=15), "ready again")
