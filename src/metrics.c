@@ -778,8 +778,8 @@ render_decisions(struct buf *out)
 		}
 	family(out, "keyrota_decisions_in_flight", "gauge",
 	    "Decisions started and not yet terminal.");
-	sample_ul(out, "keyrota_decisions_in_flight", NULL, 0,
-	    (unsigned long)atomic_load(&shm->in_flight));
+	sample_d(out, "keyrota_decisions_in_flight", NULL, 0,
+	    (double)atomic_load(&shm->in_flight));
 	family(out, "keyrota_admission_refused_total", "counter",
 	    "Decisions refused before anything was written, by error type.");
 	l[0] = "error_type";
