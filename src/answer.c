@@ -149,3 +149,50 @@ answer_verify(const struct model_answer *a, const struct trusted_context *t)
 		return KR_POLICY_CONFLICT;
 	return KR_OK;
 }
+
+struct json_object *
+answer_schema(enum answer_schema_kind kind)
+{
+	struct json_object *schema, *props, *p, *item, *names, *req;
+	int d;
+
+	names = json_object_new_array();
+	for (d = 0; d < DECISION__MAX; d++)
+		json_object_array_add(names, json_object_new_string(
+		    answer_decision_name((enum decision)d)));
+	props = json_object_new_object();
+	p = json_object_new_object();
+	json_object_object_add(p, "type", json_object_new_string("string"));
+	json_object_object_add(p, "enum", names);
+	json_object_object_add(props, "decision", p);
+	p = json_object_new_object();
+	json_object_object_add(p, "type", json_object_new_string("integer"));
+	if (kind == ANSWER_SCHEMA_BOUNDED) {
+		json_object_object_add(p, "minimum", json_object_new_int(0));
+		json_object_object_add(p, "maximum",
+		    json_object_new_int(WINDOW_MAX_DAYS));
+	}
+	json_object_object_add(props, "rotation_window_days", p);
+	p = json_object_new_object();
+	json_object_object_add(p, "type", json_object_new_string("array"));
+	item = json_object_new_object();
+	json_object_object_add(item, "type", json_object_new_string("string"));
+	json_object_object_add(p, "items", item);
+	json_object_object_add(p, "minItems", json_object_new_int(1));
+	if (kind == ANSWER_SCHEMA_BOUNDED)
+		json_object_object_add(p, "maxItems",
+		    json_object_new_int(DECISION_MAX_SOURCES));
+	json_object_object_add(props, "source_line_ids", p);
+	req = json_object_new_array();
+	json_object_array_add(req, json_object_new_string("decision"));
+	json_object_array_add(req, json_object_new_string(
+	    "rotation_window_days"));
+	json_object_array_add(req, json_object_new_string("source_line_ids"));
+	schema = json_object_new_object();
+	json_object_object_add(schema, "type", json_object_new_string("object"));
+	json_object_object_add(schema, "properties", props);
+	json_object_object_add(schema, "required", req);
+	json_object_object_add(schema, "additionalProperties",
+	    json_object_new_boolean(0));
+	return schema;
+}

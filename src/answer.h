@@ -46,6 +46,18 @@ struct trusted_context {
 	size_t                    nlines;
 };
 
+/* The JSON schema of the answer sent to the model, from the same tables
+ * and bounds answer_parse enforces: one source for every provider.
+ * ANSWER_SCHEMA_UNBOUNDED leaves out the numeric and array bounds, which
+ * Anthropic's structured output does not accept; answer_parse enforces
+ * them either way. The caller owns the object. */
+enum answer_schema_kind {
+	ANSWER_SCHEMA_BOUNDED,
+	ANSWER_SCHEMA_UNBOUNDED,
+};
+struct json_object;
+struct json_object *answer_schema(enum answer_schema_kind kind);
+
 const char *answer_decision_name(enum decision d);          /* "eligible", ... */
 int         answer_decision_from_name(const char *s, enum decision *out);
 

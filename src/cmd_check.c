@@ -14,6 +14,7 @@
 #include "db_pool.h"
 #include "cmd_eval.h"
 #include "fingerprint.h"
+#include "provider.h"
 #include "cmd_migrate.h"
 #include "secret.h"
 #include "store_evals.h"
@@ -133,7 +134,7 @@ check_eval_run(struct checklist *cl, PGconn *conn, const char *run_id)
 int
 cmd_check(int argc, char **argv)
 {
-	static char model_key[SECRET_MAX];
+	static struct model_secrets model;
 	struct fingerprint_key fk;
 	struct eval_options eo = { PKGDATADIR "/evals/rotations.jsonl", NULL, 1,
 	    8 };
@@ -144,7 +145,6 @@ cmd_check(int argc, char **argv)
 	const char *v;
 	char err[512], url[300], what[512];
 	unsigned pending = 0;
-	size_t keylen;
 	PGconn *conn = NULL;
 	int i, rc;
 
@@ -172,13 +172,16 @@ cmd_check(int argc, char **argv)
 	    sizeof(err));
 	line(&cl, rc == 0, "fingerprint key file", "%s", rc == 0 ?
 	    cfg.fingerprint_key_file : err);
-	if (cfg.provider == PROVIDER_OPENAI) {
-		rc = secret_read("KEYROTA_MODEL_KEY_FILE", cfg.model_key_file,
-		    model_key, &keylen, err, sizeof(err));
+	if (config_needs_model_key(&cfg) ||
+	    cfg.model_headers_file[0] != '\0') {
+		rc = provider_secrets_load(&cfg, &model, err, sizeof(err));
 		line(&cl, rc == 0, "model key file", "%s", rc == 0 ?
-		    cfg.model_key_file : err);
+		    (cfg.model_key_file[0] != '\0' && config_needs_model_key(
+		    &cfg) ? cfg.model_key_file : "none needed") : err);
 	} else
-		line(&cl, 1, "model key file", "none needed by the fixture");
+		line(&cl, 1, "model key file", "none needed by the %s",
+		    cfg.provider == PROVIDER_FIXTURE ? "fixture" :
+		    "keyless loopback server");
 	secret_wipe(&fk, sizeof(fk));
 
 	if ((conn = db_connect(cfg.database_url)) == NULL)
@@ -220,14 +223,14 @@ cmd_check(int argc, char **argv)
 		else
 			line(&cl, 0, "eval set passes", "database unavailable");
 	} else {
-		rc = cmd_eval_run(&cfg, model_key, &eo, &es);
+		rc = cmd_eval_run(&cfg, &model, &eo, &es);
 		line(&cl, rc == 0, "eval set passes",
 		    "%u passed, %u failed, %u skipped%s%s", es.passed,
 		    es.failed, es.skipped, es.run_id[0] ? ", run " : "",
 		    es.run_id);
 	}
 	check_readme(&cl, readme);
-	secret_wipe(model_key, sizeof(model_key));
+	secret_wipe(&model, sizeof(model));
 	if (conn != NULL)
 		PQfinish(conn);
 	if (cl.failed)

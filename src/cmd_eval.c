@@ -664,7 +664,7 @@ fingerprint_key(const struct config *cfg, struct fingerprint_key *k)
 }
 
 int
-cmd_eval_run(const struct config *cfg, const char *model_key,
+cmd_eval_run(const struct config *cfg, const struct model_secrets *model,
     const struct eval_options *opts, struct eval_summary *out)
 {
 	static struct fingerprint_key fkey;
@@ -698,7 +698,7 @@ cmd_eval_run(const struct config *cfg, const char *model_key,
 	    store_prepare);
 	app.loop = loop_create();
 	if (app.db == NULL || app.loop == NULL || loop_start(app.loop) != 0 ||
-	    (app.provider = provider_from_config(cfg, model_key,
+	    (app.provider = provider_from_config(cfg, model,
 	    app.loop)) == NULL)
 		goto out;
 
@@ -781,7 +781,7 @@ out:
 }
 
 int
-cmd_eval(const struct config *cfg, const char *model_key, int argc,
+cmd_eval(const struct config *cfg, const struct model_secrets *model, int argc,
     char **argv)
 {
 	struct eval_options opts = { PKGDATADIR "/evals/rotations.jsonl", NULL,
@@ -802,5 +802,5 @@ cmd_eval(const struct config *cfg, const char *model_key, int argc,
 			return 2;
 		}
 	}
-	return cmd_eval_run(cfg, model_key, &opts, &s);
+	return cmd_eval_run(cfg, model, &opts, &s);
 }

@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 struct config;
+struct model_secrets;
 
 struct eval_options {
 	const char *file;         /* the JSON-lines eval set */
@@ -28,11 +29,11 @@ struct eval_summary {
 
 /* Returns 0 when every case that ran passed, 1 when one failed, 2 when the file is
  * malformed (the message names the line), 3 when keyrota could not run. */
-int cmd_eval_run(const struct config *cfg, const char *model_key,
+int cmd_eval_run(const struct config *cfg, const struct model_secrets *model,
         const struct eval_options *opts, struct eval_summary *out);
 
 /* `keyrota eval [FILE] [--json OUT]` */
-int cmd_eval(const struct config *cfg, const char *model_key, int argc,
-        char **argv);
+int cmd_eval(const struct config *cfg, const struct model_secrets *model,
+        int argc, char **argv);
 
 #endif

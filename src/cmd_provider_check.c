@@ -74,7 +74,7 @@ load_lines(const struct config *cfg, struct policy_line *lines)
 }
 
 int
-cmd_provider_check(const struct config *cfg, const char *model_key)
+cmd_provider_check(const struct config *cfg, const struct model_secrets *model)
 {
 	static struct policy_line lines[POLICY_MAX_LINES];
 	struct trusted_context t;
@@ -97,7 +97,7 @@ cmd_provider_check(const struct config *cfg, const char *model_key)
 
 	if ((loop = loop_create()) == NULL || loop_start(loop) != 0)
 		goto out;
-	if ((p = provider_from_config(cfg, model_key, loop)) == NULL)
+	if ((p = provider_from_config(cfg, model, loop)) == NULL)
 		goto out;
 	printf("provider: %s\nmodel:    %s\nprompt:   %s\n", p->ops->name,
 	    p->model, PROMPT_VERSION);

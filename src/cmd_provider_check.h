@@ -6,8 +6,10 @@
 #define KEYROTA_CMD_PROVIDER_CHECK_H
 
 struct config;
+struct model_secrets;
 
 /* Returns the exit status: 0 when the provider gave a valid answer. */
-int cmd_provider_check(const struct config *cfg, const char *model_key);
+int cmd_provider_check(const struct config *cfg,
+        const struct model_secrets *model);
 
 #endif

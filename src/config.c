@@ -51,7 +51,43 @@ config_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
 const char *
 config_provider_name(enum provider_kind p)
 {
-	return p == PROVIDER_OPENAI ? "openai" : "fixture";
+	switch (p) {
+	case PROVIDER_OPENAI:
+		return "openai";
+	case PROVIDER_ANTHROPIC:
+		return "anthropic";
+	default:
+		return "fixture";
+	}
+}
+
+static const struct {
+	const char *name;
+	const char *header;
+} model_auths[MODEL_AUTH__MAX] = {
+	[MODEL_AUTH_BEARER]    = { "bearer",    "Authorization" },
+	[MODEL_AUTH_API_KEY]   = { "api-key",   "api-key" },
+	[MODEL_AUTH_X_API_KEY] = { "x-api-key", "x-api-key" },
+	[MODEL_AUTH_NONE]      = { "none",      NULL },
+};
+
+const char *
+config_model_auth_name(enum model_auth a)
+{
+	return a < MODEL_AUTH__MAX ? model_auths[a].name : "?";
+}
+
+const char *
+config_model_auth_header(enum model_auth a)
+{
+	return a < MODEL_AUTH__MAX ? model_auths[a].header : NULL;
+}
+
+int
+config_needs_model_key(const struct config *cfg)
+{
+	return cfg->provider != PROVIDER_FIXTURE &&
+	    cfg->model_auth != MODEL_AUTH_NONE;
 }
 
 /* Copies an optional string variable into dst, refusing values that do not
@@ -145,13 +181,18 @@ host_is_loopback(const char *h, size_t n)
 	return dots == 3 && digits > 0;
 }
 
-/* The host of an http:// URL is loopback. A URL with user information
- * ("http://127.0.0.1@elsewhere/") never counts as loopback. */
+/* The host of an http:// or https:// URL is loopback. A URL with user
+ * information ("http://127.0.0.1@elsewhere/") never counts as loopback. */
 static int
 url_is_loopback(const char *url)
 {
-	const char *a = url + 7, *end, *colon;
-	size_t n = strcspn(a, "/?#");
+	const char *a = strstr(url, "://"), *end, *colon;
+	size_t n;
+
+	if (a == NULL)
+		return 0;
+	a += 3;
+	n = strcspn(a, "/?#");
 
 	if (memchr(a, '@', n) != NULL || n == 0)
 		return 0;
@@ -221,6 +262,56 @@ check_listen_peers(const struct config *cfg, config_getenv_fn get, void *ctx,
 	    "address; set FCGI_WEB_SERVER_ADDRS to the web servers' addresses "
 	    "(comma-separated) so no one else can talk FastCGI to keyrota",
 	    cfg->listen_host);
+}
+
+/* How keyrota reaches the model: the auth mode, the API version and the
+ * headers file (README, "Providers"). A keyless server must be this
+ * machine's: a key-less request elsewhere would be a misconfiguration,
+ * not a choice. */
+static int
+load_model_access(struct config *cfg, config_getenv_fn get, void *ctx,
+    char *err, size_t errlen)
+{
+	const char *v = get("KEYROTA_MODEL_AUTH", ctx);
+	const char *pname = config_provider_name(cfg->provider);
+	int a;
+
+	cfg->model_auth = cfg->provider == PROVIDER_ANTHROPIC ?
+	    MODEL_AUTH_X_API_KEY : MODEL_AUTH_BEARER;
+	if (v != NULL && *v != '\0') {
+		for (a = 0; a < MODEL_AUTH__MAX; a++)
+			if (strcmp(v, model_auths[a].name) == 0)
+				break;
+		if (a == MODEL_AUTH__MAX)
+			return fail(err, errlen, "KEYROTA_MODEL_AUTH: expected "
+			    "bearer, api-key, x-api-key or none, got \"%.40s\"",
+			    v);
+		cfg->model_auth = (enum model_auth)a;
+	}
+	if (get_string(get, ctx, "KEYROTA_MODEL_API_VERSION",
+	    cfg->provider == PROVIDER_ANTHROPIC ? "2023-06-01" : "",
+	    cfg->model_api_version, sizeof(cfg->model_api_version), err,
+	    errlen) != 0 ||
+	    get_string(get, ctx, "KEYROTA_MODEL_HEADERS_FILE", "",
+	    cfg->model_headers_file, sizeof(cfg->model_headers_file), err,
+	    errlen) != 0)
+		return -1;
+	if (cfg->provider == PROVIDER_ANTHROPIC &&
+	    cfg->model_api_version[0] == '\0')
+		return fail(err, errlen, "KEYROTA_MODEL_API_VERSION: must not be "
+		    "empty for anthropic (the anthropic-version header)");
+	if (cfg->provider == PROVIDER_FIXTURE)
+		return 0;
+	if (cfg->model_auth == MODEL_AUTH_NONE &&
+	    !url_is_loopback(cfg->model_base_url))
+		return fail(err, errlen, "KEYROTA_MODEL_AUTH: none is only for a "
+		    "server on this machine; KEYROTA_MODEL_BASE_URL must name "
+		    "127.0.0.1, ::1 or localhost");
+	if (config_needs_model_key(cfg) && cfg->model_key_file[0] == '\0')
+		return fail(err, errlen, "KEYROTA_MODEL_KEY_FILE: required when "
+		    "KEYROTA_PROVIDER is %s (KEYROTA_MODEL_AUTH=none runs a "
+		    "loopback server without a key)", pname);
+	return 0;
 }
 
 int
@@ -355,16 +446,14 @@ config_load(struct config *cfg, config_getenv_fn get, void *ctx, char *err,
 		    PROVIDER_OPENAI : PROVIDER_FIXTURE;
 	else if (strcmp(v, "openai") == 0)
 		cfg->provider = PROVIDER_OPENAI;
+	else if (strcmp(v, "anthropic") == 0)
+		cfg->provider = PROVIDER_ANTHROPIC;
 	else if (strcmp(v, "fixture") == 0)
 		cfg->provider = PROVIDER_FIXTURE;
 	else
-		return fail(err, errlen,
-		    "KEYROTA_PROVIDER: expected openai or fixture, got \"%.40s\"",
-		    v);
-	if (cfg->provider == PROVIDER_OPENAI && cfg->model_key_file[0] == '\0')
-		return fail(err, errlen, "KEYROTA_MODEL_KEY_FILE: required "
-		    "when KEYROTA_PROVIDER is openai");
-	return 0;
+		return fail(err, errlen, "KEYROTA_PROVIDER: expected openai, "
+		    "anthropic or fixture, got \"%.40s\"", v);
+	return load_model_access(cfg, get, ctx, err, errlen);
 }
 
 /* Every parked decision holds its FastCGI connection and, over HTTP/1.1,

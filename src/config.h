@@ -19,6 +19,16 @@ enum listen_kind {
 enum provider_kind {
 	PROVIDER_FIXTURE,
 	PROVIDER_OPENAI,
+	PROVIDER_ANTHROPIC,
+};
+
+/* How the model key travels (KEYROTA_MODEL_AUTH; README, "Providers"). */
+enum model_auth {
+	MODEL_AUTH_BEARER,       /* Authorization: Bearer KEY */
+	MODEL_AUTH_API_KEY,      /* api-key: KEY (Azure OpenAI) */
+	MODEL_AUTH_X_API_KEY,    /* x-api-key: KEY (Anthropic) */
+	MODEL_AUTH_NONE,         /* no key: a loopback server only */
+	MODEL_AUTH__MAX
 };
 
 struct config {
@@ -50,6 +60,11 @@ struct config {
 	unsigned           model_timeout_ms;
 	unsigned           model_max_attempts;
 	char               model_max_tokens_field[32];
+	enum model_auth    model_auth;
+	/* api-version query parameter (openai), anthropic-version header
+	 * (anthropic); "" = none */
+	char               model_api_version[64];
+	char               model_headers_file[CONFIG_PATH_MAX];  /* "" = none */
 	char               fingerprint_key_file[CONFIG_PATH_MAX];
 	char               user[64];            /* drop to this user when root */
 	char               admin_user[64];      /* the user nginx authenticates for /admin */
@@ -70,6 +85,12 @@ int  config_from_environ(struct config *cfg, char *err, size_t errlen);
 int  config_parse_uint(const char *s, unsigned min, unsigned max,
          unsigned *out);
 const char *config_provider_name(enum provider_kind p);
+/* "bearer", ...; and the header that carries the key ("Authorization",
+ * "api-key", "x-api-key"; NULL for none). */
+const char *config_model_auth_name(enum model_auth a);
+const char *config_model_auth_header(enum model_auth a);
+/* True when the provider reads a key file. */
+int         config_needs_model_key(const struct config *cfg);
 /* The default KEYROTA_MAX_IN_FLIGHT for a process allowed nofile
  * descriptors (README, "Under load"). */
 unsigned    config_default_in_flight(const struct config *cfg,

@@ -22,6 +22,7 @@
 #include "cmd_migrate.h"
 #include "pages.h"
 #include "cmd_provider_check.h"
+#include "provider.h"
 #include "secret.h"
 #include "supervisor.h"
 #include "worker.h"
@@ -257,23 +258,20 @@ enum provider_cmd { CMD_PROVIDER_CHECK, CMD_EVAL };
 static int
 cmd_with_provider(enum provider_cmd which, int argc, char **argv)
 {
-	static char key[SECRET_MAX];
+	static struct model_secrets model;
 	struct config cfg;
 	char err[512];
-	size_t keylen;
 	int rc;
 
 	if (load_config(&cfg) != 0)
 		return EXIT_USAGE;
-	if (cfg.provider == PROVIDER_OPENAI && secret_read(
-	    "KEYROTA_MODEL_KEY_FILE", cfg.model_key_file, key, &keylen, err,
-	    sizeof(err)) != 0) {
+	if (provider_secrets_load(&cfg, &model, err, sizeof(err)) != 0) {
 		fprintf(stderr, "keyrota: configuration error: %s\n", err);
 		return EXIT_USAGE;
 	}
-	rc = which == CMD_EVAL ? cmd_eval(&cfg, key, argc, argv) :
-	    cmd_provider_check(&cfg, key);
-	secret_wipe(key, sizeof(key));
+	rc = which == CMD_EVAL ? cmd_eval(&cfg, &model, argc, argv) :
+	    cmd_provider_check(&cfg, &model);
+	secret_wipe(&model, sizeof(model));
 	return rc;
 }
 

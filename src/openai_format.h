@@ -19,11 +19,6 @@ struct openai_request_opts {
 	const char *max_tokens_field;   /* max_completion_tokens | max_tokens */
 };
 
-/* The strict JSON schema of the answer sent with every request: the
- * decision names, window bound and source count of answer.h. The caller
- * owns the object. */
-struct json_object *openai_answer_schema(void);
-
 /* Returns a malloc'd JSON body, or NULL when out of memory. */
 char *openai_build_request(const struct openai_request_opts *opts,
           const struct provider_call *call);
@@ -38,8 +33,8 @@ char *openai_build_request(const struct openai_request_opts *opts,
 void  openai_parse_response(const char *body, size_t len,
           struct provider_result *res);
 
-/* True when an error body says the quota is exhausted ("code" may be a
- * string, as on OpenAI, or absent). */
+/* True when an error body says the quota or credits are exhausted
+ * (provider_error.h). */
 int   openai_error_is_insufficient_quota(const char *body, size_t len);
 
 #endif

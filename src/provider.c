@@ -7,21 +7,46 @@
 #include "config.h"
 #include "provider.h"
 
+int
+provider_secrets_load(const struct config *cfg, struct model_secrets *ms,
+    char *err, size_t errlen)
+{
+	size_t keylen;
+
+	memset(ms, 0, sizeof(*ms));
+	if ((config_needs_model_key(cfg) && secret_read(
+	    "KEYROTA_MODEL_KEY_FILE", cfg->model_key_file, ms->key, &keylen,
+	    err, errlen) != 0) ||
+	    (cfg->provider != PROVIDER_FIXTURE &&
+	    cfg->model_headers_file[0] != '\0' && secret_read_headers(
+	    "KEYROTA_MODEL_HEADERS_FILE", cfg->model_headers_file, ms->headers,
+	    sizeof(ms->headers), err, errlen) != 0)) {
+		secret_wipe(ms, sizeof(*ms));
+		return -1;
+	}
+	return 0;
+}
+
 struct provider *
-provider_from_config(const struct config *cfg, const char *model_key,
+provider_from_config(const struct config *cfg, const struct model_secrets *ms,
     struct loop *loop)
 {
-	struct provider_openai_opts opts;
+	struct provider_model_opts opts;
 
 	if (cfg->provider == PROVIDER_FIXTURE)
 		return provider_fixture_create(loop, cfg->fixture_delay_ms);
 	opts.base_url = cfg->model_base_url;
 	opts.model = cfg->model;
-	opts.key = model_key;
+	opts.auth = cfg->model_auth;
+	opts.key = ms->key;
+	opts.headers = ms->headers;
+	opts.api_version = cfg->model_api_version;
 	opts.ca_file = cfg->model_ca_file;
 	opts.max_tokens_field = cfg->model_max_tokens_field;
 	opts.timeout_ms = cfg->model_timeout_ms;
 	opts.max_attempts = cfg->model_max_attempts;
+	if (cfg->provider == PROVIDER_ANTHROPIC)
+		return provider_anthropic_create(loop, &opts);
 	return provider_openai_create(loop, &opts);
 }
 

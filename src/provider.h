@@ -1,7 +1,8 @@
 /* provider: the model boundary. One operation, decide(report, trusted
  * policy text) -> the model's answer text or a named error, behind a table
- * of function pointers; provider_fixture.c and provider_openai.c implement
- * it, and tests may plug in their own.
+ * of function pointers; provider_fixture.c, provider_openai.c and
+ * provider_anthropic.c (over provider_http.c) implement it, and tests may
+ * plug in their own.
  *
  * The answer text is untrusted: the caller parses and verifies it
  * (answer.h) and never stores, logs or renders it. */
@@ -11,7 +12,9 @@
 #include <stddef.h>
 
 #include "answer.h"
+#include "config.h"
 #include "errors.h"
+#include "secret.h"
 
 struct loop;
 
@@ -61,7 +64,7 @@ typedef void (*provider_done_fn)(void *ctx, struct provider_result *res);
 struct provider;
 
 struct provider_ops {
-	const char *name;                /* "fixture", "openai" */
+	const char *name;                /* "fixture", "openai", "anthropic" */
 	/* Starts one decision. done runs exactly once, possibly before
 	 * decide returns, possibly on the loop thread; call must stay valid
 	 * until then. The result belongs to the provider and is valid only
@@ -102,24 +105,39 @@ provider_destroy(struct provider *p)
 struct provider *provider_fixture_create(struct loop *loop,
                      unsigned delay_ms);
 
-struct provider_openai_opts {
-	const char *base_url;          /* {base_url}/chat/completions */
-	const char *model;
-	const char *key;               /* copied; wiped on destroy */
-	const char *ca_file;           /* NULL or "": the system's CAs */
-	const char *max_tokens_field;  /* max_completion_tokens | max_tokens */
-	unsigned    timeout_ms;        /* total, retries and waits included */
-	unsigned    max_attempts;
+/* What an HTTP provider is built from (provider_from_config fills it). */
+struct provider_model_opts {
+	const char     *base_url;          /* {base_url}/chat/completions,
+	                                      {base_url}/messages */
+	const char     *model;
+	enum model_auth auth;
+	const char     *key;               /* copied; wiped on destroy */
+	const char     *headers;           /* checked extra header lines */
+	const char     *api_version;       /* "" for none */
+	const char     *ca_file;           /* NULL or "": the system's CAs */
+	const char     *max_tokens_field;  /* openai: max_completion_tokens |
+	                                      max_tokens */
+	unsigned        timeout_ms;        /* total, retries and waits included */
+	unsigned        max_attempts;
 };
 
 /* An OpenAI-compatible provider; every call runs on loop. */
 struct provider *provider_openai_create(struct loop *loop,
-                     const struct provider_openai_opts *opts);
+                     const struct provider_model_opts *opts);
+/* The native Anthropic Messages API; every call runs on loop. */
+struct provider *provider_anthropic_create(struct loop *loop,
+                     const struct provider_model_opts *opts);
 
-struct config;
+/* Reads the secret files the configured provider needs (the key unless
+ * the fixture or KEYROTA_MODEL_AUTH=none, the headers file when set)
+ * into ms. On error returns -1 with err naming the variable, never a
+ * secret; ms is then wiped. */
+int provider_secrets_load(const struct config *cfg, struct model_secrets *ms,
+        char *err, size_t errlen);
+
 /* The provider the configuration names (KEYROTA_PROVIDER and friends);
- * model_key is only read by the openai provider. */
+ * ms is only read by the HTTP providers. */
 struct provider *provider_from_config(const struct config *cfg,
-                     const char *model_key, struct loop *loop);
+                     const struct model_secrets *ms, struct loop *loop);
 
 #endif

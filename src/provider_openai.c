@@ -1,391 +1,64 @@
 /* provider_openai: any OpenAI-compatible Chat Completions endpoint
- * (OpenAI, vLLM, llama.cpp server, Ollama's /v1) over libcurl.
+ * (OpenAI, Azure OpenAI, vLLM, llama.cpp server, Ollama's /v1, gateways
+ * such as LiteLLM, Portkey and OpenRouter): its wire format
+ * (openai_format.h) over the shared transport (provider_http.h).
  *
- * Every call runs on the worker's loop (one multi handle, kept-alive
- * connections), within one total deadline that covers every attempt and
- * every wait between them, time queued for a connection included. Over
- * HTTPS, HTTP/2 is negotiated and a worker's calls share a few multiplexed
- * connections; over HTTP/1.1 connections are reused, and bounded by the
- * loop (loop.h). Response bodies are capped and grow with what arrives;
- * the key is sent only in the Authorization header, from one header list
- * per provider, and never logged. */
+ * POST {base_url}/chat/completions, with ?api-version= when
+ * KEYROTA_MODEL_API_VERSION is set (Azure), and the key in the header
+ * KEYROTA_MODEL_AUTH names (README, "Providers"). */
 #include "autoconfig.h"
 
-#include <pthread.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <time.h>
 
-#include <curl/curl.h>
-#include <openssl/rand.h>
-
-#include "buf.h"
-#include "clock.h"
-#include "log.h"
-#include "loop.h"
 #include "openai_format.h"
 #include "provider.h"
-#include "retry.h"
-#include "secret.h"
+#include "provider_error.h"
+#include "provider_http.h"
 
-#define RESPONSE_MAX     (256 * 1024)
-#define CONNECT_MAX_MS   5000
-#define IDLE_HANDLES_MAX 64
-/* libcurl's receive buffer per transfer; an answer is a few hundred
- * bytes, and a parked call should not hold the 16 KiB default. */
-#define RECV_BUFFER      4096
-
-struct openai {
-	struct loop  *loop;
-	char          url[600];
-	char          auth[SECRET_MAX + 32];     /* "Authorization: Bearer …" */
-	struct curl_slist *headers;              /* shared by every call */
-	char          ca_file[4096];             /* "" = the system's */
-	char          tokens_field[32];
-	int           tls;                       /* an https:// URL */
-	unsigned      timeout_ms;
-	unsigned      max_attempts;
-	pthread_mutex_t lock;
-	CURL         *idle[IDLE_HANDLES_MAX];    /* reused: keep-alive */
-	unsigned      nidle;
-};
-
-struct openai_job {
-	struct provider        *p;
-	struct openai          *o;
-	char                   *body;
-	long long               deadline_ms;
-	unsigned                attempt;
-	CURL                   *easy;
-	struct buf              response;
-	int                     oversized;
-	long                    retry_after_ms;
-	struct provider_result  result;
-	provider_done_fn        done;
-	void                   *ctx;
-};
-
-static CURL *
-handle_get(struct openai *o)
+static char *
+openai_build(const struct provider_wire_opts *opts,
+    const struct provider_call *call)
 {
-	CURL *h = NULL;
+	struct openai_request_opts o = { opts->model, opts->max_tokens_field };
 
-	pthread_mutex_lock(&o->lock);
-	if (o->nidle > 0)
-		h = o->idle[--o->nidle];
-	pthread_mutex_unlock(&o->lock);
-	if (h != NULL)
-		curl_easy_reset(h);      /* keeps its connection and DNS cache */
-	else
-		h = curl_easy_init();
-	return h;
+	return openai_build_request(&o, call);
 }
 
-static void
-handle_put(struct openai *o, CURL *h)
-{
-	if (h == NULL)
-		return;
-	pthread_mutex_lock(&o->lock);
-	if (o->nidle < IDLE_HANDLES_MAX) {
-		o->idle[o->nidle++] = h;
-		h = NULL;
-	}
-	pthread_mutex_unlock(&o->lock);
-	if (h != NULL)
-		curl_easy_cleanup(h);
-}
-
-/* The list holds a copy of the Authorization header: wiped before it
- * goes back to the allocator. */
-static void
-headers_free(struct curl_slist *h)
-{
-	struct curl_slist *p;
-
-	for (p = h; p != NULL; p = p->next)
-		secret_wipe(p->data, strlen(p->data));
-	curl_slist_free_all(h);
-}
-
-static void
-job_finish(struct openai_job *job, enum kr_error e)
-{
-	if (e != KR_OK)
-		job->result.error = e;
-	job->result.attempts = job->attempt;
-	handle_put(job->o, job->easy);
-	job->done(job->ctx, &job->result);
-	provider_result_free(&job->result);
-	buf_free(&job->response);
-	free(job->body);
-	free(job);
-}
-
-static size_t
-on_body(char *data, size_t size, size_t n, void *arg)
-{
-	struct openai_job *job = arg;
-
-	/* Past the cap the transfer is abandoned, not buffered. */
-	if (buf_append(&job->response, data, size * n) != BUF_OK) {
-		job->oversized = 1;
-		return 0;
-	}
-	return size * n;
-}
-
-static size_t
-on_header(char *data, size_t size, size_t n, void *arg)
-{
-	struct openai_job *job = arg;
-	size_t len = size * n;
-	char line[256];
-	long v;
-
-	if (len >= sizeof(line))
-		return len;
-	memcpy(line, data, len);
-	line[len] = '\0';
-	line[strcspn(line, "\r\n")] = '\0';
-	if (strncasecmp(line, "HTTP/", 5) == 0)
-		job->retry_after_ms = -1;        /* a new response begins */
-	else if (strncasecmp(line, "retry-after-ms:", 15) == 0) {
-		if ((v = retry_after_ms_parse(line + 15 +
-		    strspn(line + 15, " \t"))) >= 0)
-			job->retry_after_ms = v;
-	} else if (strncasecmp(line, "retry-after:", 12) == 0 &&
-	    job->retry_after_ms < 0) {
-		job->retry_after_ms = retry_after_parse(line + 12, time(NULL));
-	}
-	return len;
-}
-
-static double
-jitter(void)
-{
-	unsigned int r = 0;
-
-	if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
-		return 0.5;
-	return (double)r / 4294967296.0;
-}
-
-static void start_attempt(void *arg);
-
-static void
-transfer_done(void *arg, CURL *easy, CURLcode rc)
-{
-	struct openai_job *job = arg;
-	struct attempt_outcome ao;
-	struct retry_plan plan;
-	long status = 0;
-
-	(void)easy;
-	memset(&ao, 0, sizeof(ao));
-	ao.attempt = job->attempt;
-	ao.max_attempts = job->o->max_attempts;
-	ao.retry_after_ms = -1;
-	ao.remaining_ms = (long)(job->deadline_ms - clock_now_ms());
-	curl_easy_getinfo(job->easy, CURLINFO_RESPONSE_CODE, &status);
-
-	if (rc == CURLE_OK && status == 200) {
-		provider_attempt_end(&job->result, status, KR_OK);
-		openai_parse_response(buf_str(&job->response), job->response.len,
-		    &job->result);
-		job_finish(job, KR_OK);
-		return;
-	}
-	if (rc == CURLE_WRITE_ERROR && job->oversized) {
-		provider_attempt_end(&job->result, status, KR_INVALID_DECISION);
-		job_finish(job, KR_INVALID_DECISION);
-		return;
-	}
-	if (rc == CURLE_ABORTED_BY_CALLBACK) {     /* the loop is stopping */
-		provider_attempt_end(&job->result, 0, KR_PROVIDER_UNAVAILABLE);
-		job_finish(job, KR_PROVIDER_UNAVAILABLE);
-		return;
-	}
-	if (rc == CURLE_OK) {
-		ao.http_status = status;
-		ao.retry_after_ms = job->retry_after_ms;
-		ao.insufficient_quota = status == 429 &&
-		    openai_error_is_insufficient_quota(buf_str(&job->response),
-		    job->response.len);
-	} else if (rc == CURLE_OPERATION_TIMEDOUT && ao.remaining_ms <= 50)
-		ao.timed_out = 1;
-	else
-		ao.transport_error = 1;  /* refused, reset, connect timeout, TLS */
-	if (ao.remaining_ms <= 0)
-		ao.timed_out = 1;
-	log_warn("model call attempt %u failed: %s (HTTP %ld)", job->attempt,
-	    rc == CURLE_OK ? "bad status" : curl_easy_strerror(rc), status);
-
-	plan = retry_plan(&ao, jitter());
-	provider_attempt_end(&job->result, rc == CURLE_OK ? status : 0,
-	    plan.error);
-	if (plan.retry && loop_after(job->o->loop, (unsigned)plan.wait_ms,
-	    start_attempt, job) == 0)
-		return;
-	job_finish(job, plan.error);
-}
-
-static void
-start_attempt(void *arg)
-{
-	struct openai_job *job = arg;
-	struct openai *o = job->o;
-	long remaining = (long)(job->deadline_ms - clock_now_ms());
-
-	if (remaining <= 0) {
-		job_finish(job, KR_PROVIDER_TIMEOUT);
-		return;
-	}
-	if (job->easy == NULL && (job->easy = handle_get(o)) == NULL) {
-		job_finish(job, KR_INTERNAL_ERROR);
-		return;
-	}
-	if (job->attempt > 0)
-		curl_easy_reset(job->easy);
-	job->attempt++;
-	provider_attempt_begin(&job->result);
-	buf_reset(&job->response);
-	job->oversized = 0;
-	job->retry_after_ms = -1;
-	curl_easy_setopt(job->easy, CURLOPT_URL, o->url);
-	curl_easy_setopt(job->easy, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(job->easy, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(job->easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(job->easy, CURLOPT_VERBOSE, 0L);
-	curl_easy_setopt(job->easy, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(job->easy, CURLOPT_SSL_VERIFYHOST, 2L);
-	curl_easy_setopt(job->easy, CURLOPT_USERAGENT, "keyrota/" PACKAGE_VERSION);
-	curl_easy_setopt(job->easy, CURLOPT_HTTPHEADER, o->headers);
-	if (o->ca_file[0] != '\0')
-		curl_easy_setopt(job->easy, CURLOPT_CAINFO, o->ca_file);
-	/* Over TLS: HTTP/2 when the server offers it by ALPN, and wait for a
-	 * connection that can multiplex rather than open another. In clear:
-	 * HTTP/1.1, never waiting, since PIPEWAIT would hold every call until
-	 * the first one's answer showed the server cannot multiplex. */
-	curl_easy_setopt(job->easy, CURLOPT_HTTP_VERSION, o->tls ?
-	    (long)CURL_HTTP_VERSION_2TLS : (long)CURL_HTTP_VERSION_1_1);
-	curl_easy_setopt(job->easy, CURLOPT_PIPEWAIT, o->tls ? 1L : 0L);
-	curl_easy_setopt(job->easy, CURLOPT_BUFFERSIZE, (long)RECV_BUFFER);
-	curl_easy_setopt(job->easy, CURLOPT_POSTFIELDS, job->body);
-	curl_easy_setopt(job->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(job->body));
-	curl_easy_setopt(job->easy, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(job->easy, CURLOPT_WRITEDATA, job);
-	curl_easy_setopt(job->easy, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(job->easy, CURLOPT_HEADERDATA, job);
-	curl_easy_setopt(job->easy, CURLOPT_TIMEOUT_MS, remaining);
-	curl_easy_setopt(job->easy, CURLOPT_CONNECTTIMEOUT_MS,
-	    remaining < CONNECT_MAX_MS ? remaining : CONNECT_MAX_MS);
-	if (loop_add_transfer(o->loop, job->easy, (unsigned)remaining,
-	    transfer_done, job) != 0)
-		job_finish(job, KR_INTERNAL_ERROR);
-}
-
-static void
-openai_decide(struct provider *p, const struct provider_call *call,
-    provider_done_fn done, void *ctx)
-{
-	struct openai *o = p->state;
-	struct openai_request_opts opts = { p->model, o->tokens_field };
-	struct openai_job *job;
-	struct provider_result fail;
-
-	if ((job = calloc(1, sizeof(*job))) == NULL) {
-		provider_result_init(&fail);
-		fail.error = KR_INTERNAL_ERROR;
-		done(ctx, &fail);
-		return;
-	}
-	job->p = p;
-	job->o = o;
-	job->done = done;
-	job->ctx = ctx;
-	job->deadline_ms = clock_now_ms() + o->timeout_ms;
-	provider_result_init(&job->result);
-	buf_init(&job->response, RESPONSE_MAX);
-	job->body = openai_build_request(&opts, call);
-	if (job->body == NULL) {
-		job_finish(job, KR_INTERNAL_ERROR);
-		return;
-	}
-	start_attempt(job);
-}
-
-static void
-openai_destroy(struct provider *p)
-{
-	struct openai *o = p->state;
-	unsigned i;
-
-	for (i = 0; i < o->nidle; i++)
-		curl_easy_cleanup(o->idle[i]);
-	headers_free(o->headers);
-	pthread_mutex_destroy(&o->lock);
-	secret_wipe(o->auth, sizeof(o->auth));
-	free(o);
-	free(p);
-}
-
-static const struct provider_ops openai_ops = {
+static const struct provider_wire openai_wire = {
 	.name = "openai",
-	.decide = openai_decide,
-	.destroy = openai_destroy,
+	.build = openai_build,
+	.parse = openai_parse_response,
+	.classify = provider_error_classify,
 };
 
 struct provider *
-provider_openai_create(struct loop *loop, const struct provider_openai_opts *opts)
+provider_openai_create(struct loop *loop, const struct provider_model_opts *opts)
 {
-	struct provider *p;
-	struct openai *o;
-	struct curl_slist *h;
+	struct provider_http_opts h;
+	char url[1024];
 	size_t n;
 
-	p = calloc(1, sizeof(*p));
-	o = calloc(1, sizeof(*o));
-	if (p == NULL || o == NULL)
-		goto fail;
 	n = strlen(opts->base_url);
 	while (n > 0 && opts->base_url[n - 1] == '/')
 		n--;
-	if (snprintf(o->url, sizeof(o->url), "%.*s/chat/completions", (int)n,
-	    opts->base_url) >= (int)sizeof(o->url) ||
-	    snprintf(o->auth, sizeof(o->auth), "Authorization: Bearer %s",
-	    opts->key) >= (int)sizeof(o->auth))
-		goto fail;
-	if (opts->ca_file != NULL && snprintf(o->ca_file, sizeof(o->ca_file),
-	    "%s", opts->ca_file) >= (int)sizeof(o->ca_file))
-		goto fail;
-	/* On failure curl_slist_append returns NULL and leaves the list as
-	 * it was: keep it, so the key's copy is still wiped and freed. */
-	if ((o->headers = curl_slist_append(NULL, o->auth)) == NULL ||
-	    (h = curl_slist_append(o->headers,
-	    "Content-Type: application/json")) == NULL ||
-	    (h = curl_slist_append(o->headers, "Expect:")) == NULL)
-		goto fail;
-	snprintf(o->tokens_field, sizeof(o->tokens_field), "%s",
-	    opts->max_tokens_field);
-	o->tls = strncasecmp(o->url, "https://", 8) == 0;
-	snprintf(p->model, sizeof(p->model), "%s", opts->model);
-	p->deadline_ms = opts->timeout_ms;
-	o->loop = loop;
-	o->timeout_ms = opts->timeout_ms;
-	o->max_attempts = opts->max_attempts;
-	pthread_mutex_init(&o->lock, NULL);
-	p->ops = &openai_ops;
-	p->state = o;
-	return p;
-fail:
-	if (o != NULL) {
-		headers_free(o->headers);
-		secret_wipe(o->auth, sizeof(o->auth));
-	}
-	free(o);
-	free(p);
-	return NULL;
+	if (snprintf(url, sizeof(url), "%.*s/chat/completions", (int)n,
+	    opts->base_url) >= (int)sizeof(url))
+		return NULL;
+	if (opts->api_version != NULL && opts->api_version[0] != '\0' &&
+	    provider_http_query(url, sizeof(url), "api-version",
+	    opts->api_version) != 0)
+		return NULL;
+	memset(&h, 0, sizeof(h));
+	h.wire = &openai_wire;
+	h.url = url;
+	h.model = opts->model;
+	h.max_tokens_field = opts->max_tokens_field;
+	h.auth = opts->auth;
+	h.key = opts->key;
+	h.extra_headers = opts->headers;
+	h.ca_file = opts->ca_file;
+	h.timeout_ms = opts->timeout_ms;
+	h.max_attempts = opts->max_attempts;
+	return provider_http_create(loop, &h);
 }

@@ -28,11 +28,12 @@ retryable(const struct attempt_outcome *o)
 		return 0;
 	if (o->transport_error)
 		return 1;
+	/* Credits and spend limits come back next month, not in a second. */
+	if (o->insufficient_quota)
+		return 0;
 	switch (o->http_status) {
-	case 408: case 409:
+	case 408: case 409: case 429:
 		return 1;
-	case 429:
-		return !o->insufficient_quota;
 	default:
 		return o->http_status >= 500 && o->http_status <= 599;
 	}
@@ -48,9 +49,13 @@ retry_error_for(const struct attempt_outcome *o)
 	switch (o->http_status) {
 	case 401: case 403:
 		return KR_PROVIDER_AUTH;
-	case 429:
+	case 402: case 429:
 		return KR_PROVIDER_RATE_LIMITED;
 	default:
+		/* A 400 that says the spend limit is reached (Anthropic). */
+		if (o->insufficient_quota && o->http_status >= 400 &&
+		    o->http_status <= 499)
+			return KR_PROVIDER_RATE_LIMITED;
 		return KR_PROVIDER_UNAVAILABLE;
 	}
 }

@@ -1,9 +1,10 @@
 /* retry: when to try a model call again, as a pure function of what the
  * last attempt returned and how much of the decision's deadline is left.
  *
- * Retried: connection failures, 408, 409, 429 (but not insufficient_quota)
- * and 5xx. Never retried: 400, 401, 403, 404, 422, a timeout, an answer
- * that arrived. A server's Retry-After / retry-after-ms is honoured when
+ * Retried: connection failures, 408, 409, 429 and 5xx (529 included).
+ * Never retried: 400, 401, 402, 403, 404, 422, a timeout, an answer that
+ * arrived, or an error that says a quota, credit or spend limit is used
+ * up (insufficient_quota; provider_rate_limited, like a 402). A server's Retry-After / retry-after-ms is honoured when
  * the wait fits the remaining budget; otherwise keyrota stops at once.
  * Without a hint the wait is exponential with jitter. */
 #ifndef KEYROTA_RETRY_H
@@ -22,7 +23,8 @@ struct attempt_outcome {
 	int      transport_error;    /* no HTTP answer (refused, reset, ...) */
 	int      timed_out;          /* the deadline passed */
 	long     http_status;        /* 0 without an answer */
-	int      insufficient_quota; /* a 429 that waiting will not cure */
+	int      insufficient_quota; /* an error waiting will not cure
+	                                (provider_error.h) */
 	long     retry_after_ms;     /* the server's hint; -1 without one */
 	long     remaining_ms;       /* budget left of the decision */
 };

@@ -189,7 +189,7 @@ worker_start(struct worker *w, const struct config *cfg,
 	/* Before any model call: retries count against the budget too. */
 	if (cfg->model_budget_per_minute > 0)
 		retry_set_gate(decide_retry_gate, (void *)cfg);
-	w->app.provider = provider_from_config(cfg, sec->model_key,
+	w->app.provider = provider_from_config(cfg, &sec->model,
 	    w->app.loop);
 	if (w->app.provider == NULL) {
 		log_error("cannot create the %s provider",
@@ -344,14 +344,10 @@ int
 worker_secrets_load(const struct config *cfg, struct worker_secrets *sec,
     char *err, size_t errlen)
 {
-	size_t keylen;
-
 	memset(sec, 0, sizeof(*sec));
 	if (fingerprint_key_load(&sec->fingerprint, cfg->fingerprint_key_file,
 	    err, errlen) != 0 ||
-	    (cfg->provider == PROVIDER_OPENAI && secret_read(
-	    "KEYROTA_MODEL_KEY_FILE", cfg->model_key_file, sec->model_key,
-	    &keylen, err, errlen) != 0)) {
+	    provider_secrets_load(cfg, &sec->model, err, errlen) != 0) {
 		secret_wipe(sec, sizeof(*sec));
 		return -1;
 	}

@@ -18,11 +18,11 @@
 
 struct config;
 
-/* The key files' contents, read by the supervisor at start and again on
+/* The key files' contents (the model's headers file included), read by the supervisor at start and again on
  * SIGHUP; each generation of workers inherits the copy it was forked with. */
 struct worker_secrets {
 	struct fingerprint_key fingerprint;
-	char                   model_key[SECRET_MAX];   /* "" for the fixture */
+	struct model_secrets   model;      /* key and headers file */
 };
 
 /* Reads every key file cfg names into sec. On error returns -1 with err

@@ -209,7 +209,7 @@ test_sql_checks_name_the_tables(void)
 static void
 test_schema_sent_to_the_model_names_the_decisions(void)
 {
-	struct json_object *schema = openai_answer_schema(), *v;
+	struct json_object *schema = answer_schema(ANSWER_SCHEMA_BOUNDED), *v;
 	struct set c, sent;
 	size_t i;
 

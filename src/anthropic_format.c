@@ -1,0 +1,129 @@
+#include "autoconfig.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "anthropic_format.h"
+#include "answer.h"
+#include "buf.h"
+#include "prompt.h"
+#include "provider_json.h"
+
+#define REQUEST_MAX (64 * 1024)
+
+char *
+anthropic_build_request(const char *model, const struct provider_call *call)
+{
+	struct json_object *req, *msgs, *msg, *fmt, *oc;
+	struct buf user, out;
+	char *body = NULL;
+
+	buf_init(&user, REQUEST_MAX);
+	if (prompt_user(&user, call) != 0)
+		goto out;
+	req = json_object_new_object();
+	json_object_object_add(req, "model", json_object_new_string(model));
+	json_object_object_add(req, "max_tokens",
+	    json_object_new_int(ANTHROPIC_MAX_OUTPUT_TOKENS));
+	json_object_object_add(req, "temperature", json_object_new_int(0));
+	json_object_object_add(req, "system",
+	    json_object_new_string(prompt_system));
+	msgs = json_object_new_array();
+	msg = json_object_new_object();
+	json_object_object_add(msg, "role", json_object_new_string("user"));
+	json_object_object_add(msg, "content",
+	    json_object_new_string(buf_str(&user)));
+	json_object_array_add(msgs, msg);
+	json_object_object_add(req, "messages", msgs);
+	/* The same schema as every provider's, without the numeric and array
+	 * bounds Anthropic refuses; answer_parse enforces them. */
+	fmt = json_object_new_object();
+	json_object_object_add(fmt, "type", json_object_new_string("json_schema"));
+	json_object_object_add(fmt, "schema",
+	    answer_schema(ANSWER_SCHEMA_UNBOUNDED));
+	oc = json_object_new_object();
+	json_object_object_add(oc, "format", fmt);
+	json_object_object_add(req, "output_config", oc);
+
+	buf_init(&out, REQUEST_MAX * 2);
+	if (buf_puts(&out, json_object_to_json_string_ext(req,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) == BUF_OK)
+		body = buf_detach(&out);
+	buf_free(&out);
+	json_object_put(req);
+out:
+	buf_free(&user);
+	return body;
+}
+
+/* The one text block of content; NULL when there is none, more than one,
+ * or a block of another type (a tool call, thinking). */
+static struct json_object *
+only_text(struct json_object *content)
+{
+	struct json_object *block, *type, *text, *found = NULL;
+	size_t i;
+
+	if (!json_object_is_type(content, json_type_array))
+		return NULL;
+	for (i = 0; i < json_object_array_length(content); i++) {
+		block = json_object_array_get_idx(content, i);
+		if (!json_object_is_type(block, json_type_object) ||
+		    !json_object_object_get_ex(block, "type", &type) ||
+		    !json_object_is_type(type, json_type_string) ||
+		    strcmp(json_object_get_string(type), "text") != 0 ||
+		    !json_object_object_get_ex(block, "text", &text) ||
+		    !json_object_is_type(text, json_type_string) ||
+		    found != NULL)
+			return NULL;
+		found = text;
+	}
+	return found;
+}
+
+void
+anthropic_parse_response(const char *body, size_t len,
+    struct provider_result *res)
+{
+	struct json_object *root, *type, *content, *text, *usage;
+	size_t n;
+
+	res->error = KR_INVALID_DECISION;
+	if ((root = provider_json_object(body, len)) == NULL)
+		return;
+	if (!json_object_object_get_ex(root, "type", &type) ||
+	    !json_object_is_type(type, json_type_string) ||
+	    strcmp(json_object_get_string(type), "message") != 0)
+		goto out;
+	provider_json_metadata(root, "model", res->response_model,
+	    sizeof(res->response_model));
+	provider_json_metadata(root, "id", res->response_id,
+	    sizeof(res->response_id));
+	provider_json_metadata(root, "stop_reason", res->finish_reason,
+	    sizeof(res->finish_reason));
+	if (json_object_object_get_ex(root, "usage", &usage)) {
+		res->input_tokens = provider_json_count(usage, "input_tokens");
+		res->output_tokens = provider_json_count(usage, "output_tokens");
+	}
+	/* max_tokens: the answer was cut; refusal: there is none. */
+	if (strcmp(res->finish_reason, "end_turn") != 0)
+		goto out;
+	if (!json_object_object_get_ex(root, "content", &content) ||
+	    (text = only_text(content)) == NULL)
+		goto out;
+	n = (size_t)json_object_get_string_len(text);
+	if (memchr(json_object_get_string(text), '\0', n) != NULL)
+		goto out;
+	if ((res->text = malloc(n + 1)) == NULL) {
+		res->error = KR_INTERNAL_ERROR;
+		goto out;
+	}
+	memcpy(res->text, json_object_get_string(text), n);
+	res->text[n] = '\0';
+	res->text_len = n;
+	res->error = KR_OK;
+out:
+	json_object_put(root);
+}
