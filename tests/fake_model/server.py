@@ -1,10 +1,16 @@
 #!/usr/bin/env python3
-"""A fake OpenAI-compatible Chat Completions server for keyrota's tests.
+"""A fake model server for keyrota's tests: OpenAI-compatible Chat
+Completions on POST /v1/chat/completions (the query string, e.g. Azure's
+?api-version=, is accepted and recorded) and Anthropic's Messages API on
+POST /v1/messages, each in its own wire format.
 
 Listens on 127.0.0.1 (port 0 picks a free one; the chosen port is written
 to --port-file). The scenario of the next calls is set with
-POST /__control {"scenario": NAME}; every call to /v1/chat/completions is
-recorded (headers and JSON body) and returned by GET /__requests.
+POST /__control {"scenario": NAME}; every model call is recorded (path,
+query, headers and JSON body) and returned by GET /__requests. A scenario
+answers in the format of the path it was called on; scenarios named
+anthropic_* exist only on /v1/messages, and the OpenAI gateway scenarios
+(error_in_200, ...) only on /v1/chat/completions.
 POST /__reset clears the record. Scenarios that need more take it from
 the same control object: "raw" answers every call with the bytes of
 "body_b64" (for metadata no JSON encoder would write, e.g. invalid UTF-8);
@@ -43,6 +49,25 @@ def completion(content=None, finish_reason="stop", refusal=None, model="fake-mod
         "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
         "usage": {"prompt_tokens": 321, "completion_tokens": 17, "total_tokens": 338},
     }
+
+
+def message(text, stop_reason="end_turn", model="claude-fake-1"):
+    """An Anthropic Messages API response with one text block."""
+    return {
+        "id": "msg_fake_%d" % state["calls"],
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [{"type": "text", "text": text}],
+        "stop_reason": stop_reason,
+        "stop_sequence": None,
+        "usage": {"input_tokens": 412, "output_tokens": 23},
+    }
+
+
+def anthropic_error(kind, text):
+    return {"type": "error", "error": {"type": kind, "message": text},
+            "request_id": "req_fake"}
 
 
 def answer(**changes):
@@ -92,8 +117,10 @@ class Handler(BaseHTTPRequestHandler):
                 state["requests"] = []
                 state["calls"] = 0
             return self.send_json(200, {"ok": True})
-        if self.path != "/v1/chat/completions":
+        path, _, query = self.path.partition("?")
+        if path not in ("/v1/chat/completions", "/v1/messages"):
             return self.send_json(404, {"error": {"message": "unknown path"}})
+        api = "anthropic" if path == "/v1/messages" else "openai"
         try:
             body = json.loads(raw)
         except ValueError:
@@ -103,10 +130,14 @@ class Handler(BaseHTTPRequestHandler):
             call = state["calls"]
             scenario = state["scenario"]
             record = {"headers": dict(self.headers.items()), "body": body,
+                      "path": path, "query": query,
                       "scenario": scenario, "time": time.time(), "client_hung_up": False}
             state["requests"].append(record)
         try:
-            self.respond(scenario, call, body)
+            if api == "anthropic":
+                self.respond_anthropic(scenario, call, body)
+            else:
+                self.respond(scenario, call, body)
         except (BrokenPipeError, ConnectionResetError):
             with lock:
                 record["client_hung_up"] = True
@@ -172,6 +203,22 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(200, completion(json.dumps(ANSWER) + filler))
         if s == "raw":
             return self.send_raw(200, base64.b64decode(options["body_b64"]))
+        if s == "error_in_200":
+            # OpenRouter: the status line went out before the upstream failed.
+            return self.send_json(200, {"error": {"code": 502, "message": "Upstream error"}})
+        if s == "error_in_200_rate_limited":
+            return self.send_json(200, {"error": {"code": "rate_limit_exceeded",
+                                                  "message": "Rate limit exceeded"}})
+        if s == "numeric_code_503":
+            # vLLM and llama.cpp send "code" as an integer.
+            return self.send_json(503, {"error": {"code": 503, "type": "ServiceUnavailableError",
+                                                  "message": "Service Unavailable"}})
+        if s == "payment_required":
+            return self.send_json(402, {"error": {"code": 402, "message":
+                                                  "Insufficient credits. Add more credits."}})
+        if s == "credits_in_200":
+            return self.send_json(200, {"error": {"code": 402, "message":
+                                                  "Insufficient credits"}})
         if s == "delay_by_model":
             model = (request_body or {}).get("model", "")
             time.sleep(options["delays"].get(model, 0) / 1000.0)
@@ -205,9 +252,88 @@ class Handler(BaseHTTPRequestHandler):
             return
         raise AssertionError("scenario %r passed /__control but has no reply" % s)
 
-    def play(self, reply):
+    def respond_anthropic(self, s, call, request_body):
+        """Anthropic's Messages API: the same fault matrix as the OpenAI
+        path, in Anthropic's wire format and error shapes."""
+        options = state["options"]
+        if s == "success":
+            return self.send_json(200, message(json.dumps(ANSWER)))
+        if s == "slow":
+            time.sleep(6)
+            return self.send_json(200, message(json.dumps(ANSWER)))
+        if s == "error500":
+            return self.send_json(500, anthropic_error("api_error", "Internal server error"))
+        if s == "anthropic_overloaded":
+            return self.send_json(529, anthropic_error("overloaded_error", "Overloaded"))
+        if s == "anthropic_overloaded_then_success":
+            if call == 1:
+                return self.send_json(529, anthropic_error("overloaded_error", "Overloaded"))
+            return self.send_json(200, message(json.dumps(ANSWER)))
+        if s == "rate_limit_then_success":
+            if call == 1:
+                return self.send_json(429, anthropic_error("rate_limit_error",
+                                                           "Number of request tokens has "
+                                                           "exceeded your per-minute rate limit"),
+                                      {"retry-after": "1"})
+            return self.send_json(200, message(json.dumps(ANSWER)))
+        if s == "rate_limit_long_wait":
+            return self.send_json(429, anthropic_error("rate_limit_error", "later"),
+                                  {"retry-after": "120"})
+        if s == "anthropic_spend_limit":
+            body = anthropic_error("rate_limit_error", "You have reached your monthly "
+                                   "spend limit.")
+            body["error"]["details"] = {"error_code": "enforced_spend_limit_reached"}
+            return self.send_json(429, body)
+        if s == "anthropic_workspace_spend_limit":
+            return self.send_json(400, anthropic_error(
+                "invalid_request_error", "This request would exceed your workspace's spend "
+                "limit. Raise or remove the limit to continue."))
+        if s == "anthropic_credit_balance":
+            return self.send_json(400, anthropic_error(
+                "invalid_request_error", "Your credit balance is too low to access the "
+                "Anthropic API."))
+        if s == "anthropic_billing":
+            return self.send_json(402, anthropic_error("billing_error", "Payment required"))
+        if s == "unauthorized":
+            return self.send_json(401, anthropic_error("authentication_error",
+                                                       "invalid x-api-key"))
+        if s == "anthropic_forbidden":
+            return self.send_json(403, anthropic_error("permission_error", "not allowed"))
+        if s == "bad_request":
+            return self.send_json(400, anthropic_error("invalid_request_error", "bad"))
+        if s == "prose":
+            return self.send_json(200, message("I believe this key is eligible under P-7."))
+        if s == "length":
+            return self.send_json(200, message('{"decision":"eligible"', stop_reason="max_tokens"))
+        if s == "refusal":
+            return self.send_json(200, message("", stop_reason="refusal"))
+        if s == "anthropic_malformed":
+            return self.send_raw(200, b'{"type":"message","content":[{"type":"text","text":')
+        if s == "anthropic_two_blocks":
+            m = message(json.dumps(ANSWER))
+            m["content"].append({"type": "text", "text": json.dumps(dict(ANSWER,
+                                                                          decision="not_eligible"))})
+            return self.send_json(200, m)
+        if s == "anthropic_tool_use":
+            m = message(json.dumps(ANSWER))
+            m["content"] = [{"type": "tool_use", "id": "toolu_1", "name": "x", "input": ANSWER}]
+            return self.send_json(200, m)
+        if s == "anthropic_error_in_200":
+            return self.send_json(200, anthropic_error("overloaded_error", "Overloaded"))
+        if s == "reset_mid_body":
+            return self.respond(s, call, request_body)
+        if s == "raw":
+            return self.send_raw(200, base64.b64decode(options["body_b64"]))
+        if s == "script":
+            return self.play(options["replies"][min(call, len(options["replies"])) - 1],
+                             "anthropic")
+        raise AssertionError("scenario %r has no Anthropic reply" % s)
+
+    def play(self, reply, api="openai"):
         time.sleep(reply.get("delay_ms", 0) / 1000.0)
-        if "content" in reply:
+        if "content" in reply and api == "anthropic":
+            body = json.dumps(message(reply["content"]))
+        elif "content" in reply:
             body = json.dumps(completion(reply["content"]))
         else:
             body = json.dumps(reply.get("body", answer()))
@@ -228,7 +354,14 @@ SCENARIOS = {"success", "not_eligible", "slow", "error500", "rate_limit_then_suc
              "rate_limit_ms_then_success", "rate_limit_long_wait", "insufficient_quota",
              "unauthorized", "bad_request", "prose", "unknown_enum", "window45", "no_p7",
              "html", "length", "refusal", "huge", "raw", "delay_by_model", "script",
-             "trailing_bytes", "content_nul", "reset_mid_body"}
+             "trailing_bytes", "content_nul", "reset_mid_body",
+             "error_in_200", "error_in_200_rate_limited", "numeric_code_503",
+             "payment_required", "credits_in_200",
+             "anthropic_overloaded", "anthropic_overloaded_then_success",
+             "anthropic_spend_limit", "anthropic_workspace_spend_limit",
+             "anthropic_credit_balance", "anthropic_billing", "anthropic_forbidden",
+             "anthropic_malformed", "anthropic_two_blocks", "anthropic_tool_use",
+             "anthropic_error_in_200"}
 REPLY_KEYS = {"status", "headers", "body", "content", "delay_ms", "pad"}
 
 
