@@ -10,7 +10,7 @@ import uuid
 
 from harness import (BINARY, ROOT, VAR, check, database_url, eq, get, psql, request,
                      restart_keyrota, stack, start_fake_model, stop_fake_model, test, wait_for,
-                     worker_pids, supervisor_pid)
+                     worker_pids, supervisor_pid, write_secret)
 
 MODEL_KEY = "sk-test-keyrota-" + uuid.uuid4().hex
 TIMEOUT_MS = 2500
@@ -428,3 +428,172 @@ def connection_refused_is_unavailable():
         eq(row(body["trace_id"])["provider_attempts"], 2)
     finally:
         restart_keyrota(**keyrota_env())
+
+
+# --- gateway settings: KEYROTA_MODEL_AUTH, _API_VERSION, _HEADERS_FILE -------
+
+GATEWAY_SECRET = "gw-" + uuid.uuid4().hex
+
+
+def serve_refused(**overrides):
+    """Runs keyrota serve with the fake's settings plus overrides (None
+    removes a variable) and returns the finished process: a refusal at
+    start ends at once with status 2."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEYROTA_")}
+    env.update({k: str(v) for k, v in keyrota_env().items()})
+    env["KEYROTA_FINGERPRINT_KEY_FILE"] = os.path.join(VAR, "secrets", "fingerprint.key")
+    for k, v in overrides.items():
+        if v is None:
+            env.pop(k, None)
+        else:
+            env[k] = str(v)
+    out = subprocess.run([BINARY, "serve"], env=env, capture_output=True, text=True, timeout=10)
+    eq(out.returncode, 2, out.stdout + out.stderr)
+    return out
+
+
+def headers_file(text, name="gateway.headers"):
+    path = os.path.join(VAR, "secrets", name)
+    write_secret(path, text)
+    return path
+
+
+def reload_and_wait():
+    before = set(worker_pids())
+    os.kill(supervisor_pid(), signal.SIGHUP)
+    fresh = wait_for(lambda: (lambda p: p if p and not set(p) & before else None)(worker_pids()),
+                     timeout=15)
+    check(fresh, "no new generation of workers")
+
+
+@test
+def azure_api_key_header_api_version_query_and_headers_file_with_sighup_reload():
+    hf = headers_file("# Portkey-style gateway headers\n\n"
+                      "X-Gateway-Key: %s\n  X-Trace-Tag:  keyrota  \n" % GATEWAY_SECRET)
+    restart_keyrota(**dict(keyrota_env(), KEYROTA_MODEL_AUTH="api-key",
+                           KEYROTA_MODEL_API_VERSION="2024-10-21 preview&x=1",
+                           KEYROTA_MODEL_HEADERS_FILE=hf))
+    try:
+        scenario("success")
+        body = decide().json()
+        eq(body["status"], "completed", body)
+        sent = calls()[0]
+        headers = {k.lower(): v for k, v in sent["headers"].items()}
+        eq(sent["path"], "/v1/chat/completions")
+        eq(sent["query"], "api-version=2024-10-21%20preview%26x%3D1", "encoded api-version")
+        eq(headers.get("api-key"), MODEL_KEY)
+        check("authorization" not in headers, "Authorization sent with api-key auth")
+        eq(headers.get("x-gateway-key"), GATEWAY_SECRET)
+        eq(headers.get("x-trace-tag"), "keyrota", "value trimmed")
+        # SIGHUP reads the headers file again, like the key.
+        second = "gw2-" + uuid.uuid4().hex
+        write_secret(hf, "X-Gateway-Key: %s\n" % second)
+        reload_and_wait()
+        scenario("success")
+        eq(decide().json()["status"], "completed")
+        headers = {k.lower(): v for k, v in calls()[0]["headers"].items()}
+        eq(headers.get("x-gateway-key"), second, "the reloaded header")
+        check("x-trace-tag" not in headers, "a header the new file dropped")
+        # A broken file on SIGHUP is refused; the running workers stay.
+        write_secret(hf, "Authorization: Bearer %s\n" % GATEWAY_SECRET)
+        pids = worker_pids()
+        os.kill(supervisor_pid(), signal.SIGHUP)
+        time.sleep(1.0)
+        eq(worker_pids(), pids, "workers replaced despite a refused headers file")
+        scenario("success")
+        eq(decide().json()["status"], "completed")
+        with open(os.path.join(VAR, "log", "keyrota.log")) as f:
+            log = f.read()
+        check("KEYROTA_MODEL_HEADERS_FILE" in log and "line 1" in log, "refusal not logged")
+        for secret in (GATEWAY_SECRET, second, MODEL_KEY):
+            check(secret not in log, "a secret in the log")
+            eq(psql("SELECT count(*) FROM traces t WHERE t::text LIKE '%' || :'p1' || '%'",
+                    secret)[0][0], "0", "a secret in a trace")
+            check(secret not in get("/rotation/traces/" + body["trace_id"],
+                                    headers={"Accept": "text/html"}).text, "a secret in a page")
+    finally:
+        restart_keyrota(**keyrota_env())
+
+
+@test
+def auth_none_on_loopback_needs_no_key_file_and_sends_no_key():
+    restart_keyrota(**dict(keyrota_env(), KEYROTA_MODEL_AUTH="none",
+                           KEYROTA_MODEL_MAX_TOKENS_FIELD="max_tokens",
+                           KEYROTA_MODEL_KEY_FILE=""))
+    try:
+        scenario("success")
+        body = decide().json()
+        eq(body["status"], "completed", body)
+        sent = calls()[0]
+        headers = {k.lower(): v for k, v in sent["headers"].items()}
+        for h in ("authorization", "api-key", "x-api-key"):
+            check(h not in headers, "%s sent with auth none" % h)
+        check("max_tokens" in sent["body"] and "max_completion_tokens" not in sent["body"],
+              "Ollama's max_tokens field")
+    finally:
+        restart_keyrota(**keyrota_env())
+
+
+@test
+def auth_none_beyond_loopback_and_unknown_auth_are_refused_at_start():
+    out = serve_refused(KEYROTA_MODEL_AUTH="none",
+                        KEYROTA_MODEL_BASE_URL="https://models.example.com/v1",
+                        KEYROTA_MODEL_KEY_FILE=None)
+    check("KEYROTA_MODEL_AUTH" in out.stderr and "127.0.0.1" in out.stderr, out.stderr)
+    out = serve_refused(KEYROTA_MODEL_AUTH="basic")
+    check("KEYROTA_MODEL_AUTH" in out.stderr and "bearer" in out.stderr, out.stderr)
+    out = serve_refused(KEYROTA_MODEL_KEY_FILE=None)
+    check("KEYROTA_MODEL_KEY_FILE" in out.stderr, out.stderr)
+
+
+@test
+def headers_file_refused_when_readable_by_others_or_malformed_naming_the_line_only():
+    hf = headers_file("X-Gateway-Key: %s\n" % GATEWAY_SECRET, "bad.headers")
+    try:
+        os.chmod(hf, 0o640)
+        out = serve_refused(KEYROTA_MODEL_HEADERS_FILE=hf)
+        check("KEYROTA_MODEL_HEADERS_FILE" in out.stderr and "group or others" in out.stderr,
+              out.stderr)
+        check(GATEWAY_SECRET not in out.stdout + out.stderr, "a header value printed")
+        cases = [
+            ("# ok\n\nX-Gateway-Key %s\n" % GATEWAY_SECRET, "line 3", "Name: value"),
+            ("X-A: 1\nAuthorization: Bearer %s\n" % GATEWAY_SECRET, "line 2", "Authorization"),
+            ("x-api-key: %s\n" % GATEWAY_SECRET, "line 1", "x-api-key"),
+            ("Content-Length: 1\n", "line 1", "Content-Length"),
+            ("Host: %s.example\n" % GATEWAY_SECRET, "line 1", "Host"),
+            ("X Bad Name: %s\n" % GATEWAY_SECRET, "line 1", "Name: value"),
+            ("X-Gateway-Key: %s\r\n" % GATEWAY_SECRET, "line 1", "carriage return"),
+            ("X-A: a\nX-Gateway-Key: %s\x00x\n" % GATEWAY_SECRET, "line 2", "NUL"),
+            ("X-Gateway-Key: \x1b%s\n" % GATEWAY_SECRET, "line 1", "control character"),
+            ("X-Empty:   \n", "line 1", "empty value"),
+        ]
+        for text, where, why in cases:
+            write_secret(hf, text)
+            out = serve_refused(KEYROTA_MODEL_HEADERS_FILE=hf)
+            said = out.stdout + out.stderr
+            check("KEYROTA_MODEL_HEADERS_FILE" in said and where in said and why in said,
+                  "%r: %s" % (text[:30], said))
+            check(GATEWAY_SECRET not in said, "a header value printed: %s" % said)
+    finally:
+        os.unlink(hf)
+
+
+@test
+def error_bodies_map_to_named_errors():
+    # scenario -> (trace error code, provider calls)
+    matrix = [
+        ("error_in_200", "provider_unavailable", 2),          # OpenRouter, code 502
+        ("error_in_200_rate_limited", "provider_rate_limited", 2),
+        ("numeric_code_503", "provider_unavailable", 2),      # vLLM, llama.cpp
+        ("payment_required", "provider_rate_limited", 1),     # 402 credits: not retried
+        ("credits_in_200", "provider_rate_limited", 1),
+    ]
+    problems = []
+    for name, code, ncalls in matrix:
+        scenario(name)
+        body = decide().json()
+        got = (body["status"], body.get("error_code"), len(calls()),
+               row(body["trace_id"])["provider_attempts"])
+        if got != ("failed", code, ncalls, ncalls):
+            problems.append("%s: got %r, want %r" % (name, got, ("failed", code, ncalls, ncalls)))
+    check(not problems, "\n".join(problems))
