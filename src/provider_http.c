@@ -288,8 +288,10 @@ start_attempt(void *arg)
 	curl_easy_setopt(job->easy, CURLOPT_CONNECTTIMEOUT_MS,
 	    remaining < CONNECT_MAX_MS ? remaining : CONNECT_MAX_MS);
 	if (loop_add_transfer(o->loop, job->easy, (unsigned)remaining,
-	    transfer_done, job) != 0)
+	    transfer_done, job) != 0) {
+		provider_attempt_end(&job->result, 0, KR_INTERNAL_ERROR);
 		job_finish(job, KR_INTERNAL_ERROR);
+	}
 }
 
 static void
