@@ -1,0 +1,64 @@
+"""A flood on a small stack (README, "Under load"): thousands of decisions
+arriving at once at an instance with one database connection per worker.
+Whatever cannot be started in time is refused with a name and a
+Retry-After; what was admitted ends as a terminal trace in its answer;
+nginx never answers 502/504 itself; no trace is written for a refusal and
+none is left running. The load is real (one asyncio client on 127.0.0.1,
+the connections opened first so the requests land together) and bounded:
+3,000 requests, about 15 s."""
+import os
+import sys
+
+from harness import ROOT, check, eq, get, psql, restart_keyrota, stack, test, wait_for, db_now
+
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+from flood import flood, summary  # noqa: E402
+
+PORT = int(os.environ["KEYROTA_HTTP_PORT"])
+N = 3000
+# nginx's read timeout follows the model timeout (model + 10 s): a short one
+# keeps the test short, and a decision that outlived it would be a 504.
+SMALL = dict(KEYROTA_MODEL_TIMEOUT_MS=1000, KEYROTA_DB_POOL_SIZE=1,
+             KEYROTA_FIXTURE_DELAY_MS=300, KEYROTA_REAPER_GRACE_MS=1000,
+             KEYROTA_REAPER_INTERVAL_MS=500)
+
+
+def restart_nginx(**env):
+    stack("nginx-stop")
+    stack("nginx-start", env={k: str(v) for k, v in env.items()})
+
+
+@test
+def a_flood_gets_terminal_traces_or_named_refusals_never_an_nginx_5xx():
+    restart_nginx(**SMALL)
+    restart_keyrota(**SMALL)
+    try:
+        since = db_now()
+        out = flood("127.0.0.1", PORT, N)
+        s = summary(out)
+        print("  flood of %d: %s" % (N, s))
+        counts = s["counts"]
+        eq(sum(counts.values()), N, "answers")
+        eq(counts.get(0, 0), 0, "connections reset or unanswered")
+        eq(counts.get(502, 0) + counts.get(504, 0), 0, "nginx 502/504")
+        eq(set(counts) - {200, 429, 503}, set(),
+           "statuses other than a terminal trace (200) or a refusal (429/503)")
+        eq(s["not_terminal"], 0, "200 answers that are not a terminal trace")
+        eq(s["no_retry_after"], 0, "refusals without Retry-After")
+        eq(set(s["codes"]) - {"overloaded", "rate_limited"}, set(),
+           "refusals other than overloaded/rate_limited (the database is up)")
+        check(counts.get(200, 0) >= N // 4,
+              "a quarter at least is decided: %d of %d" % (counts.get(200, 0), N))
+
+        def settled():
+            return psql("SELECT count(*) FROM traces WHERE status = 'running' "
+                        "AND created_at >= :'p1'::timestamptz", since)[0][0] == "0"
+        check(wait_for(settled, timeout=20), "no trace left running")
+        rows = dict(psql("SELECT coalesce(error_code, status), count(*) FROM traces "
+                         "WHERE created_at >= :'p1'::timestamptz GROUP BY 1", since))
+        eq(rows, {"completed": str(counts.get(200, 0))},
+           "traces: one completed trace per 200, none for a refusal, none reaped")
+    finally:
+        restart_nginx()
+        restart_keyrota()
+    eq(get("/healthz").status, 200, "the stack is back")
