@@ -23,6 +23,7 @@ struct slot {
 	PGconn          *conn;
 	unsigned long    generation;   /* the pool's, when it was opened */
 	long long        deadline_ms;  /* busy: cut the socket after this */
+	long long        since_ms;     /* busy: borrowed then */
 	int              gated;        /* borrowed through db_pool_acquire */
 	int              cut;          /* the watchdog shut it down */
 };
@@ -40,6 +41,9 @@ struct db_pool {
 	unsigned          gate;
 	unsigned          gated;       /* db_pool_acquire callers inside */
 	unsigned long     generation;  /* moves on at each broken connection */
+	unsigned          opening;     /* connects under way */
+	unsigned          connect_failures;   /* in a row */
+	long long         connect_after_ms;   /* no connect before this */
 	struct slot      *slots;
 };
 
@@ -264,15 +268,17 @@ mark_busy(struct slot *s, long long deadline_ms, int gated)
 {
 	s->state = SLOT_BUSY;
 	s->deadline_ms = deadline_ms;
+	s->since_ms = clock_now_ms();
 	s->gated = gated;
 	s->cut = 0;
 }
 
+/* Waits for a release or a finished connect, until_ms at the latest. */
 static int
-timed_wait(struct db_pool *pool, long long deadline_ms)
+timed_wait(struct db_pool *pool, long long until_ms)
 {
 	struct timespec ts;
-	long long left = deadline_ms - clock_now_ms();
+	long long left = until_ms - clock_now_ms();
 
 	if (left <= 0)
 		return ETIMEDOUT;
@@ -292,6 +298,8 @@ open_into(struct db_pool *pool, struct slot *s, long long deadline_ms,
     long long hold_deadline_ms, int gated)
 {
 	long long connect_by_ms = clock_now_ms() + DB_CONNECT_MS;
+	long long backoff;
+	unsigned i;
 	PGconn *conn;
 
 	if (connect_by_ms > deadline_ms)
@@ -303,17 +311,47 @@ open_into(struct db_pool *pool, struct slot *s, long long deadline_ms,
 		conn = NULL;
 	}
 	pthread_mutex_lock(&pool->lock);
+	pool->opening--;
 	if (conn == NULL) {
 		s->state = SLOT_EMPTY;
 		metrics_db_connect_failure();
-		pthread_cond_signal(&pool->freed);
+		/* A server that refuses (EAGAIN on a full listen queue, too
+		 * many clients) or does not answer is not asked again at once
+		 * by every waiting caller. */
+		backoff = DB_CONNECT_BACKOFF_FIRST_MS;
+		for (i = 0; i < pool->connect_failures &&
+		    backoff < DB_CONNECT_BACKOFF_MAX_MS; i++)
+			backoff *= 2;
+		if (backoff > DB_CONNECT_BACKOFF_MAX_MS)
+			backoff = DB_CONNECT_BACKOFF_MAX_MS;
+		pool->connect_failures++;
+		pool->connect_after_ms = clock_now_ms() + backoff;
 	} else {
+		pool->connect_failures = 0;
+		pool->connect_after_ms = 0;
 		s->conn = conn;
 		s->generation = pool->generation;
 		mark_busy(s, hold_deadline_ms, gated);
 	}
+	pthread_cond_signal(&pool->freed);
 	pthread_mutex_unlock(&pool->lock);
 	return conn;
+}
+
+/* A new connection may be opened now: fewer than DB_OPENING_MAX are
+ * being opened and no backoff runs. Otherwise *until_ms is brought
+ * forward to the end of the backoff. Called with the lock held. */
+static int
+may_open(struct db_pool *pool, long long *until_ms)
+{
+	if (pool->opening >= DB_OPENING_MAX)
+		return 0;
+	if (clock_now_ms() < pool->connect_after_ms) {
+		if (pool->connect_after_ms < *until_ms)
+			*until_ms = pool->connect_after_ms;
+		return 0;
+	}
+	return 1;
 }
 
 /* The one way to get a connection: an idle one that is current and still
@@ -325,10 +363,12 @@ take(struct db_pool *pool, long long deadline_ms, long long hold_deadline_ms,
 {
 	struct slot *s, *idle, *empty;
 	PGconn *conn, *stale, *old[DB_POOL_MAX];
+	long long until;
 	unsigned i, nold;
 
 	pthread_mutex_lock(&pool->lock);
 	for (;;) {
+		until = deadline_ms;
 		idle = empty = NULL;
 		nold = 0;
 		for (i = 0; i < pool->size; i++) {
@@ -366,23 +406,26 @@ take(struct db_pool *pool, long long deadline_ms, long long hold_deadline_ms,
 			pthread_mutex_lock(&pool->lock);
 			continue;
 		}
-		if (idle != NULL && empty == NULL) {
+		if (idle != NULL && empty == NULL && may_open(pool, &until)) {
 			/* A fresh one is wanted: the idle one makes way. */
 			stale = idle->conn;
 			idle->conn = NULL;
 			idle->state = SLOT_OPENING;
+			pool->opening++;
 			pthread_mutex_unlock(&pool->lock);
 			PQfinish(stale);
 			return open_into(pool, idle, deadline_ms,
 			    hold_deadline_ms, gated);
 		}
-		if (empty != NULL) {
+		if (empty != NULL && may_open(pool, &until)) {
 			empty->state = SLOT_OPENING;
+			pool->opening++;
 			pthread_mutex_unlock(&pool->lock);
 			return open_into(pool, empty, deadline_ms,
 			    hold_deadline_ms, gated);
 		}
-		if (timed_wait(pool, deadline_ms) == ETIMEDOUT)
+		if (timed_wait(pool, until) == ETIMEDOUT &&
+		    clock_now_ms() >= deadline_ms)
 			break;
 	}
 	pthread_mutex_unlock(&pool->lock);
@@ -430,9 +473,11 @@ db_pool_acquire(struct db_pool *pool, unsigned timeout_ms)
 PGconn *
 db_pool_borrow(struct db_pool *pool, long long deadline_ms, int fresh)
 {
-	if (deadline_ms <= clock_now_ms())
+	long long wait_by = deadline_ms - DB_MIN_ATTEMPT_MS;
+
+	if (wait_by <= clock_now_ms())
 		return NULL;
-	return take(pool, deadline_ms, deadline_ms, fresh, 0);
+	return take(pool, wait_by, deadline_ms, fresh, 0);
 }
 
 void
@@ -473,6 +518,22 @@ db_pool_release(struct db_pool *pool, PGconn *conn)
 	pthread_mutex_unlock(&pool->lock);
 	if (broken)
 		PQfinish(conn);
+}
+
+int
+db_pool_stalled(struct db_pool *pool, unsigned ms)
+{
+	long long before = clock_now_ms() - ms;
+	int stalled;
+	unsigned i;
+
+	pthread_mutex_lock(&pool->lock);
+	stalled = pool->connect_failures > 0;
+	for (i = 0; i < pool->size && !stalled; i++)
+		stalled = pool->slots[i].state == SLOT_BUSY &&
+		    pool->slots[i].since_ms < before;
+	pthread_mutex_unlock(&pool->lock);
+	return stalled;
 }
 
 enum db_run_result

@@ -29,6 +29,17 @@ struct db_pool;
 #define DB_CONNECT_MS 2000
 /* How long a connection from db_pool_acquire may be held. */
 #define DB_HOLD_MS 6000
+/* db_pool_borrow stops waiting for a connection this long before its
+ * deadline: a statement started later would only be cut by the watchdog,
+ * and the connection with it (a reconnect storm under load). */
+#define DB_MIN_ATTEMPT_MS 500
+/* Connections opened at once per pool; after a connect fails, no new one
+ * is tried for a pause that doubles from DB_CONNECT_BACKOFF_FIRST_MS up
+ * to DB_CONNECT_BACKOFF_MAX_MS (callers wait for a slot meanwhile, within
+ * their deadline). */
+#define DB_OPENING_MAX 2
+#define DB_CONNECT_BACKOFF_FIRST_MS 10
+#define DB_CONNECT_BACKOFF_MAX_MS   100
 
 /* Called once on every new connection (to prepare statements); a non-zero
  * return discards the connection. */
@@ -50,14 +61,20 @@ void            db_pool_set_gate(struct db_pool *pool, unsigned gate);
  * retry rule lives. */
 PGconn         *db_pool_acquire(struct db_pool *pool, unsigned timeout_ms);
 /* For the executor: a connection bounded by deadline_ms (clock_now_ms),
- * which covers the wait, the connect and the statements. fresh: a newly
- * opened connection, never an idle one. */
+ * which covers the wait, the connect and the statements; the wait ends
+ * DB_MIN_ATTEMPT_MS before it (NULL). fresh: a newly opened connection,
+ * never an idle one. */
 PGconn         *db_pool_borrow(struct db_pool *pool, long long deadline_ms,
                     int fresh);
 /* Returns a connection. One that is broken is closed, and then every idle
  * connection older than it is dropped too; one left inside a transaction
  * is closed. */
 void            db_pool_release(struct db_pool *pool, PGconn *conn);
+
+/* Whether the database looks stalled rather than busy: the last connect
+ * failed, or a connection has been held for longer than ms (a statement
+ * of a healthy server takes milliseconds). */
+int             db_pool_stalled(struct db_pool *pool, unsigned ms);
 
 /* The one retry rule (docs/operations.md, "The database and its errors").
  * op runs on a borrowed connection and returns 0, or non-zero when its

@@ -24,6 +24,16 @@
  * the trusted records) gives up after this, queueing included: the wait a
  * client sees when PostgreSQL does not answer (README, "Faults"). */
 #define DB_START_MS       2500
+/* A start step that waited in the executor's queue until less than this
+ * is left of DB_START_MS is refused as overloaded rather than tried: the
+ * database pool would not wait for a connection that late
+ * (DB_MIN_ATTEMPT_MS), and a queue that old means the worker is
+ * saturated. New decisions are refused at admission while the oldest
+ * queued start step is that old. */
+#define START_QUEUED_MAX_MS (DB_START_MS - DB_MIN_ATTEMPT_MS - 100)
+/* A connection held this long means a database that does not answer,
+ * not one that is busy. */
+#define DB_STALLED_MS       1000
 /* One try of the terminal write. */
 #define DB_ATTEMPT_MS     3000
 /* Past the model deadline, a client whose trace cannot be written yet gets
@@ -150,6 +160,8 @@ end_without_trace(struct decide_job *job, enum kr_error e)
 	o.error = e;
 	if (e == KR_DATABASE_UNAVAILABLE)
 		o.retry_after_s = 5;
+	else if (e == KR_OVERLOADED)
+		o.retry_after_s = OVERLOADED_RETRY_AFTER_S;
 	job_end(job, &o);
 }
 
@@ -162,8 +174,10 @@ running_outcome(const struct decide_job *job, struct decide_outcome *o)
 	o->status = TRACE_RUNNING;
 }
 
+/* urgent: a terminal write, which goes ahead of the start steps queued on
+ * the executor (executor.h). */
 static void
-submit(struct decide_job *job, executor_fn fn)
+submit(struct decide_job *job, executor_fn fn, int urgent)
 {
 	struct decide_outcome o;
 
@@ -173,7 +187,8 @@ submit(struct decide_job *job, executor_fn fn)
 		fn(job);
 		return;
 	}
-	if (executor_submit(job->app->exec, fn, job) == 0)
+	if ((urgent ? executor_submit_urgent : executor_submit)(job->app->exec,
+	    fn, job) == 0)
 		return;
 	/* Out of memory (or stopping): the trace, if any, stays running and
 	 * the reaper ends it at its deadline. */
@@ -203,7 +218,7 @@ static void finish_step(void *arg);
 static void
 finish_retry(void *arg)
 {
-	submit(arg, finish_step);
+	submit(arg, finish_step, 1);
 }
 
 /* On an executor thread: writes the terminal state. A write that fails is
@@ -286,7 +301,7 @@ finish(struct decide_job *job)
 	if (job->answer_by_ms < least)
 		job->answer_by_ms = least;
 	job->retry_ms = RETRY_FIRST_MS;
-	submit(job, finish_step);
+	submit(job, finish_step, 1);
 }
 
 static void
@@ -402,6 +417,21 @@ start_step(void *arg)
 	struct app *app = job->app;
 	struct decide_outcome o;
 
+	if (app->exec != NULL && clock_now_ms() - (job->start_by_ms -
+	    DB_START_MS) > START_QUEUED_MAX_MS) {
+		/* It waited its start budget away in the executor's queue,
+		 * before anything was written or a connection taken: behind
+		 * steps stuck on a database that does not answer, or behind
+		 * other decisions of a saturated instance (refused like
+		 * admission). */
+		if (db_pool_stalled(app->db, DB_STALLED_MS)) {
+			end_without_trace(job, KR_DATABASE_UNAVAILABLE);
+			return;
+		}
+		metrics_refused(KR_OVERLOADED);
+		end_without_trace(job, KR_OVERLOADED);
+		return;
+	}
 	job->start_result = STORE_UNAVAILABLE;
 	if (db_pool_run(app->db, job->start_by_ms, DB_RUN_REPEATABLE,
 	    start_op, job) ==
@@ -466,7 +496,9 @@ admit(struct app *app, long *minute, struct decide_outcome *o)
 {
 	unsigned retry_after_s = 0;
 
-	if (metrics_admit_decision(app->cfg->max_in_flight) != 0) {
+	if ((app->exec != NULL && executor_queue_age_ms(app->exec) >
+	    START_QUEUED_MAX_MS && !db_pool_stalled(app->db, DB_STALLED_MS)) ||
+	    metrics_admit_decision(app->cfg->max_in_flight) != 0) {
 		metrics_refused(KR_OVERLOADED);
 		o->error = KR_OVERLOADED;
 		o->retry_after_s = OVERLOADED_RETRY_AFTER_S;
@@ -560,7 +592,7 @@ start(struct app *app, struct report *report, const char *key,
 	job->eval_age_days = eval_age_days;
 
 	/* Parked: the database step runs on the executor, never here. */
-	submit(job, start_step);
+	submit(job, start_step, 0);
 }
 
 void

@@ -3,22 +3,50 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "clock.h"
 #include "executor.h"
 
 struct job {
 	executor_fn  fn;
 	void        *arg;
+	long long    queued_ms;      /* clock_now_ms at submit */
 	struct job  *next;
+};
+
+/* Two FIFO lanes: urgent jobs are taken first. */
+enum lane { LANE_URGENT, LANE_ORDINARY, LANE_COUNT };
+
+struct queue {
+	struct job      *head, *tail;
 };
 
 struct executor {
 	pthread_mutex_t  lock;
 	pthread_cond_t   work;
-	struct job      *head, *tail;
+	struct queue     lanes[LANE_COUNT];
 	int              stopping;
 	unsigned         nthreads;
 	pthread_t        threads[];
 };
+
+/* The next job, urgent first; NULL when both lanes are empty. */
+static struct job *
+take(struct executor *ex)
+{
+	struct queue *q;
+	struct job *j;
+	int i;
+
+	for (i = 0; i < LANE_COUNT; i++) {
+		q = &ex->lanes[i];
+		if ((j = q->head) == NULL)
+			continue;
+		if ((q->head = j->next) == NULL)
+			q->tail = NULL;
+		return j;
+	}
+	return NULL;
+}
 
 static void *
 executor_thread(void *arg)
@@ -28,12 +56,10 @@ executor_thread(void *arg)
 
 	pthread_mutex_lock(&ex->lock);
 	for (;;) {
-		while (ex->head == NULL && !ex->stopping)
+		while ((j = take(ex)) == NULL && !ex->stopping)
 			pthread_cond_wait(&ex->work, &ex->lock);
-		if ((j = ex->head) == NULL)
+		if (j == NULL)
 			break;                  /* stopping, queue empty */
-		if ((ex->head = j->next) == NULL)
-			ex->tail = NULL;
 		pthread_mutex_unlock(&ex->lock);
 		j->fn(j->arg);
 		free(j);
@@ -64,15 +90,17 @@ executor_create(unsigned nthreads)
 	return ex;
 }
 
-int
-executor_submit(struct executor *ex, executor_fn fn, void *arg)
+static int
+submit(struct executor *ex, enum lane lane, executor_fn fn, void *arg)
 {
+	struct queue *q = &ex->lanes[lane];
 	struct job *j;
 
 	if ((j = malloc(sizeof(*j))) == NULL)
 		return -1;
 	j->fn = fn;
 	j->arg = arg;
+	j->queued_ms = clock_now_ms();
 	j->next = NULL;
 	pthread_mutex_lock(&ex->lock);
 	if (ex->stopping) {
@@ -80,14 +108,38 @@ executor_submit(struct executor *ex, executor_fn fn, void *arg)
 		free(j);
 		return -1;
 	}
-	if (ex->tail != NULL)
-		ex->tail->next = j;
+	if (q->tail != NULL)
+		q->tail->next = j;
 	else
-		ex->head = j;
-	ex->tail = j;
+		q->head = j;
+	q->tail = j;
 	pthread_cond_signal(&ex->work);
 	pthread_mutex_unlock(&ex->lock);
 	return 0;
+}
+
+int
+executor_submit(struct executor *ex, executor_fn fn, void *arg)
+{
+	return submit(ex, LANE_ORDINARY, fn, arg);
+}
+
+int
+executor_submit_urgent(struct executor *ex, executor_fn fn, void *arg)
+{
+	return submit(ex, LANE_URGENT, fn, arg);
+}
+
+long long
+executor_queue_age_ms(struct executor *ex)
+{
+	long long age = 0;
+
+	pthread_mutex_lock(&ex->lock);
+	if (ex->lanes[LANE_ORDINARY].head != NULL)
+		age = clock_now_ms() - ex->lanes[LANE_ORDINARY].head->queued_ms;
+	pthread_mutex_unlock(&ex->lock);
+	return age;
 }
 
 void

@@ -5,7 +5,10 @@
  * threads should not either, or /healthz would queue behind the database.
  * Both hand their database steps to the executor instead: jobs run in the
  * order they were submitted, each on one executor thread, and may block
- * there (bounded by the database pool's deadlines). */
+ * there (bounded by the database pool's deadlines). Jobs submitted as
+ * urgent (a decision's terminal write) run before any ordinary one: work
+ * already admitted is finished before more is started, so a flood of new
+ * decisions cannot hold back the answers of those in flight. */
 #ifndef KEYROTA_EXECUTOR_H
 #define KEYROTA_EXECUTOR_H
 
@@ -18,6 +21,13 @@ struct executor *executor_create(unsigned nthreads);
  * out of memory or stopping (fn is then never called). */
 int              executor_submit(struct executor *ex, executor_fn fn,
                      void *arg);
+/* executor_submit, ahead of every ordinary job (in order among urgent
+ * ones). */
+int              executor_submit_urgent(struct executor *ex, executor_fn fn,
+                     void *arg);
+/* How long the oldest ordinary job still queued has waited (ms; 0 when
+ * none waits): how far behind the worker's database steps are. */
+long long        executor_queue_age_ms(struct executor *ex);
 /* Runs the jobs still queued, then joins the threads. Jobs submitted from
  * here on are refused. */
 void             executor_destroy(struct executor *ex);
