@@ -17,6 +17,7 @@ main(int argc, char **argv)
 	suite_buf();
 	suite_config();
 	suite_export();
+	suite_executor();
 	suite_facts();
 	suite_csrf();
 	suite_answer();

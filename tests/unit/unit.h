@@ -9,6 +9,7 @@
 void suite_buf(void);
 void suite_config(void);
 void suite_export(void);
+void suite_executor(void);
 void suite_facts(void);
 void suite_csrf(void);
 void suite_admin_filter(void);
