@@ -523,12 +523,15 @@ db_pool_release(struct db_pool *pool, PGconn *conn)
 int
 db_pool_stalled(struct db_pool *pool, unsigned ms)
 {
-	long long before = clock_now_ms() - ms;
+	long long now = clock_now_ms(), before = now - ms;
 	int stalled;
 	unsigned i;
 
 	pthread_mutex_lock(&pool->lock);
-	stalled = pool->connect_failures > 0;
+	/* connect_after_ms is set by a failed connect, cleared by one that
+	 * worked. */
+	stalled = pool->connect_after_ms != 0 &&
+	    now < pool->connect_after_ms + ms;
 	for (i = 0; i < pool->size && !stalled; i++)
 		stalled = pool->slots[i].state == SLOT_BUSY &&
 		    pool->slots[i].since_ms < before;

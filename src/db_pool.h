@@ -72,8 +72,8 @@ PGconn         *db_pool_borrow(struct db_pool *pool, long long deadline_ms,
 void            db_pool_release(struct db_pool *pool, PGconn *conn);
 
 /* Whether the database looks stalled rather than busy: the last connect
- * failed, or a connection has been held for longer than ms (a statement
- * of a healthy server takes milliseconds). */
+ * failed (within ms of its pause), or a connection has been held for
+ * longer than ms (a statement of a healthy server takes milliseconds). */
 int             db_pool_stalled(struct db_pool *pool, unsigned ms);
 
 /* The one retry rule (docs/operations.md, "The database and its errors").
