@@ -164,8 +164,10 @@ watchdog_thread(void *arg)
 		for (i = 0; i < pool->size; i++) {
 			struct slot *s = &pool->slots[i];
 
-			if (s->state != SLOT_BUSY || s->cut ||
-			    s->deadline_ms > now)
+			/* Busy, or opening with its conn set: running the
+			 * pool's on_connect statements. */
+			if ((s->state != SLOT_BUSY && (s->state != SLOT_OPENING ||
+			    s->conn == NULL)) || s->cut || s->deadline_ms > now)
 				continue;
 			if ((fd = PQsocket(s->conn)) >= 0) {
 				shutdown(fd, SHUT_RDWR);
@@ -301,14 +303,29 @@ open_into(struct db_pool *pool, struct slot *s, long long deadline_ms,
 	long long backoff;
 	unsigned i;
 	PGconn *conn;
+	int rc, cut;
 
 	if (connect_by_ms > deadline_ms)
 		connect_by_ms = deadline_ms;
 	conn = connect_by(pool->conninfo, connect_by_ms);
-	if (conn != NULL && pool->on_connect != NULL &&
-	    pool->on_connect(conn) != 0) {
-		PQfinish(conn);
-		conn = NULL;
+	if (conn != NULL && pool->on_connect != NULL) {
+		/* Its statements are watched like a borrowed connection's:
+		 * a server that stops answering right after the connect
+		 * would hold this thread until TCP gives up. */
+		pthread_mutex_lock(&pool->lock);
+		s->conn = conn;
+		s->deadline_ms = hold_deadline_ms;
+		s->cut = 0;
+		pthread_mutex_unlock(&pool->lock);
+		rc = pool->on_connect(conn);
+		pthread_mutex_lock(&pool->lock);
+		s->conn = NULL;
+		cut = s->cut;
+		pthread_mutex_unlock(&pool->lock);
+		if (rc != 0 || cut) {
+			PQfinish(conn);
+			conn = NULL;
+		}
 	}
 	pthread_mutex_lock(&pool->lock);
 	pool->opening--;
