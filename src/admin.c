@@ -21,6 +21,7 @@
 #include "log.h"
 #include "pages.h"
 #include "report.h"
+#include "respond.h"
 #include "template.h"
 #include "store_admin.h"
 #include "store_traces.h"
@@ -135,6 +136,22 @@ copy_echo(char *dst, size_t len, const char *v)
 	snprintf(dst, len, "%s", v != NULL ? v : "");
 }
 
+/* The time filter called name: for the query (where) and as typed (echo). */
+static void
+time_filter(const struct form *q, const char *name, char *where,
+    size_t wherelen, char *echo, size_t echolen, struct report_errors *errs)
+{
+	const char *v = form_get(q, name);
+
+	if (v == NULL || *v == '\0')
+		return;
+	if (parse_time(v, where, wherelen) != 0)
+		add_error(errs, name, "Times look like 2026-11-26 or "
+		    "2026-11-26T09:30 (UTC).");
+	else
+		copy_echo(echo, echolen, v);
+}
+
 int
 admin_filter_parse(const char *query, struct admin_filter *f,
     struct report_errors *errs)
@@ -190,20 +207,10 @@ admin_filter_parse(const char *query, struct admin_filter *f,
 			copy_echo(f->origin, sizeof(f->origin), v);
 		}
 	}
-	if ((v = form_get(&q, "from")) != NULL && *v != '\0') {
-		if (parse_time(v, f->where.from, sizeof(f->where.from)) != 0)
-			add_error(errs, "from", "Times look like 2026-11-26 or "
-			    "2026-11-26T09:30 (UTC).");
-		else
-			copy_echo(f->from, sizeof(f->from), v);
-	}
-	if ((v = form_get(&q, "to")) != NULL && *v != '\0') {
-		if (parse_time(v, f->where.to, sizeof(f->where.to)) != 0)
-			add_error(errs, "to", "Times look like 2026-11-26 or "
-			    "2026-11-26T09:30 (UTC).");
-		else
-			copy_echo(f->to, sizeof(f->to), v);
-	}
+	time_filter(&q, "from", f->where.from, sizeof(f->where.from), f->from,
+	    sizeof(f->from), errs);
+	time_filter(&q, "to", f->where.to, sizeof(f->where.to), f->to,
+	    sizeof(f->to), errs);
 	if ((v = form_get(&q, "range")) != NULL && *v != '\0') {
 		if (range_from(v, f->from, sizeof(f->from)) != 0 ||
 		    parse_time(f->from, f->where.from,
@@ -243,8 +250,7 @@ admin_authenticated(struct app *app, struct http_request *req)
 
 	if (user != NULL && strcmp(user, app->cfg->admin_user) == 0)
 		return 1;
-	pages_error(app, req, 401, "unauthorized",
-	    "The admin pages need the operator's login.",
+	respond_http_error(req, app, KR_HTTP_UNAUTHORIZED,
 	    "WWW-Authenticate: Basic realm=\"keyrota admin\"\r\n");
 	return 0;
 }
@@ -427,51 +433,37 @@ range_links(struct tctx *ctx, const struct admin_filter *f)
 	}
 }
 
+/* 422: JSON names each bad field; the page shows the filters again, as
+ * typed, with the messages. */
 static enum handler_result
 list_invalid(struct app *app, struct http_request *req,
     const struct report_errors *errs)
 {
-	struct json_object *obj, *fields;
-	struct tctx *ctx;
+	struct view v = { .error = KR_INVALID_REQUEST, .fields = errs,
+	    .page = PAGE_ADMIN_LIST, .title = "Traces" };
 	struct buf msg;
 	size_t i;
 
-	if (http_wants_json(req)) {
-		obj = json_object_new_object();
-		fields = json_object_new_object();
-		json_object_object_add(obj, "error_code",
-		    json_object_new_string("invalid_request"));
-		json_object_object_add(obj, "error",
-		    json_object_new_string("Some filters are invalid."));
-		for (i = 0; i < errs->n; i++)
-			json_object_object_add(fields, errs->e[i].field,
-			    json_object_new_string(errs->e[i].message));
-		json_object_object_add(obj, "fields", fields);
-		http_respond_json(req, 422, obj, "Cache-Control: no-store\r\n");
-		json_object_put(obj);
-		return HANDLER_ANSWERED;
-	}
-	ctx = tctx_new();
+	v.ctx = tctx_new();
 	buf_init(&msg, 4096);
 	for (i = 0; i < errs->n; i++)
 		buf_printf(&msg, "%s%s", i ? " " : "", errs->e[i].message);
-	tctx_set(ctx, "filter_error", buf_str(&msg));
-	echo_filters(ctx, req->query, NULL);
-	range_links(ctx, NULL);
-	tctx_set(ctx, "count_running", "-");
-	tctx_set(ctx, "count_completed", "-");
-	tctx_set(ctx, "count_failed", "-");
-	tctx_set_bool(ctx, "traces", 0);
-	tctx_set(ctx, "position", "");
-	tctx_set(ctx, "first_link", "");
-	tctx_set(ctx, "newer_link", "");
-	tctx_set(ctx, "next_link", "");
-	tctx_set(ctx, "csv_link", "");
-	tctx_set(ctx, "json_link", "");
-	retention_text(ctx, app->cfg);
-	pages_send(app, req, 422, PAGE_ADMIN_LIST, ctx, "Traces", NULL);
+	tctx_set(v.ctx, "filter_error", buf_str(&msg));
+	echo_filters(v.ctx, req->query, NULL);
+	range_links(v.ctx, NULL);
+	tctx_set(v.ctx, "count_running", "-");
+	tctx_set(v.ctx, "count_completed", "-");
+	tctx_set(v.ctx, "count_failed", "-");
+	tctx_set_bool(v.ctx, "traces", 0);
+	tctx_set(v.ctx, "position", "");
+	tctx_set(v.ctx, "first_link", "");
+	tctx_set(v.ctx, "newer_link", "");
+	tctx_set(v.ctx, "next_link", "");
+	tctx_set(v.ctx, "csv_link", "");
+	tctx_set(v.ctx, "json_link", "");
+	retention_text(v.ctx, app->cfg);
+	respond(req, app, &v);
 	buf_free(&msg);
-	tctx_free(ctx);
 	return HANDLER_ANSWERED;
 }
 
@@ -484,13 +476,6 @@ list_bad_date(struct app *app, struct http_request *req)
 
 	add_error(&errs, "from", "That date does not exist.");
 	return list_invalid(app, req, &errs);
-}
-
-static void
-database_unavailable(struct app *app, struct http_request *req)
-{
-	pages_error(app, req, 503, kr_error_code(KR_DATABASE_UNAVAILABLE),
-	    kr_error_explain(KR_DATABASE_UNAVAILABLE), NULL);
 }
 
 /* An export in progress: the response is started at the first row (or at
@@ -510,16 +495,12 @@ static void
 export_start(struct export_state *x)
 {
 	x->started = 1;
-	http_stream_start(x->req, 200, x->csv ? "text/csv; charset=utf-8" :
+	respond_stream_start(x->req, x->csv ? "text/csv; charset=utf-8" :
 	    "application/json", x->csv ?
 	    "Content-Disposition: attachment; "
-	    "filename=\"keyrota-traces.csv\"\r\n"
-	    "Cache-Control: no-store\r\n"
-	    "X-Content-Type-Options: nosniff\r\n" :
+	    "filename=\"keyrota-traces.csv\"\r\n" :
 	    "Content-Disposition: attachment; "
-	    "filename=\"keyrota-traces.json\"\r\n"
-	    "Cache-Control: no-store\r\n"
-	    "X-Content-Type-Options: nosniff\r\n");
+	    "filename=\"keyrota-traces.json\"\r\n");
 	buf_reset(&x->row);
 	if (x->csv)
 		export_csv_header(&x->row);
@@ -570,7 +551,7 @@ list_export(struct app *app, struct http_request *req,
 	PGconn *conn;
 
 	if ((conn = db_pool_acquire(app->db, DB_WAIT_MS)) == NULL) {
-		database_unavailable(app, req);
+		respond_error(req, app, KR_DATABASE_UNAVAILABLE, 0);
 		return HANDLER_ANSWERED;
 	}
 	memset(&x, 0, sizeof(x));
@@ -608,7 +589,7 @@ list_export(struct app *app, struct http_request *req,
 	} else if (!x.started && r == STORE_DATA_ERROR)
 		hr = list_bad_date(app, req);
 	else if (!x.started)
-		database_unavailable(app, req);
+		respond_error(req, app, KR_DATABASE_UNAVAILABLE, 0);
 	buf_free(&x.row);
 	return hr;
 }
@@ -632,9 +613,9 @@ str_or_null(const char *s)
 	return *s != '\0' ? json_object_new_string(s) : NULL;
 }
 
-static void
-list_json(struct http_request *req, struct trace_summary *const *rows,
-    size_t n, const char *older, const char *newer, char counts[NCOUNTS][32])
+static struct json_object *
+list_json(struct trace_summary *const *rows, size_t n, const char *older,
+    const char *newer, char counts[NCOUNTS][32])
 {
 	struct json_object *obj, *arr, *item, *cobj;
 	const struct trace_summary *t;
@@ -677,8 +658,7 @@ list_json(struct http_request *req, struct trace_summary *const *rows,
 		json_object_object_add(cobj, store_traces_status_name(count_order[i]),
 		    json_object_new_string(counts[i]));
 	json_object_object_add(obj, "counts", cobj);
-	http_respond_json(req, 200, obj, "Cache-Control: no-store\r\n");
-	json_object_put(obj);
+	return obj;
 }
 
 /* The list page's rows: the outcome is the decision of a completed trace,
@@ -728,7 +708,8 @@ admin_list(struct app *app, struct http_request *req)
 	struct report_errors errs;
 	/* One past a page tells whether an older page exists. */
 	struct trace_summary *rows = NULL, *shown[ADMIN_PAGE_SIZE];
-	struct tctx *ctx = NULL;
+	struct view v = { .page = PAGE_ADMIN_LIST, .title = "Traces" };
+	struct tctx *ctx;
 	char counts[NCOUNTS][32], older[80] = "", newer[80] = "", pos[24];
 	size_t i, n = 0, nrows = 0;
 	int newer_page;
@@ -743,7 +724,7 @@ admin_list(struct app *app, struct http_request *req)
 		return list_export(app, req, &f);
 	if ((rows = calloc(ADMIN_PAGE_SIZE + 1, sizeof(*rows))) == NULL ||
 	    (conn = db_pool_acquire(app->db, DB_WAIT_MS)) == NULL) {
-		database_unavailable(app, req);
+		respond_error(req, app, KR_DATABASE_UNAVAILABLE, 0);
 		goto out;
 	}
 	newer_page = f.before.ts[0] != '\0';
@@ -767,7 +748,7 @@ admin_list(struct app *app, struct http_request *req)
 		return list_bad_date(app, req);
 	}
 	if (r != STORE_OK) {
-		database_unavailable(app, req);
+		respond_error(req, app, KR_DATABASE_UNAVAILABLE, 0);
 		goto out;
 	}
 
@@ -783,10 +764,12 @@ admin_list(struct app *app, struct http_request *req)
 		row_cursor(shown[0], newer, sizeof(newer));
 
 	if (http_wants_json(req)) {
-		list_json(req, shown, n, older, newer, counts);
+		v.page = PAGE_LAYOUT;
+		v.json = list_json(shown, n, older, newer, counts);
+		respond(req, app, &v);
 		goto out;
 	}
-	ctx = tctx_new();
+	ctx = v.ctx = tctx_new();
 	echo_filters(ctx, req->query, &f);
 	range_links(ctx, &f);
 	for (i = 0; i < NCOUNTS; i++) {
@@ -823,8 +806,7 @@ admin_list(struct app *app, struct http_request *req)
 	set_link(ctx, "csv_link", &f, 1, "format", "csv", (const char *)NULL);
 	set_link(ctx, "json_link", &f, 1, "format", "json", (const char *)NULL);
 	retention_text(ctx, app->cfg);
-	pages_send(app, req, 200, PAGE_ADMIN_LIST, ctx, "Traces", NULL);
-	tctx_free(ctx);
+	respond(req, app, &v);
 out:
 	free(rows);
 	return HANDLER_ANSWERED;
@@ -905,13 +887,13 @@ admin_detail(struct app *app, struct http_request *req)
 {
 	struct policy_line lines[POLICY_MAX_LINES];
 	struct trace_row t;
-	struct tctx *ctx, *item;
-	struct json_object *obj;
+	struct view v = { .page = PAGE_ADMIN_DETAIL, .title = "Trace" };
+	struct tctx *ctx;
 	enum store_result r = STORE_NOT_FOUND;
 	PGconn *conn = NULL;
-	size_t nlines = 0, i, j;
+	size_t nlines = 0;
 	char headers[256], w3c[TRACE_ID_W3C_SIZE];
-	int age, download;
+	int age;
 
 	if (!admin_authenticated(app, req))
 		return HANDLER_ANSWERED;
@@ -925,27 +907,24 @@ admin_detail(struct app *app, struct http_request *req)
 		db_pool_release(app->db, conn);
 	}
 	if (r != STORE_OK) {
-		if (store_failed(r))
-			database_unavailable(app, req);
-		else
-			pages_error(app, req, 404, "not_found",
-			    "There is no trace with this id.", NULL);
+		respond_missing(req, app, store_failed(r), KR_HTTP_NO_TRACE);
 		return HANDLER_ANSWERED;
 	}
 	/* ?format=json: the same JSON, as a file to keep. */
-	download = strcmp(req->query, "format=json") == 0;
-	if (http_wants_json(req) || download) {
-		obj = detail_json(&t);
-		if (download)
-			snprintf(headers, sizeof(headers), "Cache-Control: "
-			    "no-store\r\nContent-Disposition: attachment; "
-			    "filename=\"keyrota-%s.json\"\r\n", t.trace_id);
-		http_respond_json(req, 200, obj, download ? headers :
-		    "Cache-Control: no-store\r\n");
-		json_object_put(obj);
+	if (strcmp(req->query, "format=json") == 0) {
+		snprintf(headers, sizeof(headers), "Content-Disposition: "
+		    "attachment; filename=\"keyrota-%s.json\"\r\n",
+		    t.trace_id);
+		v.headers = headers;
+		v.page = PAGE_LAYOUT;
+	}
+	if (http_wants_json(req) || v.page == PAGE_LAYOUT) {
+		v.page = PAGE_LAYOUT;
+		v.json = detail_json(&t);
+		respond(req, app, &v);
 		return HANDLER_ANSWERED;
 	}
-	ctx = tctx_new();
+	ctx = v.ctx = tctx_new();
 	tctx_set(ctx, "trace_id", t.trace_id);
 	tctx_set(ctx, "status", store_traces_status_name(t.status));
 	tctx_set(ctx, "origin", t.eval ? "keyrota eval (the key age came from "
@@ -954,16 +933,7 @@ admin_detail(struct app *app, struct http_request *req)
 	tctx_set(ctx, "decision", t.has_decision ? answer_decision_name(t.decision) :
 	    "none");
 	set_long(ctx, "window", t.rotation_window_days, " days");
-	tctx_list(ctx, "lines");
-	for (i = 0; i < t.nsources; i++)
-		for (j = 0; j < nlines; j++)
-			if (strcmp(t.sources[i], lines[j].line_id) == 0) {
-				item = tctx_list_add(ctx, "lines");
-				tctx_set(item, "line_id", lines[j].line_id);
-				tctx_set(item, "summary", lines[j].summary);
-				tctx_setf(item, "window_days", "%d",
-				    lines[j].rotation_window_days);
-			}
+	pages_set_lines(ctx, &t, lines, nlines);
 	tctx_set(ctx, "model_decision", t.has_model_decision ?
 	    answer_decision_name(t.model_decision) : "nothing usable");
 	tctx_set(ctx, "error_code", t.error != KR_OK ? kr_error_code(t.error) :
@@ -989,7 +959,6 @@ admin_detail(struct app *app, struct http_request *req)
 	tctx_set(ctx, "idempotency_key", *t.idempotency_key ? t.idempotency_key :
 	    "none");
 	tctx_set(ctx, "prompt_version", t.prompt_version);
-	pages_send(app, req, 200, PAGE_ADMIN_DETAIL, ctx, "Trace", NULL);
-	tctx_free(ctx);
+	respond(req, app, &v);
 	return HANDLER_ANSWERED;
 }

@@ -16,6 +16,8 @@
 #include "http.h"
 #include "log.h"
 #include "pages.h"
+#include "report.h"
+#include "respond.h"
 #include "store_evals.h"
 #include "template.h"
 #include "token.h"
@@ -28,19 +30,67 @@ valid_run_id(const char *s)
 	return strncmp(s, "ev_", 3) == 0 && token_valid(s + 3, 22);
 }
 
+/* A run's text, named as in its JSON and as on its pages: the same in
+ * the list and for one run. */
+struct run_text {
+	const char *json, *page, *value;
+};
+#define RUN_TEXTS 5
+
 static void
-database_unavailable(struct app *app, struct http_request *req)
+run_texts(const struct eval_run_row *run, struct run_text t[RUN_TEXTS])
 {
-	pages_error(app, req, 503, kr_error_code(KR_DATABASE_UNAVAILABLE),
-	    kr_error_explain(KR_DATABASE_UNAVAILABLE), NULL);
+	t[0] = (struct run_text){ "run_id", "run_id", run->run_id };
+	t[1] = (struct run_text){ "eval_file", "eval_file", run->eval_file };
+	t[2] = (struct run_text){ "gen_ai.system", "provider", run->provider };
+	t[3] = (struct run_text){ "gen_ai.request.model", "model", run->model };
+	t[4] = (struct run_text){ "prompt_version", "prompt_version",
+	    run->prompt_version };
+}
+
+static struct json_object *
+run_object(const struct eval_run_row *run)
+{
+	struct json_object *o = json_object_new_object();
+	struct run_text t[RUN_TEXTS];
+	size_t i;
+
+	run_texts(run, t);
+	for (i = 0; i < RUN_TEXTS; i++)
+		json_object_object_add(o, t[i].json,
+		    json_object_new_string(t[i].value));
+	json_object_object_add(o, "started_at",
+	    json_object_new_string(run->started_at));
+	json_object_object_add(o, "passed", json_object_new_int(
+	    (int)run->passed));
+	json_object_object_add(o, "failed", json_object_new_int(
+	    (int)run->failed));
+	json_object_object_add(o, "total", json_object_new_int(
+	    (int)(run->passed + run->failed)));
+	return o;
+}
+
+static void
+run_names(struct tctx *ctx, const struct eval_run_row *run)
+{
+	struct run_text t[RUN_TEXTS];
+	size_t i;
+
+	run_texts(run, t);
+	for (i = 0; i < RUN_TEXTS; i++)
+		tctx_set(ctx, t[i].page, t[i].value);
+	pages_set_time(ctx, "started", run->started_at);
+	tctx_setf(ctx, "passed", "%ld", run->passed);
+	tctx_setf(ctx, "failed", "%ld", run->failed);
 }
 
 static enum handler_result
 show_runs(struct app *app, struct http_request *req, PGconn *conn)
 {
 	struct eval_run_row *runs;
-	struct json_object *arr, *o;
-	struct tctx *ctx, *row;
+	struct view v = { .page = PAGE_ADMIN_EVALS, .title = "Eval runs" };
+	struct json_object *arr;
+	struct tctx *row;
 	enum store_result r = STORE_UNAVAILABLE;
 	long total;
 	size_t i, n = 0;
@@ -49,56 +99,30 @@ show_runs(struct app *app, struct http_request *req, PGconn *conn)
 		r = store_evals_runs(conn, runs, EVAL_RUNS_SHOWN, &n);
 	db_pool_release(app->db, conn);
 	if (r != STORE_OK) {
-		database_unavailable(app, req);
+		respond_error(req, app, KR_DATABASE_UNAVAILABLE, 0);
 		goto out;
 	}
 	if (http_wants_json(req)) {
+		v.page = PAGE_LAYOUT;
+		v.json = json_object_new_object();
 		arr = json_object_new_array();
+		for (i = 0; i < n; i++)
+			json_object_array_add(arr, run_object(&runs[i]));
+		json_object_object_add(v.json, "runs", arr);
+	} else {
+		v.ctx = tctx_new();
+		tctx_set_bool(v.ctx, "runs", n > 0);
+		tctx_list(v.ctx, "rows");
 		for (i = 0; i < n; i++) {
-			o = json_object_new_object();
-			json_object_object_add(o, "run_id",
-			    json_object_new_string(runs[i].run_id));
-			json_object_object_add(o, "eval_file",
-			    json_object_new_string(runs[i].eval_file));
-			json_object_object_add(o, "gen_ai.system",
-			    json_object_new_string(runs[i].provider));
-			json_object_object_add(o, "gen_ai.request.model",
-			    json_object_new_string(runs[i].model));
-			json_object_object_add(o, "prompt_version",
-			    json_object_new_string(runs[i].prompt_version));
-			json_object_object_add(o, "started_at",
-			    json_object_new_string(runs[i].started_at));
-			json_object_object_add(o, "passed",
-			    json_object_new_int((int)runs[i].passed));
-			json_object_object_add(o, "total", json_object_new_int(
-			    (int)(runs[i].passed + runs[i].failed)));
-			json_object_array_add(arr, o);
+			row = tctx_list_add(v.ctx, "rows");
+			run_names(row, &runs[i]);
+			total = runs[i].passed + runs[i].failed;
+			tctx_setf(row, "total", "%ld", total);
+			tctx_setf(row, "rate", "%ld", total > 0 ?
+			    runs[i].passed * 100 / total : 0);
 		}
-		o = json_object_new_object();
-		json_object_object_add(o, "runs", arr);
-		http_respond_json(req, 200, o, "Cache-Control: no-store\r\n");
-		json_object_put(o);
-		goto out;
 	}
-	ctx = tctx_new();
-	tctx_set_bool(ctx, "runs", n > 0);
-	tctx_list(ctx, "rows");
-	for (i = 0; i < n; i++) {
-		row = tctx_list_add(ctx, "rows");
-		tctx_set(row, "run_id", runs[i].run_id);
-		tctx_set(row, "eval_file", runs[i].eval_file);
-		tctx_set(row, "provider", runs[i].provider);
-		tctx_set(row, "model", runs[i].model);
-		tctx_set(row, "prompt_version", runs[i].prompt_version);
-		pages_set_time(row, "started", runs[i].started_at);
-		total = runs[i].passed + runs[i].failed;
-		tctx_setf(row, "passed", "%ld", runs[i].passed);
-		tctx_setf(row, "total", "%ld", total);
-		tctx_setf(row, "rate", "%ld", total > 0 ?
-		    runs[i].passed * 100 / total : 0);
-	}
-	pages_send(app, req, 200, PAGE_ADMIN_EVALS, ctx, "Eval runs", NULL);
-	tctx_free(ctx);
+	respond(req, app, &v);
 out:
 	free(runs);
 	return HANDLER_ANSWERED;
@@ -114,22 +138,17 @@ case_changed(const struct eval_run_row *run, const struct eval_case_row *c)
 	    strcmp(c->got, c->previous_got) != 0);
 }
 
-static void
-run_json(struct http_request *req, const struct eval_run_row *run,
-    const struct eval_case_row *cases, size_t n)
+static struct json_object *
+run_json(const struct eval_run_row *run, const struct eval_case_row *cases,
+    size_t n)
 {
 	struct json_object *o, *arr, *c;
 	size_t i;
 
-	o = json_object_new_object();
+	o = run_object(run);
 	arr = json_object_new_array();
-	json_object_object_add(o, "run_id", json_object_new_string(run->run_id));
 	json_object_object_add(o, "previous_run_id", run->previous_run_id[0] ?
 	    json_object_new_string(run->previous_run_id) : NULL);
-	json_object_object_add(o, "passed", json_object_new_int(
-	    (int)run->passed));
-	json_object_object_add(o, "failed", json_object_new_int(
-	    (int)run->failed));
 	for (i = 0; i < n; i++) {
 		c = json_object_new_object();
 		json_object_object_add(c, "name",
@@ -145,49 +164,21 @@ run_json(struct http_request *req, const struct eval_run_row *run,
 		json_object_array_add(arr, c);
 	}
 	json_object_object_add(o, "cases", arr);
-	http_respond_json(req, 200, o, "Cache-Control: no-store\r\n");
-	json_object_put(o);
+	return o;
 }
 
-static enum handler_result
-show_run(struct app *app, struct http_request *req, PGconn *conn,
-    const char *run_id)
+/* The run's cases, and those that changed since the previous run. */
+static void
+run_page(struct tctx *ctx, const struct eval_run_row *run,
+    const struct eval_case_row *cases, size_t n)
 {
-	struct eval_run_row run;
-	struct eval_case_row *cases = NULL, *c;
-	struct tctx *ctx, *row;
-	enum store_result r;
-	size_t i, n = 0, nchanged = 0;
+	const struct eval_case_row *c;
+	struct tctx *row;
+	size_t i, nchanged = 0;
 
-	r = store_evals_run(conn, run_id, &run);
-	if (r == STORE_OK)
-		r = store_evals_cases(conn, run_id, run.previous_run_id,
-		    &cases, &n);
-	db_pool_release(app->db, conn);
-	if (r == STORE_NOT_FOUND) {
-		pages_error(app, req, 404, "not_found",
-		    "There is no eval run with this id.", NULL);
-		goto out;
-	}
-	if (r != STORE_OK) {
-		database_unavailable(app, req);
-		goto out;
-	}
-	if (http_wants_json(req)) {
-		run_json(req, &run, cases, n);
-		goto out;
-	}
-	ctx = tctx_new();
-	tctx_set(ctx, "run_id", run.run_id);
-	tctx_set(ctx, "eval_file", run.eval_file);
-	tctx_set(ctx, "provider", run.provider);
-	tctx_set(ctx, "model", run.model);
-	tctx_set(ctx, "prompt_version", run.prompt_version);
-	pages_set_time(ctx, "started", run.started_at);
-	tctx_setf(ctx, "passed", "%ld", run.passed);
-	tctx_setf(ctx, "failed", "%ld", run.failed);
-	tctx_set(ctx, "previous_id", run.previous_run_id);
-	tctx_set_bool(ctx, "has_previous", run.previous_run_id[0] != '\0');
+	run_names(ctx, run);
+	tctx_set(ctx, "previous_id", run->previous_run_id);
+	tctx_set_bool(ctx, "has_previous", run->previous_run_id[0] != '\0');
 	tctx_list(ctx, "changes");
 	tctx_list(ctx, "cases");
 	for (i = 0; i < n; i++) {
@@ -198,7 +189,7 @@ show_run(struct app *app, struct http_request *req, PGconn *conn,
 		tctx_set(row, "expected", c->expected);
 		tctx_set(row, "got", c->got);
 		tctx_setf(row, "latency", "%ld", c->latency_ms);
-		if (!case_changed(&run, c))
+		if (!case_changed(run, c))
 			continue;
 		nchanged++;
 		row = tctx_list_add(ctx, "changes");
@@ -210,8 +201,36 @@ show_run(struct app *app, struct http_request *req, PGconn *conn,
 		    c->got);
 	}
 	tctx_set_bool(ctx, "changed", nchanged > 0);
-	pages_send(app, req, 200, PAGE_ADMIN_EVAL_RUN, ctx, "Eval run", NULL);
-	tctx_free(ctx);
+}
+
+static enum handler_result
+show_run(struct app *app, struct http_request *req, PGconn *conn,
+    const char *run_id)
+{
+	struct eval_run_row run;
+	struct eval_case_row *cases = NULL;
+	struct view v = { .page = PAGE_ADMIN_EVAL_RUN, .title = "Eval run" };
+	enum store_result r;
+	size_t n = 0;
+
+	r = store_evals_run(conn, run_id, &run);
+	if (r == STORE_OK)
+		r = store_evals_cases(conn, run_id, run.previous_run_id,
+		    &cases, &n);
+	db_pool_release(app->db, conn);
+	if (r != STORE_OK) {
+		respond_missing(req, app, r != STORE_NOT_FOUND,
+		    KR_HTTP_NO_EVAL_RUN);
+		goto out;
+	}
+	if (http_wants_json(req)) {
+		v.page = PAGE_LAYOUT;
+		v.json = run_json(&run, cases, n);
+	} else {
+		v.ctx = tctx_new();
+		run_page(v.ctx, &run, cases, n);
+	}
+	respond(req, app, &v);
 out:
 	free(cases);
 	return HANDLER_ANSWERED;
@@ -222,26 +241,29 @@ admin_evals(struct app *app, struct http_request *req)
 {
 	const char *run;
 	struct form q;
+	struct report_errors errs;
+	struct view invalid = { .error = KR_INVALID_REQUEST, .fields = &errs };
 	PGconn *conn;
 	enum handler_result r;
 
 	if (!admin_authenticated(app, req))
 		return HANDLER_ANSWERED;
 	if (form_parse(&q, req->query, strlen(req->query)) != FORM_OK) {
-		pages_error(app, req, 422, "invalid_request",
-		    "The address could not be read.", NULL);
+		snprintf(errs.e[0].field, sizeof(errs.e[0].field), "query");
+		errs.e[0].message = "The address could not be read.";
+		errs.n = 1;
+		respond(req, app, &invalid);
 		return HANDLER_ANSWERED;
 	}
 	run = form_get(&q, "run");
 	if (run != NULL && *run != '\0' && !valid_run_id(run)) {
 		form_free(&q);
-		pages_error(app, req, 404, "not_found",
-		    "There is no eval run with this id.", NULL);
+		respond_http_error(req, app, KR_HTTP_NO_EVAL_RUN, NULL);
 		return HANDLER_ANSWERED;
 	}
 	if ((conn = db_pool_acquire(app->db, DB_WAIT_MS)) == NULL) {
 		form_free(&q);
-		database_unavailable(app, req);
+		respond_error(req, app, KR_DATABASE_UNAVAILABLE, 0);
 		return HANDLER_ANSWERED;
 	}
 	r = run != NULL && *run != '\0' ? show_run(app, req, conn, run) :

@@ -1,6 +1,7 @@
 #include "autoconfig.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <json-c/json.h>
@@ -11,6 +12,7 @@
 #include "decide.h"
 #include "http.h"
 #include "report.h"
+#include "respond.h"
 #include "store_traces.h"
 
 #define FAILED_MESSAGE "Decision unavailable; retry safely."
@@ -39,46 +41,35 @@ api_outcome_json(const struct decide_outcome *o)
 	return obj;
 }
 
-static void
-respond_invalid(struct http_request *req, const struct report_errors *errs)
-{
-	struct json_object *obj = json_object_new_object();
-	struct json_object *fields = json_object_new_object();
-	size_t i;
-
-	json_object_object_add(obj, "error_code",
-	    json_object_new_string(kr_error_code(KR_INVALID_REQUEST)));
-	json_object_object_add(obj, "error",
-	    json_object_new_string(kr_error_explain(KR_INVALID_REQUEST)));
-	for (i = 0; i < errs->n; i++)
-		json_object_object_add(fields, errs->e[i].field,
-		    json_object_new_string(errs->e[i].message));
-	json_object_object_add(obj, "fields", fields);
-	http_respond_json(req, 422, obj, NULL);
-	json_object_put(obj);
-}
-
+/* A parked request's answer: the outcome, or the refusal. */
 static void
 decided(void *ctx, const struct decide_outcome *o)
 {
-	struct http_request *req = ctx;
-	struct json_object *obj;
-	char retry[HTTP_RETRY_AFTER_MAX];
+	struct app_parked *flow = ctx;
+	struct view v = { .error = o->error,
+	    .retry_after_s = o->retry_after_s };
 
-	if (o->error != KR_OK) {
-		http_retry_after(retry, sizeof(retry), o->retry_after_s);
-		http_respond_error(req, kr_error_http_status(o->error),
-		    kr_error_code(o->error), kr_error_explain(o->error), retry);
-	} else {
-		obj = api_outcome_json(o);
+	if (o->error == KR_OK) {
+		v.json = api_outcome_json(o);
 		/* A repeat of a decision still running answers its state. */
-		if (o->status == TRACE_RUNNING)
-			http_respond_json(req, 202, obj, "Retry-After: 1\r\n");
-		else
-			http_respond_json(req, 200, obj, NULL);
-		json_object_put(obj);
+		if (o->status == TRACE_RUNNING) {
+			v.status = 202;
+			v.retry_after_s = 1;
+		}
 	}
-	http_request_finish(req);
+	respond(flow->req, flow->app, &v);
+	http_request_finish(flow->req);
+	free(flow);
+}
+
+static void
+key_invalid(struct report_errors *errs)
+{
+	if (errs->n == REPORT_MAX_ERRORS)
+		return;
+	snprintf(errs->e[errs->n].field, sizeof(errs->e[0].field),
+	    "Idempotency-Key");
+	errs->e[errs->n++].message = "must be 1 to 128 visible ASCII characters";
 }
 
 enum handler_result
@@ -86,33 +77,25 @@ api_decide(struct app *app, struct http_request *req)
 {
 	struct report_errors errs;
 	struct report report;
+	struct view v = { .error = KR_INVALID_REQUEST, .fields = &errs };
 	const char *key = http_param(req, "HTTP_IDEMPOTENCY_KEY");
+	int bad_key = key != NULL && !decide_idempotency_key_valid(key);
 
 	if (report_from_json(buf_str(&req->body), req->body.len, &report,
 	    &errs) != 0) {
-		if (key != NULL && !decide_idempotency_key_valid(key) &&
-		    errs.n < REPORT_MAX_ERRORS) {
-			snprintf(errs.e[errs.n].field, sizeof(errs.e[0].field),
-			    "Idempotency-Key");
-			errs.e[errs.n++].message =
-			    "must be 1 to 128 visible ASCII characters";
-		}
-		respond_invalid(req, &errs);
+		if (bad_key)
+			key_invalid(&errs);
+		respond(req, app, &v);
 		return HANDLER_ANSWERED;
 	}
-	if (key != NULL && !decide_idempotency_key_valid(key)) {
+	if (bad_key) {
 		report_free(&report);
-		errs.n = 1;
-		snprintf(errs.e[0].field, sizeof(errs.e[0].field),
-		    "Idempotency-Key");
-		errs.e[0].message = "must be 1 to 128 visible ASCII characters";
-		respond_invalid(req, &errs);
+		errs.n = 0;
+		key_invalid(&errs);
+		respond(req, app, &v);
 		return HANDLER_ANSWERED;
 	}
-	/* Parked: `decided` answers and finishes the request, maybe before
-	 * decide_start returns. */
-	decide_start(app, &report, key, NULL, decided, req);
-	return HANDLER_PARKED;
+	return app_park_on_decision(app, req, &report, key, NULL, decided);
 }
 
 enum handler_result
@@ -120,7 +103,7 @@ api_trace(struct app *app, struct http_request *req)
 {
 	struct trace_row row;
 	struct decide_outcome o;
-	struct json_object *obj;
+	struct view v = { 0 };
 	enum store_result r = STORE_NOT_FOUND;
 	PGconn *conn;
 
@@ -132,26 +115,18 @@ api_trace(struct app *app, struct http_request *req)
 			db_pool_release(app->db, conn);
 		}
 	}
-	if (store_failed(r)) {
-		http_respond_error(req, 503, kr_error_code(
-		    KR_DATABASE_UNAVAILABLE), kr_error_explain(
-		    KR_DATABASE_UNAVAILABLE), "Retry-After: 5\r\n");
-		return HANDLER_ANSWERED;
-	}
 	if (r != STORE_OK) {
-		http_respond_error(req, 404, "not_found",
-		    "There is no trace with this id.", NULL);
+		respond_missing(req, app, store_failed(r), KR_HTTP_NO_TRACE);
 		return HANDLER_ANSWERED;
 	}
 	decide_outcome_from_row(&row, &o);
-	obj = api_outcome_json(&o);
-	json_object_object_add(obj, "created_at",
+	v.json = api_outcome_json(&o);
+	json_object_object_add(v.json, "created_at",
 	    json_object_new_string(row.created_at));
-	json_object_object_add(obj, "finished_at", row.finished_at[0] ?
+	json_object_object_add(v.json, "finished_at", row.finished_at[0] ?
 	    json_object_new_string(row.finished_at) : NULL);
-	json_object_object_add(obj, "provider",
+	json_object_object_add(v.json, "provider",
 	    json_object_new_string(row.provider));
-	http_respond_json(req, 200, obj, "Cache-Control: no-store\r\n");
-	json_object_put(obj);
+	respond(req, app, &v);
 	return HANDLER_ANSWERED;
 }

@@ -2,18 +2,22 @@
 #include "autoconfig.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "admin.h"
 #include "api.h"
 #include "app.h"
 #include "config.h"
+#include "decide.h"
 #include "errors.h"
 #include "health.h"
 #include "metrics.h"
 #include "metrics_page.h"
 #include "pages.h"
+#include "report.h"
 #include "http.h"
+#include "respond.h"
 #include "router.h"
 
 /* JSON clients get the API, browsers the pages. */
@@ -54,18 +58,29 @@ static int
 rate_limited(struct app *app, struct http_request *req)
 {
 	const char *v = http_param(req, "KEYROTA_RATE_LIMITED");
-	char retry[HTTP_RETRY_AFTER_MAX];
 	unsigned seconds;
 
 	if (v == NULL || *v == '\0')
 		return 0;
+	/* 0 leaves the error table's Retry-After. */
 	if (config_parse_uint(v, 1, 3600, &seconds) != 0)
-		seconds = 1;
-	http_retry_after(retry, sizeof(retry), seconds);
+		seconds = 0;
 	metrics_refused(KR_RATE_LIMITED);
-	pages_error(app, req, kr_error_http_status(KR_RATE_LIMITED),
-	    kr_error_code(KR_RATE_LIMITED), kr_error_explain(KR_RATE_LIMITED),
-	    retry);
+	respond_error(req, app, KR_RATE_LIMITED, seconds);
+	return 1;
+}
+
+/* nginx refused a body over its limit and handed the request over to be
+ * answered in keyrota's words; its internal location sets
+ * KEYROTA_TOO_LARGE. The body was never passed on. */
+static int
+too_large(struct app *app, struct http_request *req)
+{
+	const char *v = http_param(req, "KEYROTA_TOO_LARGE");
+
+	if (v == NULL || *v == '\0')
+		return 0;
+	respond_error(req, app, KR_PAYLOAD_TOO_LARGE, 0);
 	return 1;
 }
 
@@ -81,30 +96,22 @@ body_allowed(const struct http_request *req, unsigned bodies)
 	return 0;
 }
 
-/* An error of the error table, with its status and words. */
-static void
-refuse(struct app *app, struct http_request *req, enum kr_error e)
-{
-	pages_error(app, req, kr_error_http_status(e), kr_error_code(e),
-	    kr_error_explain(e), NULL);
-}
-
 void
 app_handle(struct app *app, struct http_request *req)
 {
 	struct route_match m;
 	char allow[96];
 
+	if (too_large(app, req))
+		goto out;
 	switch (router_match(routes, sizeof(routes) / sizeof(routes[0]),
 	    req->method, req->path, &m)) {
 	case ROUTE_NOT_FOUND:
-		pages_error(app, req, 404, "not_found",
-		    "There is no page at this address.", NULL);
+		respond_http_error(req, app, KR_HTTP_NO_PAGE, NULL);
 		goto out;
 	case ROUTE_BAD_METHOD:
 		snprintf(allow, sizeof(allow), "Allow: %s\r\n", m.allow);
-		pages_error(app, req, 405, "method_not_allowed",
-		    "This address does not accept that method.", allow);
+		respond_http_error(req, app, KR_HTTP_BAD_METHOD, allow);
 		goto out;
 	case ROUTE_FOUND:
 		break;
@@ -116,32 +123,52 @@ app_handle(struct app *app, struct http_request *req)
 		goto out;
 	if (m.route->bodies != BODY_NONE) {
 		if (req->content_length > HTTP_BODY_MAX) {
-			refuse(app, req, KR_PAYLOAD_TOO_LARGE);
+			respond_error(req, app, KR_PAYLOAD_TOO_LARGE, 0);
 			goto out;
 		}
 		if (!body_allowed(req, m.route->bodies)) {
-			refuse(app, req, KR_UNSUPPORTED_MEDIA_TYPE);
+			respond_error(req, app, KR_UNSUPPORTED_MEDIA_TYPE, 0);
 			goto out;
 		}
 		switch (http_read_body(req, HTTP_BODY_MAX)) {
 		case HTTP_BODY_OK:
 			break;
 		case HTTP_BODY_TOO_LARGE:
-			refuse(app, req, KR_PAYLOAD_TOO_LARGE);
+			respond_error(req, app, KR_PAYLOAD_TOO_LARGE, 0);
 			goto out;
 		case HTTP_BODY_IO:
-			pages_error(app, req, 400, "bad_request",
-			    "The request body could not be read.", NULL);
+			respond_http_error(req, app, KR_HTTP_UNREADABLE_BODY,
+			    NULL);
 			goto out;
 		}
 	}
 	if (m.route->handler(app, req) == HANDLER_PARKED)
 		return;      /* req belongs to the callback now */
 	if (req->status == 0)
-		pages_error(app, req, 500, "internal_error",
-		    "The server could not answer this request.", NULL);
+		respond_http_error(req, app, KR_HTTP_SERVER_ERROR, NULL);
 out:
 	http_request_finish(req);
+}
+
+enum handler_result
+app_park_on_decision(struct app *app, struct http_request *req,
+    struct report *report, const char *idempotency_key,
+    void (*on_running)(void *parked, const struct decide_outcome *o),
+    void (*on_done)(void *parked, const struct decide_outcome *o))
+{
+	struct app_parked *p;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		report_free(report);
+		respond_http_error(req, app, KR_HTTP_SERVER_ERROR, NULL);
+		return HANDLER_ANSWERED;
+	}
+	p->app = app;
+	p->req = req;
+	/* on_done answers and finishes the request, maybe before
+	 * decide_start returns. */
+	decide_start(app, report, idempotency_key, on_running, on_done, p);
+	return HANDLER_PARKED;
 }
 
 int

@@ -6,6 +6,8 @@
 
 #include <stdatomic.h>
 
+#include "router.h"
+
 struct config;
 struct db_pool;
 struct executor;
@@ -36,6 +38,24 @@ struct app {
  * the route's handler. Unless the handler parked it, the request is
  * finished (and freed) before this returns. */
 void app_handle(struct app *app, struct http_request *req);
+
+/* A request parked on a decision: what the decision's callbacks get, to
+ * answer it. req is NULL once answered; on_done frees the struct. */
+struct app_parked {
+	struct app          *app;
+	struct http_request *req;
+};
+
+struct decide_outcome;
+struct report;
+/* Starts the decision of report (decide_start) with req parked on it and
+ * returns HANDLER_PARKED; out of memory, answers 500 and returns
+ * HANDLER_ANSWERED. on_running may be NULL. */
+enum handler_result app_park_on_decision(struct app *app,
+         struct http_request *req, struct report *report,
+         const char *idempotency_key,
+         void (*on_running)(void *parked, const struct decide_outcome *o),
+         void (*on_done)(void *parked, const struct decide_outcome *o));
 
 /* Creates the shared metrics, labelled with the route table; called once
  * by the supervisor before it forks. */

@@ -1,7 +1,12 @@
 /* errors: the closed set of named errors (docs/http-api.md, "Errors"). One
  * enum, one table: the code a client sees, the HTTP status it travels with,
- * and the words a person reads. The first group ends a trace as failed; the
- * second is answered without a trace. */
+ * the Retry-After it suggests, and the words a person reads. The first group
+ * ends a trace as failed; the second is answered without a trace.
+ *
+ * Beside it, in the same table shape, the HTTP answers that are no product
+ * error (no trace ends with them, the schema does not know them): an
+ * unknown path, trace or eval run, a wrong method, a missing login. Every
+ * error keyrota answers comes from one of the two tables (respond.h). */
 #ifndef KEYROTA_ERRORS_H
 #define KEYROTA_ERRORS_H
 
@@ -31,6 +36,33 @@ enum kr_error {
 	KR_MODEL_BUDGET_EXHAUSTED,
 	KR_ERROR__MAX
 };
+
+/* The HTTP answers that are not product errors (docs/http-api.md). */
+enum kr_http_error {
+	KR_HTTP_NONE = 0,
+	KR_HTTP_NO_PAGE,            /* not_found: no route at this path */
+	KR_HTTP_NO_TRACE,           /* not_found: no trace with this id */
+	KR_HTTP_NO_EVAL_RUN,        /* not_found: no eval run with this id */
+	KR_HTTP_BAD_METHOD,         /* method_not_allowed */
+	KR_HTTP_UNREADABLE_BODY,    /* bad_request */
+	KR_HTTP_UNAUTHORIZED,       /* unauthorized: an admin page, no login */
+	KR_HTTP_SERVER_ERROR,       /* internal_error, 500: nothing answered */
+	KR_HTTP_ERROR__MAX
+};
+
+/* One row of either table. retry_after_s is 0 for the errors that carry
+ * no Retry-After; for the others it is the default the caller may refine
+ * (the rest of the minute, the rate nginx allows). */
+struct kr_error_row {
+	const char *code;
+	int         http_status;
+	unsigned    retry_after_s;
+	const char *explain;
+};
+
+/* The rows; out-of-range values give the server-error row. */
+const struct kr_error_row *kr_error_row(enum kr_error e);
+const struct kr_error_row *kr_http_error_row(enum kr_http_error e);
 
 /* "provider_timeout", ...; "" for KR_OK. */
 const char    *kr_error_code(enum kr_error e);

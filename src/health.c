@@ -7,6 +7,7 @@
 #include "db_pool.h"
 #include "health.h"
 #include "http.h"
+#include "respond.h"
 #include "store.h"
 
 #define READY_WAIT_MS 2000
@@ -14,11 +15,10 @@
 enum handler_result
 health_live(struct app *app, struct http_request *req)
 {
-	static const char body[] = "{\"status\":\"ok\"}";
+	struct view v = { .json = json_object_new_object() };
 
-	(void)app;
-	http_respond(req, 200, "application/json", "Cache-Control: no-store\r\n",
-	    body, sizeof(body) - 1);
+	json_object_object_add(v.json, "status", json_object_new_string("ok"));
+	respond(req, app, &v);
 	return HANDLER_ANSWERED;
 }
 
@@ -42,16 +42,16 @@ database_answers(struct db_pool *db)
 enum handler_result
 health_ready(struct app *app, struct http_request *req)
 {
-	static const char up[] = "{\"status\":\"ready\",\"database\":\"ok\"}";
-	static const char down[] = "{\"status\":\"unavailable\","
-	    "\"error_code\":\"database_unavailable\",\"database\":\"down\"}";
+	struct view v = { .json = json_object_new_object() };
+	int up = database_answers(app->db);
 
-	if (database_answers(app->db))
-		http_respond(req, 200, "application/json",
-		    "Cache-Control: no-store\r\n", up, sizeof(up) - 1);
-	else
-		http_respond(req, 503, "application/json",
-		    "Cache-Control: no-store\r\nRetry-After: 5\r\n", down,
-		    sizeof(down) - 1);
+	/* Down, the body also carries the error's code and sentence. */
+	json_object_object_add(v.json, "status",
+	    json_object_new_string(up ? "ready" : "unavailable"));
+	json_object_object_add(v.json, "database",
+	    json_object_new_string(up ? "ok" : "down"));
+	if (!up)
+		v.error = KR_DATABASE_UNAVAILABLE;
+	respond(req, app, &v);
 	return HANDLER_ANSWERED;
 }

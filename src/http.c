@@ -8,9 +8,6 @@
 #include <strings.h>
 #include <sys/random.h>
 
-#include <json-c/json.h>
-
-#include "html.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -261,58 +258,6 @@ http_stream_write(struct http_request *r, const char *data, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
-}
-
-void
-http_respond_json(struct http_request *r, int status, struct json_object *obj,
-    const char *extra_headers)
-{
-	size_t len;
-	const char *s = json_object_to_json_string_length(obj,
-	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-
-	http_respond(r, status, "application/json", extra_headers, s, len);
-}
-
-void
-http_respond_error(struct http_request *r, int status, const char *code,
-    const char *message, const char *extra_headers)
-{
-	struct json_object *obj;
-	struct buf page;
-
-	if (http_wants_json(r)) {
-		obj = json_object_new_object();
-		json_object_object_add(obj, "error_code",
-		    json_object_new_string(code));
-		json_object_object_add(obj, "error",
-		    json_object_new_string(message));
-		http_respond_json(r, status, obj, extra_headers);
-		json_object_put(obj);
-		return;
-	}
-	buf_init(&page, 8192);
-	buf_printf(&page, "<!doctype html>\n<html lang=\"en\"><head>"
-	    "<meta charset=\"utf-8\"><title>%d %s</title></head><body><h1>",
-	    status, http_status_text(status));
-	html_escape(&page, message);
-	buf_puts(&page, "</h1><p>Error code: <code>");
-	html_escape(&page, code);
-	buf_puts(&page, "</code></p><p><a href=\"/\">Back to the form</a></p>"
-	    "</body></html>\n");
-	http_respond(r, status, "text/html; charset=utf-8", extra_headers,
-	    buf_str(&page), page.len);
-	buf_free(&page);
-}
-
-void
-http_retry_after(char *out, size_t outlen, unsigned seconds)
-{
-	if (outlen == 0)
-		return;
-	out[0] = '\0';
-	if (seconds > 0)
-		snprintf(out, outlen, "Retry-After: %u\r\n", seconds);
 }
 
 double

@@ -15,8 +15,6 @@
 
 #define HTTP_BODY_MAX (16 * 1024)
 
-struct json_object;
-
 struct http_request {
 	FCGX_Request     fcgx_storage;
 	FCGX_Request    *fcgx;           /* &fcgx_storage */
@@ -59,16 +57,10 @@ int         http_content_type_is(const struct http_request *r,
 enum http_body_status http_read_body(struct http_request *r, size_t max);
 
 /* Writes status line, headers and body. extra_headers is "" or lines each
- * ending in CRLF. */
+ * ending in CRLF. Handlers answer through respond.h, which calls this. */
 void        http_respond(struct http_request *r, int status,
                 const char *content_type, const char *extra_headers,
                 const char *body, size_t len);
-void        http_respond_json(struct http_request *r, int status,
-                struct json_object *obj, const char *extra_headers);
-/* {"error_code":code,"error":message} or a small HTML page, by Accept. */
-void        http_respond_error(struct http_request *r, int status,
-                const char *code, const char *message,
-                const char *extra_headers);
 /* A response whose length is not known up front (exports): the status
  * line and headers now, without Content-Length, then the body in pieces.
  * http_stream_write returns 0, or -1 once the client is gone; nothing is
@@ -78,9 +70,6 @@ void        http_stream_start(struct http_request *r, int status,
 int         http_stream_write(struct http_request *r, const char *data,
                 size_t len);
 const char *http_status_text(int status);
-/* "Retry-After: N\r\n" into out, or "" for 0 seconds. */
-#define HTTP_RETRY_AFTER_MAX 32
-void        http_retry_after(char *out, size_t outlen, unsigned seconds);
 double      http_elapsed_ms(const struct http_request *r);
 
 #endif

@@ -11,6 +11,7 @@
 #include "metrics_page.h"
 #include "prompt.h"
 #include "provider.h"
+#include "respond.h"
 #include "store_evals.h"
 
 /* The background read of the newest eval run gives up after this, so a
@@ -46,6 +47,8 @@ metrics_page_get(struct app *app, struct http_request *req)
 {
 	struct metrics_info info = { PACKAGE_VERSION, PROMPT_VERSION,
 	    NULL, NULL };
+	struct view v = { .text_type = "text/plain; version=0.0.4; "
+	    "charset=utf-8" };
 	struct buf out;
 
 	if (app->provider != NULL) {
@@ -56,8 +59,9 @@ metrics_page_get(struct app *app, struct http_request *req)
 		(void)executor_submit(app->exec, last_run_read, app);
 	buf_init(&out, 256 * 1024);
 	metrics_render(&out, &info);
-	http_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8",
-	    "Cache-Control: no-store\r\n", buf_str(&out), out.len);
+	v.text = buf_str(&out);
+	v.text_len = out.len;
+	respond(req, app, &v);
 	buf_free(&out);
 	return HANDLER_ANSWERED;
 }

@@ -15,26 +15,15 @@
 #include "pages.h"
 #include "provider.h"
 #include "report.h"
+#include "respond.h"
 #include "template.h"
 #include "token.h"
 #include "store_traces.h"
 
-#define PAGE_MAX        (256 * 1024)
 #define REQUEST_BYTES   16
 #define DB_WAIT_MS      2000
 /* Seconds between looks at a running trace, with or without the script. */
 #define RUNNING_REFRESH_S 4
-#define STR_(x)         #x
-#define STR(x)          STR_(x)
-
-/* Every HTML response: no inline script or style anywhere. */
-#define HTML_HEADERS \
-	"Content-Security-Policy: default-src 'self'; script-src 'self'; " \
-	"style-src 'self'; object-src 'none'; base-uri 'none'; " \
-	"frame-ancestors 'none'; form-action 'self'\r\n" \
-	"X-Content-Type-Options: nosniff\r\n" \
-	"Referrer-Policy: no-referrer\r\n" \
-	"Cache-Control: no-store\r\n"
 
 static const char *const page_files[PAGE__MAX] = {
 	[PAGE_LAYOUT] = "layout.html",
@@ -86,12 +75,10 @@ pages_free(struct pages *p)
 	free(p);
 }
 
-void
-pages_send(struct app *app, struct http_request *req, int status,
-    enum page page, struct tctx *ctx, const char *title,
-    const char *extra_headers)
+int
+pages_render(const struct app *app, enum page page, struct tctx *ctx,
+    const char *title, struct buf *out)
 {
-	struct buf out, headers;
 	char err[256];
 
 	tctx_set(ctx, "title", title);
@@ -101,21 +88,12 @@ pages_send(struct app *app, struct http_request *req, int status,
 	tctx_set(ctx, "model_name", app->provider->model);
 	tctx_set_bool(ctx, "is_fixture",
 	    strcmp(app->provider->ops->name, "fixture") == 0);
-	buf_init(&out, PAGE_MAX);
-	buf_init(&headers, 4096);
-	buf_puts(&headers, HTML_HEADERS);
-	if (extra_headers != NULL)
-		buf_puts(&headers, extra_headers);
 	if (template_render(app->pages->t[page], app->pages->t[PAGE_LAYOUT],
-	    ctx, &out, err, sizeof(err)) != 0) {
+	    ctx, out, err, sizeof(err)) != 0) {
 		log_error("rendering %s: %s", page_files[page], err);
-		http_respond(req, 500, "text/plain; charset=utf-8",
-		    HTML_HEADERS, "internal error\n", 15);
-	} else
-		http_respond(req, status, "text/html; charset=utf-8",
-		    buf_str(&headers), buf_str(&out), out.len);
-	buf_free(&headers);
-	buf_free(&out);
+		return -1;
+	}
+	return 0;
 }
 
 void
@@ -133,43 +111,6 @@ pages_set_time(struct tctx *ctx, const char *name, const char *iso)
 		tctx_set(ctx, key, iso);
 }
 
-static const char *
-status_heading(int status)
-{
-	switch (status) {
-	case 403: return "This form could not be verified";
-	case 404: return "Not found";
-	case 405: return "Method not allowed";
-	case 409: return "This request was already used";
-	case 413: return "Too much text";
-	case 415: return "Unsupported request";
-	case 422: return "Please check the form";
-	case 429: return "Too many requests";
-	case 503: return "Temporarily unavailable";
-	default:  return "Something went wrong";
-	}
-}
-
-void
-pages_error(struct app *app, struct http_request *req, int status,
-    const char *code, const char *message, const char *extra_headers)
-{
-	struct tctx *ctx;
-
-	if (http_wants_json(req) || app->pages == NULL) {
-		http_respond_error(req, status, code, message, extra_headers);
-		return;
-	}
-	ctx = tctx_new();
-	tctx_set(ctx, "heading", status_heading(status));
-	tctx_set(ctx, "message", message);
-	tctx_set(ctx, "error_code", code);
-	tctx_setf(ctx, "status", "%d", status);
-	pages_send(app, req, status, PAGE_ERROR, ctx, status_heading(status),
-	    extra_headers);
-	tctx_free(ctx);
-}
-
 static int
 request_https(const struct http_request *req)
 {
@@ -185,12 +126,15 @@ csrf_cookie_get(const struct http_request *req, char *out, size_t outlen)
 	    csrf_cookie_name(request_https(req)), out, outlen);
 }
 
-/* The form, empty or with the person's input and messages. */
+/* The form, empty or with the person's input and messages (e is then
+ * KR_INVALID_REQUEST). */
 static void
-send_form(struct app *app, struct http_request *req, int status,
+send_form(struct app *app, struct http_request *req, enum kr_error e,
     const struct form *input, const struct report_errors *errs,
     const char *form_error)
 {
+	struct view view = { .error = e, .fields = errs, .page = PAGE_FORM,
+	    .title = "Report a stale key" };
 	char csrf[CSRF_TOKEN_LEN + 1], request_token[TOKEN_LEN(REQUEST_BYTES) + 1];
 	char cookie[256], name[64];
 	struct tctx *ctx = tctx_new();
@@ -207,8 +151,8 @@ send_form(struct app *app, struct http_request *req, int status,
 		    csrf_set_cookie(cookie, sizeof(cookie), csrf,
 		    request_https(req)) != 0) {
 			tctx_free(ctx);
-			pages_error(app, req, 500, "internal_error",
-			    "The form could not be prepared.", NULL);
+			respond_http_error(req, app, KR_HTTP_SERVER_ERROR,
+			    NULL);
 			return;
 		}
 	}
@@ -237,15 +181,15 @@ send_form(struct app *app, struct http_request *req, int status,
 		tctx_set(ctx, "form_error", form_error);
 	tctx_set_bool(ctx, "has_errors", form_error != NULL ||
 	    (errs != NULL && errs->n > 0));
-	pages_send(app, req, status, PAGE_FORM, ctx, "Report a stale key",
-	    cookie);
-	tctx_free(ctx);
+	view.ctx = ctx;
+	view.headers = cookie;
+	respond(req, app, &view);
 }
 
 enum handler_result
 pages_index(struct app *app, struct http_request *req)
 {
-	send_form(app, req, 200, NULL, NULL, NULL);
+	send_form(app, req, KR_OK, NULL, NULL, NULL);
 	return HANDLER_ANSWERED;
 }
 
@@ -289,20 +233,18 @@ normalise_newlines(struct form *f)
 	}
 }
 
-struct form_flow {
-	struct app          *app;
-	struct http_request *req;    /* NULL once answered */
-};
-
 static void
-redirect_to_trace(struct http_request *req, const char *trace_id)
+redirect_to_trace(struct app *app, struct http_request *req,
+    const char *trace_id)
 {
+	static const char text[] = "See the trace page.\n";
 	char location[512];
+	struct view v = { .status = 303, .text = text,
+	    .text_len = sizeof(text) - 1, .headers = location };
 
 	snprintf(location, sizeof(location),
-	    "Location: /rotation/traces/%s\r\n" HTML_HEADERS, trace_id);
-	http_respond(req, 303, "text/plain; charset=utf-8", location,
-	    "See the trace page.\n", 20);
+	    "Location: /rotation/traces/%s\r\n", trace_id);
+	respond(req, app, &v);
 }
 
 /* The running row is committed: send the person to the trace page now;
@@ -310,9 +252,9 @@ redirect_to_trace(struct http_request *req, const char *trace_id)
 static void
 form_running(void *ctx, const struct decide_outcome *o)
 {
-	struct form_flow *flow = ctx;
+	struct app_parked *flow = ctx;
 
-	redirect_to_trace(flow->req, o->trace_id);
+	redirect_to_trace(flow->app, flow->req, o->trace_id);
 	http_request_finish(flow->req);
 	flow->req = NULL;
 }
@@ -320,20 +262,14 @@ form_running(void *ctx, const struct decide_outcome *o)
 static void
 form_done(void *ctx, const struct decide_outcome *o)
 {
-	struct form_flow *flow = ctx;
-	char retry[HTTP_RETRY_AFTER_MAX];
+	struct app_parked *flow = ctx;
 
 	if (flow->req != NULL) {
 		if (o->error == KR_OK)          /* a double submit */
-			redirect_to_trace(flow->req, o->trace_id);
-		else {
-			http_retry_after(retry, sizeof(retry),
+			redirect_to_trace(flow->app, flow->req, o->trace_id);
+		else
+			respond_error(flow->req, flow->app, o->error,
 			    o->retry_after_s);
-			pages_error(flow->app, flow->req,
-			    kr_error_http_status(o->error),
-			    kr_error_code(o->error), kr_error_explain(o->error),
-			    retry);
-		}
 		http_request_finish(flow->req);
 	}
 	free(flow);
@@ -347,51 +283,36 @@ pages_decide(struct app *app, struct http_request *req)
 	char cookie[CSRF_TOKEN_LEN + 1], key[64];
 	struct report_errors errs;
 	struct report report;
-	struct form_flow *flow;
 	const char *field, *token;
 	struct form f;
 
 	if (form_parse(&f, buf_str(&req->body), req->body.len) != FORM_OK) {
-		send_form(app, req, 422, NULL, NULL,
+		send_form(app, req, KR_INVALID_REQUEST, NULL, NULL,
 		    "The form data could not be read; please try again.");
 		return HANDLER_ANSWERED;
 	}
 	field = form_get(&f, "csrf_token");
+	token = form_get(&f, "request_token");
 	if (!same_origin(req) || field == NULL || form_count(&f,
 	    "csrf_token") != 1 || csrf_cookie_get(req, cookie,
-	    sizeof(cookie)) != 0 || !csrf_tokens_match(cookie, field)) {
-		form_free(&f);
-		pages_error(app, req, 403, kr_error_code(KR_CSRF_FAILED),
-		    kr_error_explain(KR_CSRF_FAILED), NULL);
-		return HANDLER_ANSWERED;
-	}
-	token = form_get(&f, "request_token");
-	if (token == NULL || form_count(&f, "request_token") != 1 ||
+	    sizeof(cookie)) != 0 || !csrf_tokens_match(cookie, field) ||
+	    token == NULL || form_count(&f, "request_token") != 1 ||
 	    !token_valid(token, TOKEN_LEN(REQUEST_BYTES))) {
 		form_free(&f);
-		pages_error(app, req, 403, kr_error_code(KR_CSRF_FAILED),
-		    kr_error_explain(KR_CSRF_FAILED), NULL);
+		respond_error(req, app, KR_CSRF_FAILED, 0);
 		return HANDLER_ANSWERED;
 	}
 	normalise_newlines(&f);
 	if (report_from_form(&f, extra, &report, &errs) != 0) {
-		send_form(app, req, 422, &f, &errs, NULL);
+		send_form(app, req, KR_INVALID_REQUEST, &f, &errs, NULL);
 		form_free(&f);
 		return HANDLER_ANSWERED;
 	}
 	/* Form keys live apart from API Idempotency-Keys. */
 	snprintf(key, sizeof(key), "form:%s", token);
 	form_free(&f);
-	if ((flow = calloc(1, sizeof(*flow))) == NULL) {
-		report_free(&report);
-		pages_error(app, req, 500, "internal_error",
-		    kr_error_explain(KR_INTERNAL_ERROR), NULL);
-		return HANDLER_ANSWERED;
-	}
-	flow->app = app;
-	flow->req = req;
-	decide_start(app, &report, key, form_running, form_done, flow);
-	return HANDLER_PARKED;
+	return app_park_on_decision(app, req, &report, key, form_running,
+	    form_done);
 }
 
 /* What each decision means to the person who reported the key. */
@@ -411,21 +332,16 @@ static const struct {
 	    "; a person needs to review it." },
 };
 
-/* Adds the cited policy lines, with their text, to ctx. */
-static void
-add_lines(PGconn *conn, const struct trace_row *row, struct tctx *ctx)
+void
+pages_set_lines(struct tctx *ctx, const struct trace_row *row,
+    const struct policy_line *lines, size_t nlines)
 {
-	struct policy_line lines[POLICY_MAX_LINES];
 	struct tctx *item;
-	size_t n = 0, i, j;
-	int age;
+	size_t i, j;
 
 	tctx_list(ctx, "lines");
-	if (store_failed(store_traces_trusted(conn, row->account_id, lines,
-	    POLICY_MAX_LINES, &n, &age)))
-		n = 0;
 	for (i = 0; i < row->nsources; i++)
-		for (j = 0; j < n; j++)
+		for (j = 0; j < nlines; j++)
 			if (strcmp(row->sources[i], lines[j].line_id) == 0) {
 				item = tctx_list_add(ctx, "lines");
 				tctx_set(item, "line_id", lines[j].line_id);
@@ -435,12 +351,26 @@ add_lines(PGconn *conn, const struct trace_row *row, struct tctx *ctx)
 			}
 }
 
+/* Adds the cited policy lines, with their text, to ctx. */
+static void
+add_lines(PGconn *conn, const struct trace_row *row, struct tctx *ctx)
+{
+	struct policy_line lines[POLICY_MAX_LINES];
+	size_t n = 0;
+	int age;
+
+	if (store_failed(store_traces_trusted(conn, row->account_id, lines,
+	    POLICY_MAX_LINES, &n, &age)))
+		n = 0;
+	pages_set_lines(ctx, row, lines, n);
+}
+
 enum handler_result
 pages_trace(struct app *app, struct http_request *req)
 {
 	struct trace_row row;
 	enum store_result r = STORE_NOT_FOUND;
-	struct tctx *ctx;
+	struct view v = { .page = PAGE_RUNNING };
 	enum decision d;
 	PGconn *conn = NULL;
 
@@ -452,47 +382,37 @@ pages_trace(struct app *app, struct http_request *req)
 	}
 	if (r != STORE_OK) {
 		db_pool_release(app->db, conn);
-		if (store_failed(r))
-			pages_error(app, req, 503,
-			    kr_error_code(KR_DATABASE_UNAVAILABLE),
-			    kr_error_explain(KR_DATABASE_UNAVAILABLE),
-			    "Retry-After: 5\r\n");
-		else
-			pages_error(app, req, 404, "not_found",
-			    "There is no trace with this id.", NULL);
+		respond_missing(req, app, store_failed(r), KR_HTTP_NO_TRACE);
 		return HANDLER_ANSWERED;
 	}
-	ctx = tctx_new();
-	tctx_set(ctx, "trace_id", row.trace_id);
-	pages_set_time(ctx, "created", row.created_at);
-	pages_set_time(ctx, "finished", row.finished_at);
+	v.ctx = tctx_new();
+	tctx_set(v.ctx, "trace_id", row.trace_id);
+	pages_set_time(v.ctx, "created", row.created_at);
+	pages_set_time(v.ctx, "finished", row.finished_at);
 	if (row.status == TRACE_COMPLETED) {
 		/* A completed trace without a readable decision needs a
 		 * person, as its page says. */
 		d = row.has_decision ? row.decision : DECISION_NEEDS_REVIEW;
-		tctx_set(ctx, "decision", row.has_decision ?
+		tctx_set(v.ctx, "decision", row.has_decision ?
 		    answer_decision_name(row.decision) : "");
-		tctx_set(ctx, "headline", outcomes[d].headline);
-		tctx_set(ctx, "meaning", outcomes[d].meaning);
-		add_lines(conn, &row, ctx);
-		db_pool_release(app->db, conn);
-		pages_send(app, req, 200, PAGE_COMPLETED, ctx,
-		    outcomes[d].headline, NULL);
+		tctx_set(v.ctx, "headline", outcomes[d].headline);
+		tctx_set(v.ctx, "meaning", outcomes[d].meaning);
+		add_lines(conn, &row, v.ctx);
+		v.page = PAGE_COMPLETED;
+		v.title = outcomes[d].headline;
 	} else if (row.status == TRACE_FAILED) {
-		db_pool_release(app->db, conn);
-		tctx_set(ctx, "error_code", kr_error_code(row.error));
-		tctx_set(ctx, "explanation", kr_error_explain(row.error));
-		pages_send(app, req, 200, PAGE_FAILED, ctx,
-		    "Decision unavailable", NULL);
+		tctx_set(v.ctx, "error_code", kr_error_code(row.error));
+		tctx_set(v.ctx, "explanation", kr_error_explain(row.error));
+		v.page = PAGE_FAILED;
+		v.title = "Decision unavailable";
 	} else {
-		db_pool_release(app->db, conn);
 		/* A calm interval, said the same way to scripts (the
 		 * header, the data attribute) and to the noscript refresh. */
-		tctx_setf(ctx, "refresh", "%d", RUNNING_REFRESH_S);
-		pages_send(app, req, 200, PAGE_RUNNING, ctx,
-		    "Checking policy " POLICY_LINE, "Retry-After: "
-		    STR(RUNNING_REFRESH_S) "\r\n");
+		tctx_setf(v.ctx, "refresh", "%d", RUNNING_REFRESH_S);
+		v.title = "Checking policy " POLICY_LINE;
+		v.retry_after_s = RUNNING_REFRESH_S;
 	}
-	tctx_free(ctx);
+	db_pool_release(app->db, conn);
+	respond(req, app, &v);
 	return HANDLER_ANSWERED;
 }

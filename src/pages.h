@@ -1,9 +1,10 @@
 /* pages: what a person sees (README, "Pages"): the idle form, the running,
  * completed and failed trace pages, and error pages, all in one layout,
- * with the CSRF-protected form flow. Every HTML response carries the
- * security headers of html_headers. */
+ * with the CSRF-protected form flow. Pages are sent by respond.h. */
 #ifndef KEYROTA_PAGES_H
 #define KEYROTA_PAGES_H
+
+#include <stddef.h>
 
 #include "router.h"
 
@@ -29,16 +30,18 @@ enum handler_result pages_decide(struct app *app, struct http_request *req);
 /* GET /rotation/traces/{id} as HTML. */
 enum handler_result pages_trace(struct app *app, struct http_request *req);
 
-/* Renders page inside the layout (adding the provider and title) and
- * sends it with the HTML security headers. */
-void pages_send(struct app *app, struct http_request *req, int status,
-         enum page page, struct tctx *ctx, const char *title,
-         const char *extra_headers);
+/* Renders page inside the layout, adding the title and the provider's
+ * names to ctx. Returns 0, or -1 (logged) when a template fails. */
+struct buf;
+int pages_render(const struct app *app, enum page page, struct tctx *ctx,
+        const char *title, struct buf *out);
 
-/* An error page in the layout, or {"error_code","error"} for JSON
- * clients. extra_headers may be NULL. */
-void pages_error(struct app *app, struct http_request *req, int status,
-         const char *code, const char *message, const char *extra_headers);
+/* Sets the list "lines" (line_id, summary, window_days): the lines of
+ * lines[0..nlines) the trace cites, in the order it cites them. */
+struct policy_line;
+struct trace_row;
+void pages_set_lines(struct tctx *ctx, const struct trace_row *row,
+         const struct policy_line *lines, size_t nlines);
 
 /* Sets name_iso (the datetime attribute) and name_text ("2026-11-26
  * 21:00:00 UTC", shown without the script) from an ISO 8601 UTC time

@@ -230,7 +230,7 @@ test_schema_sent_to_the_model_names_the_decisions(void)
 }
 
 /* The README lists the codes a trace can end with; docs/http-api.md has
- * a row per code with its HTTP status. */
+ * a row per code of both error tables with its HTTP status. */
 static void
 test_docs_name_every_error(void)
 {
@@ -254,6 +254,15 @@ test_docs_name_every_error(void)
 		snprintf(row, sizeof(row), "| `%s` | %d |",
 		    kr_error_code((enum kr_error)e),
 		    kr_error_http_status((enum kr_error)e));
+		if (strstr(buf_str(&text), row) == NULL)
+			printf("\n  docs/http-api.md has no row %s", row);
+		CU_ASSERT_PTR_NOT_NULL(strstr(buf_str(&text), row));
+	}
+	/* The HTTP answers of the second table too. */
+	for (e = 1; e < KR_HTTP_ERROR__MAX; e++) {
+		snprintf(row, sizeof(row), "| `%s` | %d |",
+		    kr_http_error_row((enum kr_http_error)e)->code,
+		    kr_http_error_row((enum kr_http_error)e)->http_status);
 		if (strstr(buf_str(&text), row) == NULL)
 			printf("\n  docs/http-api.md has no row %s", row);
 		CU_ASSERT_PTR_NOT_NULL(strstr(buf_str(&text), row));

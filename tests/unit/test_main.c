@@ -27,6 +27,7 @@ main(int argc, char **argv)
 	suite_provider_openai();
 	suite_provider_wire();
 	suite_report();
+	suite_respond();
 	suite_router();
 	suite_template();
 	suite_timer_heap();

@@ -20,6 +20,7 @@ void suite_listener(void);
 void suite_provider_openai(void);
 void suite_provider_wire(void);
 void suite_report(void);
+void suite_respond(void);
 void suite_router(void);
 void suite_template(void);
 void suite_timer_heap(void);
