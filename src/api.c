@@ -17,6 +17,8 @@
 
 #define FAILED_MESSAGE "Decision unavailable; retry safely."
 #define TRACE_DB_WAIT_MS 2000
+/* Seconds a client waits before polling a decision still running. */
+#define RUNNING_RETRY_AFTER_S 1
 
 struct json_object *
 api_outcome_json(const struct decide_outcome *o)
@@ -54,7 +56,7 @@ decided(void *ctx, const struct decide_outcome *o)
 		/* A repeat of a decision still running answers its state. */
 		if (o->status == TRACE_RUNNING) {
 			v.status = 202;
-			v.retry_after_s = 1;
+			v.retry_after_s = RUNNING_RETRY_AFTER_S;
 		}
 	}
 	respond(flow->req, flow->app, &v);

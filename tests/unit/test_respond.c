@@ -124,7 +124,45 @@ header(const struct fake *f, const char *name, char *out, size_t outlen)
 	return NULL;
 }
 
+/* Header name is want (NULL: absent). */
+static void
+assert_header(const struct fake *f, const char *name, const char *want)
+{
+	char v[512];
+	const char *got = header(f, name, v, sizeof(v));
+
+	if (want == NULL) {
+		CU_ASSERT_PTR_NULL(got);
+		return;
+	}
+	CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+	CU_ASSERT_STRING_EQUAL(got, want);
+}
+
 static struct app app;
+
+/* The answer to a view, for a request of method and Accept. */
+static struct fake *
+answer(const char *method, const char *accept, const char *content_type,
+    struct view *v)
+{
+	struct fake *f = fake_new(method, accept, content_type);
+
+	respond(&f->req, &app, v);
+	fake_done(f);
+	return f;
+}
+
+/* The answer to an error of the product's table. */
+static struct fake *
+answer_error(const char *accept, const char *content_type, enum kr_error e,
+    unsigned retry_after_s)
+{
+	struct view v = { .error = e, .retry_after_s = retry_after_s };
+
+	return answer("POST", accept, content_type, &v);
+}
+
 static struct provider prov = { &fixture_ops, "keyrota-fixture-1", 0, NULL };
 
 static int
@@ -146,36 +184,38 @@ teardown(void)
 	return 0;
 }
 
-/* The JSON of an error as the table states it. */
+/* The JSON of an error as its row states it. */
 static void
-assert_json_error(const char *body, enum kr_error e)
+assert_json_row(const char *body, const struct kr_error_row *row)
 {
 	struct json_object *obj = json_tokener_parse(body), *v;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(obj);
 	CU_ASSERT_TRUE(json_object_object_get_ex(obj, "error_code", &v));
-	CU_ASSERT_STRING_EQUAL(json_object_get_string(v), kr_error_code(e));
+	CU_ASSERT_STRING_EQUAL(json_object_get_string(v), row->code);
 	CU_ASSERT_TRUE(json_object_object_get_ex(obj, "error", &v));
-	CU_ASSERT_STRING_EQUAL(json_object_get_string(v), kr_error_explain(e));
+	CU_ASSERT_STRING_EQUAL(json_object_get_string(v), row->explain);
 	json_object_put(obj);
+}
+
+static void
+assert_json_error(const char *body, enum kr_error e)
+{
+	assert_json_row(body, kr_error_row(e));
 }
 
 static void
 test_error_as_json_carries_the_table_row(void)
 {
-	struct fake *f = fake_new("POST", "application/json", NULL);
-	char v[128];
+	struct fake *f = answer_error("application/json", NULL, KR_OVERLOADED,
+	    3);
 
-	respond_error(&f->req, &app, KR_OVERLOADED, 3);
-	fake_done(f);
 	CU_ASSERT_EQUAL(f->req.status, 503);
 	CU_ASSERT_PTR_NOT_NULL(strstr(f->head, "Status: 503 "));
-	CU_ASSERT_STRING_EQUAL(header(f, "Content-Type", v, sizeof(v)),
-	    "application/json");
-	CU_ASSERT_STRING_EQUAL(header(f, "Cache-Control", v, sizeof(v)),
-	    "no-store");
-	CU_ASSERT_STRING_EQUAL(header(f, "Retry-After", v, sizeof(v)), "3");
-	CU_ASSERT_PTR_NOT_NULL(header(f, "X-Request-Id", v, sizeof(v)));
+	assert_header(f, "Content-Type", "application/json");
+	assert_header(f, "Cache-Control", "no-store");
+	assert_header(f, "Retry-After", "3");
+	assert_header(f, "X-Request-Id", "0123456789abcdef0123456789abcdef");
 	assert_json_error(f->body, KR_OVERLOADED);
 	fake_free(f);
 }
@@ -183,20 +223,15 @@ test_error_as_json_carries_the_table_row(void)
 static void
 test_error_as_html_is_the_error_page(void)
 {
-	struct fake *f = fake_new("GET", "text/html", NULL);
-	char v[256];
-
-	respond_error(&f->req, &app, KR_DATABASE_UNAVAILABLE, 0);
-	fake_done(f);
-	CU_ASSERT_EQUAL(f->req.status, 503);
-	CU_ASSERT_STRING_EQUAL(header(f, "Content-Type", v, sizeof(v)),
-	    "text/html; charset=utf-8");
-	CU_ASSERT_STRING_EQUAL(header(f, "Cache-Control", v, sizeof(v)),
-	    "no-store");
 	/* No refinement: the table's own Retry-After. */
-	CU_ASSERT_STRING_EQUAL(header(f, "Retry-After", v, sizeof(v)), "5");
-	CU_ASSERT_PTR_NOT_NULL(header(f, "Content-Security-Policy", v,
-	    sizeof(v)));
+	struct fake *f = answer_error("text/html", NULL,
+	    KR_DATABASE_UNAVAILABLE, 0);
+
+	CU_ASSERT_EQUAL(f->req.status, 503);
+	assert_header(f, "Content-Type", "text/html; charset=utf-8");
+	assert_header(f, "Cache-Control", "no-store");
+	assert_header(f, "Retry-After", "5");
+	assert_header(f, "X-Content-Type-Options", "nosniff");
 	CU_ASSERT_PTR_NOT_NULL(strstr(f->body,
 	    "<code>database_unavailable</code>"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(f->body,
@@ -206,60 +241,33 @@ test_error_as_html_is_the_error_page(void)
 	fake_free(f);
 }
 
-/* A JSON body without Accept reads JSON back (curl's default). */
+/* A JSON body without Accept reads JSON back (curl's default); only the
+ * errors whose row has a Retry-After carry one, whatever the caller
+ * passed. */
 static void
 test_json_body_without_accept_gets_json(void)
 {
-	struct fake *f = fake_new("POST", NULL, "application/json");
-	char v[128];
+	struct fake *f = answer_error(NULL, "application/json",
+	    KR_IDEMPOTENCY_CONFLICT, 9);
 
-	respond_error(&f->req, &app, KR_IDEMPOTENCY_CONFLICT, 0);
-	fake_done(f);
 	CU_ASSERT_EQUAL(f->req.status, 409);
-	CU_ASSERT_STRING_EQUAL(header(f, "Content-Type", v, sizeof(v)),
-	    "application/json");
+	assert_header(f, "Content-Type", "application/json");
+	assert_header(f, "Retry-After", NULL);
 	assert_json_error(f->body, KR_IDEMPOTENCY_CONFLICT);
-	fake_free(f);
-}
-
-/* Only the errors whose row has a Retry-After carry one, whatever the
- * caller passed. */
-static void
-test_retry_after_only_where_the_table_has_one(void)
-{
-	struct fake *f = fake_new("GET", "application/json", NULL);
-	char v[64];
-
-	respond_error(&f->req, &app, KR_CSRF_FAILED, 9);
-	fake_done(f);
-	CU_ASSERT_EQUAL(f->req.status, 403);
-	CU_ASSERT_PTR_NULL(header(f, "Retry-After", v, sizeof(v)));
 	fake_free(f);
 }
 
 static void
 test_http_error_rows_and_extra_headers(void)
 {
-	struct fake *f = fake_new("DELETE", "application/json", NULL);
-	struct json_object *obj, *v;
-	char h[64];
+	struct view v = { .http_error = KR_HTTP_BAD_METHOD,
+	    .headers = "Allow: GET\r\n" };
+	struct fake *f = answer("DELETE", "application/json", NULL, &v);
 
-	respond_http_error(&f->req, &app, KR_HTTP_BAD_METHOD,
-	    "Allow: GET\r\n");
-	fake_done(f);
 	CU_ASSERT_EQUAL(f->req.status, 405);
-	CU_ASSERT_STRING_EQUAL(header(f, "Allow", h, sizeof(h)), "GET");
-	CU_ASSERT_STRING_EQUAL(header(f, "Cache-Control", h, sizeof(h)),
-	    "no-store");
-	obj = json_tokener_parse(f->body);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(obj);
-	CU_ASSERT_TRUE(json_object_object_get_ex(obj, "error_code", &v));
-	CU_ASSERT_STRING_EQUAL(json_object_get_string(v),
-	    kr_http_error_row(KR_HTTP_BAD_METHOD)->code);
-	CU_ASSERT_TRUE(json_object_object_get_ex(obj, "error", &v));
-	CU_ASSERT_STRING_EQUAL(json_object_get_string(v),
-	    kr_http_error_row(KR_HTTP_BAD_METHOD)->explain);
-	json_object_put(obj);
+	assert_header(f, "Allow", "GET");
+	assert_header(f, "Cache-Control", "no-store");
+	assert_json_row(f->body, kr_http_error_row(KR_HTTP_BAD_METHOD));
 	fake_free(f);
 }
 
@@ -268,17 +276,11 @@ test_http_error_rows_and_extra_headers(void)
 static void
 test_trace_error_without_a_trace_is_a_500(void)
 {
-	struct fake *f = fake_new("POST", "application/json", NULL);
-	struct json_object *obj, *v;
+	struct fake *f = answer_error("application/json", NULL,
+	    KR_INTERNAL_ERROR, 0);
 
-	respond_error(&f->req, &app, KR_INTERNAL_ERROR, 0);
-	fake_done(f);
 	CU_ASSERT_EQUAL(f->req.status, 500);
-	obj = json_tokener_parse(f->body);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(obj);
-	CU_ASSERT_TRUE(json_object_object_get_ex(obj, "error_code", &v));
-	CU_ASSERT_STRING_EQUAL(json_object_get_string(v), "internal_error");
-	json_object_put(obj);
+	assert_json_row(f->body, kr_http_error_row(KR_HTTP_SERVER_ERROR));
 	fake_free(f);
 }
 
@@ -293,9 +295,7 @@ test_invalid_request_names_each_field(void)
 	snprintf(errs.e[0].field, sizeof(errs.e[0].field), "account_id");
 	errs.e[0].message = "looks like acct_12345 <here>";
 	errs.n = 1;
-	f = fake_new("POST", "application/json", NULL);
-	respond(&f->req, &app, &v);
-	fake_done(f);
+	f = answer("POST", "application/json", NULL, &v);
 	CU_ASSERT_EQUAL(f->req.status, 422);
 	assert_json_error(f->body, KR_INVALID_REQUEST);
 	obj = json_tokener_parse(f->body);
@@ -308,9 +308,7 @@ test_invalid_request_names_each_field(void)
 	fake_free(f);
 
 	/* On the page, each field with its message, escaped. */
-	f = fake_new("POST", "text/html", NULL);
-	respond(&f->req, &app, &v);
-	fake_done(f);
+	f = answer("POST", "text/html", NULL, &v);
 	CU_ASSERT_EQUAL(f->req.status, 422);
 	CU_ASSERT_PTR_NOT_NULL(strstr(f->body, "<code>account_id</code>"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(f->body,
@@ -326,41 +324,33 @@ test_json_only_and_page_only_views_ignore_accept(void)
 {
 	struct view v = { .json = json_object_new_object(),
 	    .retry_after_s = 1, .status = 202 };
-	struct tctx *ctx = tctx_new();
 	struct fake *f;
-	char h[128];
 
 	json_object_object_add(v.json, "status",
 	    json_object_new_string("running"));
-	f = fake_new("GET", "text/html", NULL);
-	respond(&f->req, &app, &v);
-	fake_done(f);
+	f = answer("GET", "text/html", NULL, &v);
 	CU_ASSERT_EQUAL(f->req.status, 202);
-	CU_ASSERT_STRING_EQUAL(header(f, "Content-Type", h, sizeof(h)),
-	    "application/json");
-	CU_ASSERT_STRING_EQUAL(header(f, "Retry-After", h, sizeof(h)), "1");
+	assert_header(f, "Content-Type", "application/json");
+	assert_header(f, "Retry-After", "1");
 	CU_ASSERT_STRING_EQUAL(f->body, "{\"status\":\"running\"}");
-	CU_ASSERT_PTR_NULL(v.json);      /* respond() freed it */
+	CU_ASSERT_PTR_NULL(v.json);
 	fake_free(f);
 
-	tctx_set(ctx, "heading", "A heading");
-	tctx_set(ctx, "message", "A message");
-	tctx_set(ctx, "error_code", "none");
-	tctx_set(ctx, "status", "200");
-	tctx_set_bool(ctx, "has_fields", 0);
-	tctx_list(ctx, "fields");
-	v = (struct view){ .page = PAGE_ERROR, .ctx = ctx, .title = "T" };
-	f = fake_new("GET", "application/json", NULL);
-	respond(&f->req, &app, &v);
-	fake_done(f);
+	v = (struct view){ .page = PAGE_ERROR, .ctx = tctx_new(),
+	    .title = "T" };
+	tctx_set(v.ctx, "heading", "A heading");
+	tctx_set(v.ctx, "message", "A message");
+	tctx_set(v.ctx, "error_code", "none");
+	tctx_set(v.ctx, "status", "200");
+	tctx_set_bool(v.ctx, "has_fields", 0);
+	tctx_list(v.ctx, "fields");
+	f = answer("GET", "application/json", NULL, &v);
 	CU_ASSERT_EQUAL(f->req.status, 200);
-	CU_ASSERT_STRING_EQUAL(header(f, "Content-Type", h, sizeof(h)),
-	    "text/html; charset=utf-8");
-	CU_ASSERT_STRING_EQUAL(header(f, "Cache-Control", h, sizeof(h)),
-	    "no-store");
-	CU_ASSERT_PTR_NULL(header(f, "Retry-After", h, sizeof(h)));
+	assert_header(f, "Content-Type", "text/html; charset=utf-8");
+	assert_header(f, "Cache-Control", "no-store");
+	assert_header(f, "Retry-After", NULL);
 	CU_ASSERT_PTR_NOT_NULL(strstr(f->body, "<title>T · keyrota</title>"));
-	CU_ASSERT_PTR_NULL(v.ctx);       /* respond() freed it */
+	CU_ASSERT_PTR_NULL(v.ctx);
 	fake_free(f);
 }
 
@@ -371,21 +361,16 @@ test_text_view_and_head(void)
 	static const char text[] = "# metrics\n";
 	struct view v = { .text = text, .text_len = sizeof(text) - 1,
 	    .text_type = "text/plain; version=0.0.4; charset=utf-8" };
-	struct fake *f = fake_new("GET", "application/json", NULL);
-	char h[128];
+	struct fake *f = answer("GET", "application/json", NULL, &v);
 
-	respond(&f->req, &app, &v);
-	fake_done(f);
-	CU_ASSERT_STRING_EQUAL(header(f, "Content-Type", h, sizeof(h)),
+	assert_header(f, "Content-Type",
 	    "text/plain; version=0.0.4; charset=utf-8");
-	CU_ASSERT_STRING_EQUAL(header(f, "Cache-Control", h, sizeof(h)),
-	    "no-store");
+	assert_header(f, "Cache-Control", "no-store");
 	CU_ASSERT_STRING_EQUAL(f->body, text);
 	fake_free(f);
 
-	f = fake_new("HEAD", "text/html", NULL);
-	respond_http_error(&f->req, &app, KR_HTTP_NO_TRACE, NULL);
-	fake_done(f);
+	v = (struct view){ .http_error = KR_HTTP_NO_TRACE };
+	f = answer("HEAD", "text/html", NULL, &v);
 	CU_ASSERT_EQUAL(f->req.status, 404);
 	CU_ASSERT_STRING_EQUAL(f->body, "");
 	fake_free(f);
@@ -397,10 +382,8 @@ static void
 test_empty_view_is_a_500(void)
 {
 	struct view v = { .page = PAGE_FORM };     /* a page without names */
-	struct fake *f = fake_new("GET", "text/html", NULL);
+	struct fake *f = answer("GET", "text/html", NULL, &v);
 
-	respond(&f->req, &app, &v);
-	fake_done(f);
 	CU_ASSERT_EQUAL(f->req.status, 500);
 	CU_ASSERT_PTR_NOT_NULL(strstr(f->body, "<code>internal_error</code>"));
 	fake_free(f);
@@ -455,7 +438,6 @@ suite_respond(void)
 	ADD_TEST(s, test_error_as_json_carries_the_table_row);
 	ADD_TEST(s, test_error_as_html_is_the_error_page);
 	ADD_TEST(s, test_json_body_without_accept_gets_json);
-	ADD_TEST(s, test_retry_after_only_where_the_table_has_one);
 	ADD_TEST(s, test_http_error_rows_and_extra_headers);
 	ADD_TEST(s, test_trace_error_without_a_trace_is_a_500);
 	ADD_TEST(s, test_invalid_request_names_each_field);
