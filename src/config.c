@@ -48,17 +48,27 @@ config_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
 	return 0;
 }
 
+/* Each provider's own endpoint and model: a key must only ever go to the
+ * service it was issued by (README, "Providers"). The fixture calls
+ * nothing; its row keeps the OpenAI values the settings page shows. */
+static const struct {
+	const char *name;
+	const char *base_url;
+	const char *model;
+} providers[] = {
+	[PROVIDER_FIXTURE]   = { "fixture",   "https://api.openai.com/v1",
+	    "gpt-4o-mini" },
+	[PROVIDER_OPENAI]    = { "openai",    "https://api.openai.com/v1",
+	    "gpt-4o-mini" },
+	[PROVIDER_ANTHROPIC] = { "anthropic", "https://api.anthropic.com/v1",
+	    "claude-sonnet-4-5" },
+};
+
 const char *
 config_provider_name(enum provider_kind p)
 {
-	switch (p) {
-	case PROVIDER_OPENAI:
-		return "openai";
-	case PROVIDER_ANTHROPIC:
-		return "anthropic";
-	default:
-		return "fixture";
-	}
+	return (size_t)p < sizeof(providers) / sizeof(providers[0]) ?
+	    providers[p].name : "fixture";
 }
 
 static const struct {
@@ -294,6 +304,9 @@ load_model_access(struct config *cfg, config_getenv_fn get, void *ctx,
 	    errlen) != 0 ||
 	    get_string(get, ctx, "KEYROTA_MODEL_HEADERS_FILE", "",
 	    cfg->model_headers_file, sizeof(cfg->model_headers_file), err,
+	    errlen) != 0 ||
+	    credential_default(get, ctx, "keyrota_model.headers",
+	    cfg->model_headers_file, sizeof(cfg->model_headers_file), err,
 	    errlen) != 0)
 		return -1;
 	if (cfg->provider == PROVIDER_ANTHROPIC &&
@@ -318,7 +331,7 @@ int
 config_load(struct config *cfg, config_getenv_fn get, void *ctx, char *err,
     size_t errlen)
 {
-	const char *v;
+	const char *v, *auth;
 	long ncpu;
 	unsigned def_workers;
 
@@ -373,10 +386,12 @@ config_load(struct config *cfg, config_getenv_fn get, void *ctx, char *err,
 	if (cfg->drain_timeout_ms < 12000)
 		cfg->drain_timeout_ms = 12000;
 
-	if (get_string(get, ctx, "KEYROTA_MODEL_BASE_URL",
-	    "https://api.openai.com/v1", cfg->model_base_url,
-	    sizeof(cfg->model_base_url), err, errlen) != 0 ||
-	    get_string(get, ctx, "KEYROTA_MODEL", "gpt-4o-mini", cfg->model,
+	/* The base URL and model defaults depend on the provider, chosen
+	 * below; "" here means unset until then. */
+	if (get_string(get, ctx, "KEYROTA_MODEL_BASE_URL", "",
+	    cfg->model_base_url, sizeof(cfg->model_base_url), err,
+	    errlen) != 0 ||
+	    get_string(get, ctx, "KEYROTA_MODEL", "", cfg->model,
 	    sizeof(cfg->model), err, errlen) != 0 ||
 	    get_string(get, ctx, "KEYROTA_MODEL_KEY_FILE", "",
 	    cfg->model_key_file, sizeof(cfg->model_key_file), err,
@@ -403,6 +418,30 @@ config_load(struct config *cfg, config_getenv_fn get, void *ctx, char *err,
 	    errlen) != 0)
 		return -1;
 
+	v = get("KEYROTA_PROVIDER", ctx);
+	/* A key file, or an explicit KEYROTA_MODEL_AUTH=none (a loopback
+	 * server without a key), means a real model: OpenAI's protocol. */
+	auth = get("KEYROTA_MODEL_AUTH", ctx);
+	if (v == NULL || *v == '\0')
+		cfg->provider = cfg->model_key_file[0] != '\0' ||
+		    (auth != NULL && strcmp(auth, "none") == 0) ?
+		    PROVIDER_OPENAI : PROVIDER_FIXTURE;
+	else if (strcmp(v, "openai") == 0)
+		cfg->provider = PROVIDER_OPENAI;
+	else if (strcmp(v, "anthropic") == 0)
+		cfg->provider = PROVIDER_ANTHROPIC;
+	else if (strcmp(v, "fixture") == 0)
+		cfg->provider = PROVIDER_FIXTURE;
+	else
+		return fail(err, errlen, "KEYROTA_PROVIDER: expected openai, "
+		    "anthropic or fixture, got \"%.40s\"", v);
+	if (get("KEYROTA_MODEL_BASE_URL", ctx) == NULL)
+		memcpy(cfg->model_base_url, providers[cfg->provider].base_url,
+		    strlen(providers[cfg->provider].base_url) + 1);
+	if (get("KEYROTA_MODEL", ctx) == NULL)
+		memcpy(cfg->model, providers[cfg->provider].model,
+		    strlen(providers[cfg->provider].model) + 1);
+
 	if (get_string(get, ctx, "KEYROTA_MODEL_MAX_TOKENS_FIELD",
 	    "max_completion_tokens", cfg->model_max_tokens_field,
 	    sizeof(cfg->model_max_tokens_field), err, errlen) != 0)
@@ -415,6 +454,12 @@ config_load(struct config *cfg, config_getenv_fn get, void *ctx, char *err,
 	    strncasecmp(cfg->model_base_url, "http://", 7) != 0)
 		return fail(err, errlen,
 		    "KEYROTA_MODEL_BASE_URL: expected an http:// or https:// URL");
+	/* The path is appended to the base URL: a query or fragment there
+	 * would swallow it. */
+	if (strpbrk(cfg->model_base_url, "?#") != NULL)
+		return fail(err, errlen, "KEYROTA_MODEL_BASE_URL: must not "
+		    "contain '?' or '#'; set a query parameter such as "
+		    "api-version with KEYROTA_MODEL_API_VERSION");
 	/* Plain HTTP would carry the key in clear to whoever is on the way. */
 	v = get("KEYROTA_MODEL_ALLOW_INSECURE", ctx);
 	if (v != NULL && *v != '\0' && strcmp(v, "0") != 0 &&
@@ -440,19 +485,6 @@ config_load(struct config *cfg, config_getenv_fn get, void *ctx, char *err,
 		return fail(err, errlen, "KEYROTA_ADMIN_USER: must be a non-empty "
 		    "name without ':'");
 
-	v = get("KEYROTA_PROVIDER", ctx);
-	if (v == NULL || *v == '\0')
-		cfg->provider = cfg->model_key_file[0] != '\0' ?
-		    PROVIDER_OPENAI : PROVIDER_FIXTURE;
-	else if (strcmp(v, "openai") == 0)
-		cfg->provider = PROVIDER_OPENAI;
-	else if (strcmp(v, "anthropic") == 0)
-		cfg->provider = PROVIDER_ANTHROPIC;
-	else if (strcmp(v, "fixture") == 0)
-		cfg->provider = PROVIDER_FIXTURE;
-	else
-		return fail(err, errlen, "KEYROTA_PROVIDER: expected openai, "
-		    "anthropic or fixture, got \"%.40s\"", v);
 	return load_model_access(cfg, get, ctx, err, errlen);
 }
 

@@ -1,5 +1,6 @@
 #include "autoconfig.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -11,20 +12,34 @@ int
 provider_secrets_load(const struct config *cfg, struct model_secrets *ms,
     char *err, size_t errlen)
 {
-	size_t keylen;
+	size_t keylen = 0, i;
+	int rc = -1;
 
 	memset(ms, 0, sizeof(*ms));
-	if ((config_needs_model_key(cfg) && secret_read(
+	if (config_needs_model_key(cfg) && secret_read(
 	    "KEYROTA_MODEL_KEY_FILE", cfg->model_key_file, ms->key, &keylen,
-	    err, errlen) != 0) ||
-	    (cfg->provider != PROVIDER_FIXTURE &&
+	    err, errlen) != 0)
+		goto out;
+	/* The key travels in a header line: a control character (a second
+	 * line pasted in, say) would break or forge the request. */
+	for (i = 0; i < keylen; i++)
+		if ((unsigned char)ms->key[i] < 0x20 ||
+		    (unsigned char)ms->key[i] == 0x7f) {
+			snprintf(err, errlen, "KEYROTA_MODEL_KEY_FILE: %s holds a "
+			    "control character; a key is one line of printable "
+			    "text", cfg->model_key_file);
+			goto out;
+		}
+	if (cfg->provider != PROVIDER_FIXTURE &&
 	    cfg->model_headers_file[0] != '\0' && secret_read_headers(
 	    "KEYROTA_MODEL_HEADERS_FILE", cfg->model_headers_file, ms->headers,
-	    sizeof(ms->headers), err, errlen) != 0)) {
+	    sizeof(ms->headers), err, errlen) != 0)
+		goto out;
+	rc = 0;
+out:
+	if (rc != 0)
 		secret_wipe(ms, sizeof(*ms));
-		return -1;
-	}
-	return 0;
+	return rc;
 }
 
 struct provider *

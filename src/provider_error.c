@@ -6,6 +6,7 @@
 #include <json-c/json.h>
 
 #include "provider_error.h"
+#include "provider_json.h"
 
 /* json-c takes an int length; provider bodies are capped far below. */
 #define ERROR_PARSE_MAX (1024 * 1024)
@@ -81,6 +82,37 @@ mentions(const char *hay, const char *needle)
 	return 0;
 }
 
+/* The error object a body carries, or NULL: a top-level "error" object,
+ * else OpenRouter's failure mid-generation, an "error" object in the
+ * first choice (finish_reason "error"). A top-level "error" string
+ * (LiteLLM and other proxies) is returned as is for the caller to read. */
+static struct json_object *
+error_member(struct json_object *root)
+{
+	struct json_object *err, *choices, *first;
+	const char *finish;
+
+	if (json_object_object_get_ex(root, "error", &err) &&
+	    (json_object_is_type(err, json_type_object) ||
+	    (json_object_is_type(err, json_type_string) &&
+	    json_object_get_string_len(err) > 0)))
+		return err;
+	if (!json_object_object_get_ex(root, "choices", &choices) ||
+	    !json_object_is_type(choices, json_type_array) ||
+	    json_object_array_length(choices) < 1 ||
+	    (first = json_object_array_get_idx(choices, 0)) == NULL ||
+	    !json_object_is_type(first, json_type_object))
+		return NULL;
+	if (json_object_object_get_ex(first, "error", &err) &&
+	    json_object_is_type(err, json_type_object))
+		return err;
+	/* A choice that ended in an error without saying which. */
+	finish = string_field(first, "finish_reason");
+	if (finish != NULL && strcmp(finish, "error") == 0)
+		return first;
+	return NULL;
+}
+
 long
 provider_error_classify(long status, const char *body, size_t len,
     int *no_retry)
@@ -92,25 +124,29 @@ provider_error_classify(long status, const char *body, size_t len,
 
 	*no_retry = status == 402;
 	if (len == 0 || len > ERROR_PARSE_MAX ||
-	    (root = json_tokener_parse(body)) == NULL ||
-	    !json_object_is_type(root, json_type_object) ||
-	    !json_object_object_get_ex(root, "error", &err) ||
-	    !json_object_is_type(err, json_type_object))
+	    (root = provider_json_object(body, len)) == NULL ||
+	    (err = error_member(root)) == NULL)
 		goto out;
-	if (json_object_object_get_ex(err, "code", &code) &&
-	    json_object_is_type(code, json_type_int)) {
-		v = (long)json_object_get_int64(code);
-		if (v >= 400 && v <= 599)
+	if (json_object_is_type(err, json_type_string))
+		msg = json_object_get_string(err);
+	else {
+		if (json_object_object_get_ex(err, "code", &code) &&
+		    json_object_is_type(code, json_type_int)) {
+			v = (long)json_object_get_int64(code);
+			if (v >= 400 && v <= 599)
+				named = v;
+		} else
+			named = by_name(string_field(err, "code"), no_retry);
+		v = by_name(string_field(err, "type"), no_retry);
+		if (named == 0)
 			named = v;
-	} else
-		named = by_name(string_field(err, "code"), no_retry);
-	v = by_name(string_field(err, "type"), no_retry);
-	if (named == 0)
-		named = v;
-	if (json_object_object_get_ex(err, "details", &details) &&
-	    (v = by_name(string_field(details, "error_code"), no_retry)) != 0)
-		named = v;
-	msg = string_field(err, "message");
+		if (json_object_object_get_ex(err, "details", &details) &&
+		    (v = by_name(string_field(details, "error_code"),
+		    no_retry)) != 0)
+			named = v;
+		msg = string_field(err, "message");
+	}
+	/* A fallback for servers that name no code: the words alone. */
 	for (i = 0; i < sizeof(exhausted_words) / sizeof(exhausted_words[0]);
 	    i++)
 		if (mentions(msg, exhausted_words[i]))

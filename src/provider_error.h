@@ -3,7 +3,9 @@
  * mapping"). Error bodies share one shape: an "error" object with a
  * "code" (a string on OpenAI, an integer on vLLM, llama.cpp and
  * OpenRouter), a "type" (OpenAI, Anthropic), a "message" and, on
- * Anthropic, "details.error_code". */
+ * Anthropic, "details.error_code". OpenRouter may instead put that object
+ * in the first choice (finish_reason "error"); LiteLLM and some proxies
+ * send "error" as a bare string. */
 #ifndef KEYROTA_PROVIDER_ERROR_H
 #define KEYROTA_PROVIDER_ERROR_H
 

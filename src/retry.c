@@ -52,9 +52,10 @@ retry_error_for(const struct attempt_outcome *o)
 	case 402: case 429:
 		return KR_PROVIDER_RATE_LIMITED;
 	default:
-		/* A 400 that says the spend limit is reached (Anthropic). */
-		if (o->insufficient_quota && o->http_status >= 400 &&
-		    o->http_status <= 499)
+		/* A 400 that says the spend limit is reached (Anthropic), or
+		 * a gateway's 5xx that says the credits ran out: waiting
+		 * will not help, and the operator must pay, not page. */
+		if (o->insufficient_quota && o->http_status >= 400)
 			return KR_PROVIDER_RATE_LIMITED;
 		return KR_PROVIDER_UNAVAILABLE;
 	}

@@ -129,7 +129,8 @@ fail:
 static const char *const reserved_headers[] = {
 	"Authorization", "api-key", "x-api-key", "anthropic-version",
 	"Content-Type", "Content-Length", "Host", "Transfer-Encoding",
-	"Connection", "Expect",
+	"Connection", "Expect", "TE", "Upgrade", "Trailer", "Keep-Alive",
+	"Proxy-Connection", "Accept-Encoding",
 };
 
 /* An HTTP token character (RFC 9110, "tchar"). */

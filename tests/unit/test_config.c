@@ -142,7 +142,7 @@ test_config_provider_follows_key_file(void)
 static void
 test_config_key_files_from_credentials(void)
 {
-	char dir[] = "/tmp/keyrota-cred-XXXXXX", fp[64], model[64];
+	char dir[] = "/tmp/keyrota-cred-XXXXXX", fp[64], model[64], headers[64];
 	const char *env[] = { "CREDENTIALS_DIRECTORY", dir, NULL };
 	const char *explicit_env[] = { "CREDENTIALS_DIRECTORY", dir,
 	    "KEYROTA_FINGERPRINT_KEY_FILE", "/etc/other.key", NULL };
@@ -170,12 +170,22 @@ test_config_key_files_from_credentials(void)
 	CU_ASSERT_STRING_EQUAL(cfg.model_key_file, model);
 	CU_ASSERT_EQUAL(cfg.provider, PROVIDER_OPENAI);
 
+	/* A headers file credential is found like the key's. */
+	CU_ASSERT_STRING_EQUAL(cfg.model_headers_file, "");
+	snprintf(headers, sizeof(headers), "%s/keyrota_model.headers", dir);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f = fopen(headers, "w"));
+	fputs("X-Tenant: t\n", f);
+	fclose(f);
+	CU_ASSERT_EQUAL(load(env, &cfg, err, sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(cfg.model_headers_file, headers);
+
 	/* A variable that is set wins over the credential. */
 	CU_ASSERT_EQUAL(load(explicit_env, &cfg, err, sizeof(err)), 0);
 	CU_ASSERT_STRING_EQUAL(cfg.fingerprint_key_file, "/etc/other.key");
 
 	unlink(fp);
 	unlink(model);
+	unlink(headers);
 	rmdir(dir);
 }
 

@@ -14,6 +14,7 @@
 #include "answer.h"
 #include "config.h"
 #include "prompt.h"
+#include "provider.h"
 #include "provider_error.h"
 #include "provider_http.h"
 #include "retry.h"
@@ -53,6 +54,21 @@ test_error_classification(void)
 		{ 200, "{\"error\":{\"code\":200}}", 502, 0 },
 		{ 200, "{\"type\":\"error\",\"error\":{\"type\":"
 		    "\"overloaded_error\",\"message\":\"Overloaded\"}}", 529, 0 },
+		/* OpenRouter: a failure mid-generation, in the choice */
+		{ 200, "{\"choices\":[{\"finish_reason\":\"error\",\"error\":"
+		    "{\"code\":502,\"message\":\"Provider disconnected\"}}]}",
+		    502, 0 },
+		{ 200, "{\"choices\":[{\"finish_reason\":\"error\",\"error\":"
+		    "{\"code\":429,\"message\":\"slow\"}}]}", 429, 0 },
+		{ 200, "{\"choices\":[{\"finish_reason\":\"error\"}]}", 502, 0 },
+		{ 200, "{\"choices\":[{\"finish_reason\":\"stop\",\"error\":"
+		    "null}]}", 200, 0 },
+		/* LiteLLM and other proxies: the error as a bare string */
+		{ 200, "{\"error\":\"upstream connect error\"}", 502, 0 },
+		{ 200, "{\"error\":\"Insufficient credits\"}", 502, 1 },
+		{ 500, "{\"error\":\"boom\"}", 500, 0 },
+		/* strict: a complete document or nothing */
+		{ 200, "{\"error\":{\"code\":429}} trailing", 200, 0 },
 		/* statuses stand for themselves; bodies only add no_retry */
 		{ 503, "{\"error\":{\"code\":503,\"type\":\"x\"}}", 503, 0 },
 		{ 402, "", 402, 1 },
@@ -71,6 +87,7 @@ test_error_classification(void)
 		    "\"message\":\"bad\"}}", 400, 0 },
 		{ 529, "not json", 529, 0 },
 	};
+	static const char cut[] = "{\"error\":{\"code\":429}}";
 	size_t i;
 	int no_retry;
 
@@ -80,6 +97,8 @@ test_error_classification(void)
 		    &no_retry), cases[i].stands_for);
 		CU_ASSERT_EQUAL(no_retry, cases[i].no_retry);
 	}
+	/* Only len bytes count: a cut body is no error object. */
+	CU_ASSERT_EQUAL(provider_error_classify(200, cut, 12, &no_retry), 200);
 }
 
 static void
@@ -111,6 +130,12 @@ test_retry_of_exhausted_credit(void)
 	p = retry_plan(&o, 0.5);
 	CU_ASSERT_EQUAL(p.retry, 0);
 	CU_ASSERT_EQUAL(p.error, KR_PROVIDER_UNAVAILABLE);
+	/* A server error whose message says the credits ran out. */
+	o.http_status = 502;
+	o.insufficient_quota = 1;
+	p = retry_plan(&o, 0.5);
+	CU_ASSERT_EQUAL(p.retry, 0);
+	CU_ASSERT_EQUAL(p.error, KR_PROVIDER_RATE_LIMITED);
 }
 
 static void
@@ -231,6 +256,12 @@ test_headers_file(void)
 		{ "content-type: SECRET\n", "Content-Type" },
 		{ "X-Api-Key: SECRET\n", "x-api-key" },
 		{ "Host: SECRET\n", "Host" },
+		{ "TE: SECRET\n", "TE" },
+		{ "upgrade: SECRET\n", "Upgrade" },
+		{ "Trailer: SECRET\n", "Trailer" },
+		{ "Keep-Alive: SECRET\n", "Keep-Alive" },
+		{ "Proxy-Connection: SECRET\n", "Proxy-Connection" },
+		{ "Accept-Encoding: SECRET\n", "Accept-Encoding" },
 		{ "X A: SECRET\n", "line 1 expected" },
 		{ ": SECRET\n", "line 1 expected" },
 		{ "X-A: SECRET\r\n", "carriage return" },
@@ -310,12 +341,55 @@ test_gateway_config(void)
 	const char *azure[] = { "KEYROTA_PROVIDER", "openai",
 	    "KEYROTA_MODEL_KEY_FILE", "/k", "KEYROTA_MODEL_AUTH", "api-key",
 	    "KEYROTA_MODEL_API_VERSION", "2024-10-21", NULL };
+	const char *anthropic_own[] = { "KEYROTA_PROVIDER", "anthropic",
+	    "KEYROTA_MODEL_KEY_FILE", "/k", "KEYROTA_MODEL_BASE_URL",
+	    "https://gw.example/anthropic/v1", "KEYROTA_MODEL", "claude-x",
+	    NULL };
+	const char *openai_key[] = { "KEYROTA_MODEL_KEY_FILE", "/k", NULL };
+	const char *none_implicit[] = { "KEYROTA_MODEL_AUTH", "none",
+	    "KEYROTA_MODEL_BASE_URL", "http://127.0.0.1:8000/v1", NULL };
+	const char *query[] = { "KEYROTA_MODEL_KEY_FILE", "/k",
+	    "KEYROTA_MODEL_BASE_URL", "https://x.example/v1?api-version=1",
+	    NULL };
+	const char *fragment[] = { "KEYROTA_MODEL_KEY_FILE", "/k",
+	    "KEYROTA_MODEL_BASE_URL", "https://x.example/v1#a", NULL };
 	struct config cfg;
 	char err[256];
+
+	/* Each provider's key goes to its own endpoint by default. */
+	CU_ASSERT_EQUAL_FATAL(config_load(&cfg, table_get, openai_key, err,
+	    sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cfg.provider, PROVIDER_OPENAI);
+	CU_ASSERT_STRING_EQUAL(cfg.model_base_url, "https://api.openai.com/v1");
+	CU_ASSERT_STRING_EQUAL(cfg.model, "gpt-4o-mini");
+	CU_ASSERT_EQUAL_FATAL(config_load(&cfg, table_get, anthropic_own, err,
+	    sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(cfg.model_base_url,
+	    "https://gw.example/anthropic/v1");
+	CU_ASSERT_STRING_EQUAL(cfg.model, "claude-x");
+	/* An explicit keyless setting means a model server, not the fixture. */
+	CU_ASSERT_EQUAL_FATAL(config_load(&cfg, table_get, none_implicit, err,
+	    sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cfg.provider, PROVIDER_OPENAI);
+	CU_ASSERT_EQUAL(cfg.model_auth, MODEL_AUTH_NONE);
+	none_implicit[3] = NULL;
+	CU_ASSERT_EQUAL(config_load(&cfg, table_get, none_implicit, err,
+	    sizeof(err)), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "KEYROTA_MODEL_AUTH: none"));
+	/* A query or fragment in the base URL would swallow the path. */
+	CU_ASSERT_EQUAL(config_load(&cfg, table_get, query, err,
+	    sizeof(err)), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "KEYROTA_MODEL_API_VERSION"));
+	CU_ASSERT_EQUAL(config_load(&cfg, table_get, fragment, err,
+	    sizeof(err)), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "KEYROTA_MODEL_BASE_URL"));
 
 	CU_ASSERT_EQUAL_FATAL(config_load(&cfg, table_get, anthropic, err,
 	    sizeof(err)), 0);
 	CU_ASSERT_EQUAL(cfg.provider, PROVIDER_ANTHROPIC);
+	CU_ASSERT_STRING_EQUAL(cfg.model_base_url,
+	    "https://api.anthropic.com/v1");
+	CU_ASSERT_STRING_EQUAL(cfg.model, "claude-sonnet-4-5");
 	CU_ASSERT_EQUAL(cfg.model_auth, MODEL_AUTH_X_API_KEY);
 	CU_ASSERT_STRING_EQUAL(cfg.model_api_version, "2023-06-01");
 	CU_ASSERT_STRING_EQUAL(config_provider_name(cfg.provider), "anthropic");
@@ -342,6 +416,47 @@ test_gateway_config(void)
 	CU_ASSERT_TRUE(config_needs_model_key(&cfg));
 }
 
+/* A key goes into a header line: a control character in it is refused
+ * when the key is read, by name, and the key is never quoted. */
+static void
+test_key_control_character(void)
+{
+	char path[] = "/tmp/keyrota-unit-key-XXXXXX", err[512] = "";
+	const char *env[] = { "KEYROTA_PROVIDER", "openai",
+	    "KEYROTA_MODEL_KEY_FILE", path, NULL };
+	static const char *const bad[] = { "sk-SEC\x01RET\n",
+	    "sk-SEC\nRET\n", "sk-SEC\x7fRET" };
+	struct model_secrets ms;
+	struct config cfg;
+	size_t i;
+	int fd;
+
+	CU_ASSERT_FATAL((fd = mkstemp(path)) >= 0);
+	close(fd);
+	CU_ASSERT_EQUAL_FATAL(config_load(&cfg, table_get, env, err,
+	    sizeof(err)), 0);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CU_ASSERT_FATAL((fd = open(path, O_WRONLY | O_TRUNC)) >= 0);
+		CU_ASSERT_FATAL(write(fd, bad[i], strlen(bad[i])) ==
+		    (ssize_t)strlen(bad[i]));
+		close(fd);
+		err[0] = '\0';
+		CU_ASSERT_EQUAL(provider_secrets_load(&cfg, &ms, err,
+		    sizeof(err)), -1);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "KEYROTA_MODEL_KEY_FILE"));
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "control character"));
+		CU_ASSERT_PTR_NULL(strstr(err, "SEC"));
+		CU_ASSERT_EQUAL(ms.key[0], '\0');
+	}
+	CU_ASSERT_FATAL((fd = open(path, O_WRONLY | O_TRUNC)) >= 0);
+	CU_ASSERT_FATAL(write(fd, "sk-ok\n", 6) == 6);
+	close(fd);
+	CU_ASSERT_EQUAL(provider_secrets_load(&cfg, &ms, err, sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(ms.key, "sk-ok");
+	secret_wipe(&ms, sizeof(ms));
+	unlink(path);
+}
+
 void
 suite_provider_wire(void)
 {
@@ -354,4 +469,5 @@ suite_provider_wire(void)
 	ADD_TEST(s, test_headers_file);
 	ADD_TEST(s, test_api_version_query);
 	ADD_TEST(s, test_gateway_config);
+	ADD_TEST(s, test_key_control_character);
 }
