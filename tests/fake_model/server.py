@@ -219,6 +219,22 @@ class Handler(BaseHTTPRequestHandler):
         if s == "credits_in_200":
             return self.send_json(200, {"error": {"code": 402, "message":
                                                   "Insufficient credits"}})
+        if s == "error_in_choice":
+            # OpenRouter: the upstream failed mid-generation; the error sits
+            # in the choice, finish_reason "error".
+            return self.send_json(200, {"id": "gen-1", "object": "chat.completion",
+                                        "choices": [{"index": 0, "finish_reason": "error",
+                                                     "message": {"role": "assistant",
+                                                                 "content": ""},
+                                                     "error": {"code": 502, "message":
+                                                               "Provider disconnected"}}]})
+        if s == "error_string_in_200":
+            # LiteLLM and other proxies: "error" as a bare string.
+            return self.send_json(200, {"error": "upstream connect error or disconnect"})
+        if s == "credits_in_503":
+            # A gateway's 5xx whose message says the credits ran out.
+            return self.send_json(503, {"error": {"message": "Insufficient credits for "
+                                                  "this request"}})
         if s == "delay_by_model":
             model = (request_body or {}).get("model", "")
             time.sleep(options["delays"].get(model, 0) / 1000.0)
@@ -280,10 +296,14 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(429, anthropic_error("rate_limit_error", "later"),
                                   {"retry-after": "120"})
         if s == "anthropic_spend_limit":
-            body = anthropic_error("rate_limit_error", "You have reached your monthly "
-                                   "spend limit.")
+            # One signal only: the error code; the message names no limit.
+            body = anthropic_error("rate_limit_error", "Request refused.")
             body["error"]["details"] = {"error_code": "enforced_spend_limit_reached"}
             return self.send_json(429, body)
+        if s == "anthropic_spend_limit_words":
+            # One signal only: the words, no error code.
+            return self.send_json(429, anthropic_error(
+                "rate_limit_error", "You have reached your monthly spend limit."))
         if s == "anthropic_workspace_spend_limit":
             return self.send_json(400, anthropic_error(
                 "invalid_request_error", "This request would exceed your workspace's spend "
@@ -356,7 +376,8 @@ SCENARIOS = {"success", "not_eligible", "slow", "error500", "rate_limit_then_suc
              "html", "length", "refusal", "huge", "raw", "delay_by_model", "script",
              "trailing_bytes", "content_nul", "reset_mid_body",
              "error_in_200", "error_in_200_rate_limited", "numeric_code_503",
-             "payment_required", "credits_in_200",
+             "payment_required", "credits_in_200", "error_in_choice",
+             "error_string_in_200", "credits_in_503", "anthropic_spend_limit_words",
              "anthropic_overloaded", "anthropic_overloaded_then_success",
              "anthropic_spend_limit", "anthropic_workspace_spend_limit",
              "anthropic_credit_balance", "anthropic_billing", "anthropic_forbidden",

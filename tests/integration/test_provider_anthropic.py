@@ -32,6 +32,8 @@ FAULT_MATRIX = [
     ("rate_limit_long_wait", "429 rate_limit_error, retry-after: 120", "provider_rate_limited", 1),
     ("anthropic_spend_limit", "429 rate_limit_error, enforced_spend_limit_reached",
      "provider_rate_limited", 1),
+    ("anthropic_spend_limit_words", "429 rate_limit_error, \"spend limit\" in the message",
+     "provider_rate_limited", 1),
     ("anthropic_workspace_spend_limit", "400 invalid_request_error, spend limit",
      "provider_rate_limited", 1),
     ("anthropic_credit_balance", "400 invalid_request_error, credit balance too low",

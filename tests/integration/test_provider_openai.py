@@ -587,6 +587,9 @@ def error_bodies_map_to_named_errors():
         ("numeric_code_503", "provider_unavailable", 2),      # vLLM, llama.cpp
         ("payment_required", "provider_rate_limited", 1),     # 402 credits: not retried
         ("credits_in_200", "provider_rate_limited", 1),
+        ("error_in_choice", "provider_unavailable", 2),       # OpenRouter, mid-generation
+        ("error_string_in_200", "provider_unavailable", 2),   # LiteLLM, proxies
+        ("credits_in_503", "provider_rate_limited", 1),       # credits gone, said in a 5xx
     ]
     problems = []
     for name, code, ncalls in matrix:
