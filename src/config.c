@@ -61,7 +61,7 @@ static const struct {
 	[PROVIDER_OPENAI]    = { "openai",    "https://api.openai.com/v1",
 	    "gpt-4o-mini" },
 	[PROVIDER_ANTHROPIC] = { "anthropic", "https://api.anthropic.com/v1",
-	    "claude-sonnet-4-5" },
+	    "claude-haiku-4-5" },
 };
 
 const char *

@@ -389,7 +389,7 @@ test_gateway_config(void)
 	CU_ASSERT_EQUAL(cfg.provider, PROVIDER_ANTHROPIC);
 	CU_ASSERT_STRING_EQUAL(cfg.model_base_url,
 	    "https://api.anthropic.com/v1");
-	CU_ASSERT_STRING_EQUAL(cfg.model, "claude-sonnet-4-5");
+	CU_ASSERT_STRING_EQUAL(cfg.model, "claude-haiku-4-5");
 	CU_ASSERT_EQUAL(cfg.model_auth, MODEL_AUTH_X_API_KEY);
 	CU_ASSERT_STRING_EQUAL(cfg.model_api_version, "2023-06-01");
 	CU_ASSERT_STRING_EQUAL(config_provider_name(cfg.provider), "anthropic");
