@@ -8,7 +8,7 @@ import time
 import urllib.request
 import uuid
 
-from harness import (BINARY, ROOT, VAR, check, database_url, eq, get, psql, request,
+from harness import (BINARY, ROOT, TEMPLATE_DIR, VAR, check, database_url, eq, get, psql, request,
                      restart_keyrota, stack, start_fake_model, stop_fake_model, test, wait_for,
                      worker_pids, supervisor_pid, write_secret)
 
@@ -544,6 +544,31 @@ def auth_none_beyond_loopback_and_unknown_auth_are_refused_at_start():
     check("KEYROTA_MODEL_AUTH" in out.stderr and "bearer" in out.stderr, out.stderr)
     out = serve_refused(KEYROTA_MODEL_KEY_FILE=None)
     check("KEYROTA_MODEL_KEY_FILE" in out.stderr, out.stderr)
+
+
+@test
+def key_with_a_control_character_is_refused_by_name_at_start_and_by_check():
+    secret = "sk-SECRETPART"
+    kf = os.path.join(VAR, "secrets", "control.key")
+    write_secret(kf, secret + "\nsk-second-line\n")
+    try:
+        # With templates and database at hand, only the key can stop it.
+        out = serve_refused(KEYROTA_MODEL_KEY_FILE=kf, KEYROTA_TEMPLATE_DIR=TEMPLATE_DIR,
+                            KEYROTA_DATABASE_URL=database_url())
+        said = out.stdout + out.stderr
+        check("KEYROTA_MODEL_KEY_FILE" in said and "control character" in said, said)
+        check(secret not in said, "the key printed: %s" % said)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KEYROTA_")}
+        env.update({k: str(v) for k, v in keyrota_env().items()})
+        env["KEYROTA_MODEL_KEY_FILE"] = kf
+        out = subprocess.run([BINARY, "check"], env=env, capture_output=True, text=True,
+                             timeout=30)
+        check(out.returncode != 0, out.stdout)
+        check("FAIL model key file: KEYROTA_MODEL_KEY_FILE" in out.stdout and
+              "control character" in out.stdout, out.stdout)
+        check(secret not in out.stdout + out.stderr, "the key printed by check")
+    finally:
+        os.unlink(kf)
 
 
 @test
