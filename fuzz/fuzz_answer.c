@@ -58,9 +58,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	provider_result_init(&res);
 	anthropic_parse_response(s, size, &res);
 	parsed(&res);
-	(void)openai_error_is_insufficient_quota(s, size);
 	status = provider_error_classify(200, s, size, &no_retry);
 	if (status < 200 || status > 599 || (no_retry != 0 && no_retry != 1))
+		abort();
+	status = provider_error_classify(429, s, size, &no_retry);
+	if (status != 429 || (no_retry != 0 && no_retry != 1))
 		abort();
 	verify(s, size);
 	free(s);

@@ -10,7 +10,6 @@
 #include "answer.h"
 #include "openai_format.h"
 #include "prompt.h"
-#include "provider_error.h"
 #include "provider_json.h"
 
 #define REQUEST_MAX (64 * 1024)
@@ -119,13 +118,4 @@ openai_parse_response(const char *body, size_t len, struct provider_result *res)
 	res->error = KR_OK;
 out:
 	json_object_put(root);
-}
-
-int
-openai_error_is_insufficient_quota(const char *body, size_t len)
-{
-	int no_retry = 0;
-
-	(void)provider_error_classify(429, body, len, &no_retry);
-	return no_retry;
 }

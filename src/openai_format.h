@@ -33,8 +33,4 @@ char *openai_build_request(const struct openai_request_opts *opts,
 void  openai_parse_response(const char *body, size_t len,
           struct provider_result *res);
 
-/* True when an error body says the quota or credits are exhausted
- * (provider_error.h). */
-int   openai_error_is_insufficient_quota(const char *body, size_t len);
-
 #endif

@@ -38,13 +38,9 @@ provider_anthropic_create(struct loop *loop,
 {
 	struct provider_http_opts h;
 	char url[1024], version[128];
-	size_t n;
 
-	n = strlen(opts->base_url);
-	while (n > 0 && opts->base_url[n - 1] == '/')
-		n--;
-	if (snprintf(url, sizeof(url), "%.*s/messages", (int)n,
-	    opts->base_url) >= (int)sizeof(url) ||
+	if (provider_http_url(url, sizeof(url), opts->base_url,
+	    "/messages") != 0 ||
 	    snprintf(version, sizeof(version), "anthropic-version: %s\n",
 	    opts->api_version) >= (int)sizeof(version))
 		return NULL;

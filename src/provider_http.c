@@ -11,6 +11,7 @@
  * list per provider, and never logged. */
 #include "autoconfig.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -412,6 +413,20 @@ auth_add(struct curl_slist **list, enum model_auth auth, const char *key)
 	rc = header_add(list, "Authorization", value);
 	secret_wipe(value, sizeof(value));
 	return rc;
+}
+
+int
+provider_http_url(char *url, size_t len, const char *base, const char *path)
+{
+	size_t n = strlen(base);
+	int w;
+
+	while (n > 0 && base[n - 1] == '/')
+		n--;
+	if (n > INT_MAX)
+		return -1;
+	w = snprintf(url, len, "%.*s%s", (int)n, base, path);
+	return w < 0 || (size_t)w >= len ? -1 : 0;
 }
 
 int

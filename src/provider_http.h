@@ -59,6 +59,11 @@ struct provider_http_opts {
 struct provider *provider_http_create(struct loop *loop,
                      const struct provider_http_opts *opts);
 
+/* Writes base, without its trailing slashes, then path ("/messages") to
+ * url. Returns -1 when it does not fit in len. */
+int provider_http_url(char *url, size_t len, const char *base,
+        const char *path);
+
 /* Appends "?name=value" (or "&name=value" when url has a query) to url,
  * value percent-encoded. Returns -1 when it does not fit in len. */
 int provider_http_query(char *url, size_t len, const char *name,

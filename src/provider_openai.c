@@ -37,13 +37,9 @@ provider_openai_create(struct loop *loop, const struct provider_model_opts *opts
 {
 	struct provider_http_opts h;
 	char url[1024];
-	size_t n;
 
-	n = strlen(opts->base_url);
-	while (n > 0 && opts->base_url[n - 1] == '/')
-		n--;
-	if (snprintf(url, sizeof(url), "%.*s/chat/completions", (int)n,
-	    opts->base_url) >= (int)sizeof(url))
+	if (provider_http_url(url, sizeof(url), opts->base_url,
+	    "/chat/completions") != 0)
 		return NULL;
 	if (opts->api_version != NULL && opts->api_version[0] != '\0' &&
 	    provider_http_query(url, sizeof(url), "api-version",

@@ -7,6 +7,7 @@
 #include "answer.h"
 #include "openai_format.h"
 #include "prompt.h"
+#include "provider_error.h"
 #include "retry.h"
 #include "unit.h"
 
@@ -260,6 +261,16 @@ test_response_exactly_one_answer(void)
 	provider_result_free(&r);
 }
 
+/* Whether a 429 is an exhausted quota (not retried) or a rate limit. */
+static int
+quota_exhausted(const char *body, size_t len)
+{
+	int no_retry = -1;
+
+	CU_ASSERT_EQUAL(provider_error_classify(429, body, len, &no_retry), 429);
+	return no_retry;
+}
+
 static void
 test_insufficient_quota(void)
 {
@@ -267,11 +278,11 @@ test_insufficient_quota(void)
 	const char *t = "{\"error\":{\"type\":\"insufficient_quota\",\"code\":429}}";
 	const char *r = "{\"error\":{\"code\":\"rate_limit_exceeded\"}}";
 
-	CU_ASSERT_TRUE(openai_error_is_insufficient_quota(q, strlen(q)));
-	CU_ASSERT_TRUE(openai_error_is_insufficient_quota(t, strlen(t)));
-	CU_ASSERT_FALSE(openai_error_is_insufficient_quota(r, strlen(r)));
-	CU_ASSERT_FALSE(openai_error_is_insufficient_quota("", 0));
-	CU_ASSERT_FALSE(openai_error_is_insufficient_quota("garbage", 7));
+	CU_ASSERT_EQUAL(quota_exhausted(q, strlen(q)), 1);
+	CU_ASSERT_EQUAL(quota_exhausted(t, strlen(t)), 1);
+	CU_ASSERT_EQUAL(quota_exhausted(r, strlen(r)), 0);
+	CU_ASSERT_EQUAL(quota_exhausted("", 0), 0);
+	CU_ASSERT_EQUAL(quota_exhausted("garbage", 7), 0);
 }
 
 /* The retry policy as a decision table. */

@@ -311,6 +311,14 @@ test_api_version_query(void)
 	CU_ASSERT_STRING_EQUAL(url, "https://x/d/chat/completions?api-version="
 	    "2024-10%20a%26b%3D~");
 	CU_ASSERT_EQUAL(provider_http_query(small, sizeof(small), "v", "1"), -1);
+	/* The base URL's trailing slashes go; a URL that does not fit fails. */
+	CU_ASSERT_EQUAL(provider_http_url(url, sizeof(url), "https://x/v1//",
+	    "/messages"), 0);
+	CU_ASSERT_STRING_EQUAL(url, "https://x/v1/messages");
+	CU_ASSERT_EQUAL(provider_http_url(small, sizeof(small),
+	    "https://x.example/v1", "/chat/completions"), 0);
+	CU_ASSERT_EQUAL(provider_http_url(small, sizeof(small),
+	    "https://x.example/v1/", "/chat/completions/xy"), -1);
 }
 
 static const char *
