@@ -49,8 +49,9 @@ config_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
 }
 
 /* Each provider's own endpoint and model: a key must only ever go to the
- * service it was issued by (README, "Providers"). The fixture calls
- * nothing; its row keeps the OpenAI values the settings page shows. */
+ * service it was issued by (README, "Configuration"). The fixture calls
+ * nothing; its row keeps the openai values, the defaults from before
+ * there was a choice of provider. */
 static const struct {
 	const char *name;
 	const char *base_url;
