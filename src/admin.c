@@ -17,6 +17,7 @@
 #include "errors.h"
 #include "export.h"
 #include "form.h"
+#include "genai.h"
 #include "http.h"
 #include "log.h"
 #include "pages.h"
@@ -482,6 +483,7 @@ list_bad_date(struct app *app, struct http_request *req)
  * the end, when there is none). */
 struct export_state {
 	struct http_request *req;
+	const struct config *cfg;
 	struct buf           row;
 	int                  csv;
 	int                  started;
@@ -527,7 +529,7 @@ export_row(void *arg, const char *const *v)
 	if (!x->csv && x->n > 0)
 		buf_putc(&x->row, ',');
 	if ((x->csv ? export_csv_row(&x->row, v) :
-	    export_json_row(&x->row, v)) != BUF_OK) {
+	    export_json_row(&x->row, v, x->cfg)) != BUF_OK) {
 		/* Never a silently shorter export. */
 		log_error("admin export: row %s too long", v[0]);
 		x->failed = 1;
@@ -556,6 +558,7 @@ list_export(struct app *app, struct http_request *req,
 	}
 	memset(&x, 0, sizeof(x));
 	x.req = req;
+	x.cfg = app->cfg;
 	x.csv = f->format == EXPORT_CSV;
 	buf_init(&x.row, 64 * 1024);
 	r = store_admin_export(conn, &f->where, EXPORT_ROW_CAP + 1,
@@ -823,10 +826,11 @@ set_long(struct tctx *ctx, const char *name, long v, const char *unit)
 
 /* Every stored field, under OpenTelemetry GenAI names where one exists. */
 static struct json_object *
-detail_json(const struct trace_row *t)
+detail_json(const struct config *cfg, const struct trace_row *t)
 {
 	struct json_object *o = json_object_new_object(), *ids, *reasons;
 	char w3c[TRACE_ID_W3C_SIZE];
+	struct genai g;
 	size_t i;
 
 	json_object_object_add(o, "trace_id", json_object_new_string(t->trace_id));
@@ -848,10 +852,9 @@ detail_json(const struct trace_row *t)
 	    json_object_new_string(answer_decision_name(t->model_decision)) : NULL);
 	json_object_object_add(o, "error.type",
 	    str_or_null(kr_error_code(t->error)));
-	json_object_object_add(o, "gen_ai.system", json_object_new_string(
-	    t->provider));
-	json_object_object_add(o, "gen_ai.request.model",
-	    json_object_new_string(t->request_model));
+	genai_describe(&g, t->provider, t->request_model,
+	    genai_base_url(cfg, t->provider), t->prompt_version);
+	genai_json_add(o, &g);
 	json_object_object_add(o, "gen_ai.response.model",
 	    str_or_null(t->response_model));
 	json_object_object_add(o, "gen_ai.response.id", str_or_null(t->response_id));
@@ -920,7 +923,7 @@ admin_detail(struct app *app, struct http_request *req)
 	}
 	if (http_wants_json(req) || v.page == PAGE_LAYOUT) {
 		v.page = PAGE_LAYOUT;
-		v.json = detail_json(&t);
+		v.json = detail_json(app->cfg, &t);
 		respond(req, app, &v);
 		return HANDLER_ANSWERED;
 	}

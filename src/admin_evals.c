@@ -13,6 +13,7 @@
 #include "db_pool.h"
 #include "errors.h"
 #include "form.h"
+#include "genai.h"
 #include "http.h"
 #include "log.h"
 #include "pages.h"
@@ -30,8 +31,9 @@ valid_run_id(const char *s)
 	return strncmp(s, "ev_", 3) == 0 && token_valid(s + 3, 22);
 }
 
-/* A run's text, named as in its JSON and as on its pages: the same in
- * the list and for one run. */
+/* A run's text, named as in its JSON (NULL: given by its GenAI names
+ * instead, genai.h) and as on its pages: the same in the list and for one
+ * run. */
 struct run_text {
 	const char *json, *page, *value;
 };
@@ -42,23 +44,28 @@ run_texts(const struct eval_run_row *run, struct run_text t[RUN_TEXTS])
 {
 	t[0] = (struct run_text){ "run_id", "run_id", run->run_id };
 	t[1] = (struct run_text){ "eval_file", "eval_file", run->eval_file };
-	t[2] = (struct run_text){ "gen_ai.system", "provider", run->provider };
-	t[3] = (struct run_text){ "gen_ai.request.model", "model", run->model };
+	t[2] = (struct run_text){ NULL, "provider", run->provider };
+	t[3] = (struct run_text){ NULL, "model", run->model };
 	t[4] = (struct run_text){ "prompt_version", "prompt_version",
 	    run->prompt_version };
 }
 
 static struct json_object *
-run_object(const struct eval_run_row *run)
+run_object(const struct config *cfg, const struct eval_run_row *run)
 {
 	struct json_object *o = json_object_new_object();
 	struct run_text t[RUN_TEXTS];
+	struct genai g;
 	size_t i;
 
 	run_texts(run, t);
 	for (i = 0; i < RUN_TEXTS; i++)
-		json_object_object_add(o, t[i].json,
-		    json_object_new_string(t[i].value));
+		if (t[i].json != NULL)
+			json_object_object_add(o, t[i].json,
+			    json_object_new_string(t[i].value));
+	genai_describe(&g, run->provider, run->model,
+	    genai_base_url(cfg, run->provider), run->prompt_version);
+	genai_json_add(o, &g);
 	json_object_object_add(o, "started_at",
 	    json_object_new_string(run->started_at));
 	json_object_object_add(o, "passed", json_object_new_int(
@@ -107,7 +114,7 @@ show_runs(struct app *app, struct http_request *req, PGconn *conn)
 		v.json = json_object_new_object();
 		arr = json_object_new_array();
 		for (i = 0; i < n; i++)
-			json_object_array_add(arr, run_object(&runs[i]));
+			json_object_array_add(arr, run_object(app->cfg, &runs[i]));
 		json_object_object_add(v.json, "runs", arr);
 	} else {
 		v.ctx = tctx_new();
@@ -139,13 +146,13 @@ case_changed(const struct eval_run_row *run, const struct eval_case_row *c)
 }
 
 static struct json_object *
-run_json(const struct eval_run_row *run, const struct eval_case_row *cases,
-    size_t n)
+run_json(const struct config *cfg, const struct eval_run_row *run,
+    const struct eval_case_row *cases, size_t n)
 {
 	struct json_object *o, *arr, *c;
 	size_t i;
 
-	o = run_object(run);
+	o = run_object(cfg, run);
 	arr = json_object_new_array();
 	json_object_object_add(o, "previous_run_id", run->previous_run_id[0] ?
 	    json_object_new_string(run->previous_run_id) : NULL);
@@ -225,7 +232,7 @@ show_run(struct app *app, struct http_request *req, PGconn *conn,
 	}
 	if (http_wants_json(req)) {
 		v.page = PAGE_LAYOUT;
-		v.json = run_json(&run, cases, n);
+		v.json = run_json(app->cfg, &run, cases, n);
 	} else {
 		v.ctx = tctx_new();
 		run_page(v.ctx, &run, cases, n);

@@ -16,6 +16,7 @@
 #include "decide.h"
 #include "cmd_eval.h"
 #include "fingerprint.h"
+#include "genai.h"
 #include "log.h"
 #include "loop.h"
 #include "prompt.h"
@@ -592,8 +593,10 @@ record_run(PGconn *conn, const char *file, const char *digest,
 
 static void
 write_json(const char *path, const char *file, const struct eval_summary *s,
-    const struct provider *prov, struct eval_case *cases, size_t n)
+    const struct config *cfg, const struct provider *prov,
+    struct eval_case *cases, size_t n)
 {
+	struct genai g;
 	struct json_object *root = json_object_new_object();
 	struct json_object *arr = json_object_new_array(), *c;
 	FILE *f;
@@ -602,10 +605,9 @@ write_json(const char *path, const char *file, const struct eval_summary *s,
 	json_object_object_add(root, "eval_file", json_object_new_string(file));
 	json_object_object_add(root, "run_id", s->run_id[0] ?
 	    json_object_new_string(s->run_id) : NULL);
-	json_object_object_add(root, "gen_ai.system",
-	    json_object_new_string(prov->ops->name));
-	json_object_object_add(root, "gen_ai.request.model",
-	    json_object_new_string(prov->model));
+	genai_describe(&g, prov->ops->name, prov->model,
+	    genai_base_url(cfg, prov->ops->name), PROMPT_VERSION);
+	genai_json_add(root, &g);
 	json_object_object_add(root, "prompt_version",
 	    json_object_new_string(PROMPT_VERSION));
 	json_object_object_add(root, "passed", json_object_new_int((int)s->passed));
@@ -759,8 +761,8 @@ cmd_eval_run(const struct config *cfg, const struct model_secrets *model,
 	record_run(conn, opts->file, digest, app.provider, started, cases, n,
 	    out->passed, out);
 	if (opts->json_out != NULL)
-		write_json(opts->json_out, opts->file, out, app.provider, cases,
-		    n);
+		write_json(opts->json_out, opts->file, out, cfg, app.provider,
+		    cases, n);
 	for (i = 0; i < KIND_COUNT; i++)
 		printf("eval %s cases: %u passed, %u failed, %u skipped\n",
 		    case_kind_names[i], by_kind[i][0], by_kind[i][1],

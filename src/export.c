@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "export.h"
+#include "genai.h"
 
 static const struct {
 	const char *csv;
@@ -17,7 +18,7 @@ static const struct {
 	[EXPORT_DECISION] = { "decision", "decision", 0 },
 	[EXPORT_MODEL_DECISION] = { "model_decision", "model_decision", 0 },
 	[EXPORT_ERROR_CODE] = { "error_code", "error.type", 0 },
-	[EXPORT_PROVIDER] = { "provider", "gen_ai.system", 0 },
+	[EXPORT_PROVIDER] = { "provider", "gen_ai.provider.name", 0 },
 	[EXPORT_REQUEST_MODEL] = { "request_model", "gen_ai.request.model", 0 },
 	[EXPORT_RESPONSE_MODEL] = { "response_model",
 	    "gen_ai.response.model", 0 },
@@ -94,23 +95,41 @@ export_csv_row(struct buf *b, const char *const *v)
 }
 
 enum buf_status
-export_json_row(struct buf *b, const char *const *v)
+export_json_row(struct buf *b, const char *const *v, const struct config *cfg)
 {
 	enum buf_status st = buf_putc(b, '{');
+	const char *s;
+	char name[64], version[16];
 	int i;
 
 	for (i = 0; st == BUF_OK && i < EXPORT_COL__MAX; i++) {
 		st = buf_printf(b, "%s\"%s\":", i > 0 ? "," : "", cols[i].json);
 		if (st != BUF_OK)
 			break;
-		if (v[i][0] == '\0')
+		s = v[i];
+		if (i == EXPORT_PROVIDER && s[0] != '\0')
+			s = genai_provider_name(s, genai_base_url(cfg, s));
+		if (s[0] == '\0')
 			st = buf_puts(b, "null");
 		else if (cols[i].number)
 			/* Integer or boolean columns of the database. */
-			st = buf_puts(b, v[i]);
+			st = buf_puts(b, s);
 		else if ((st = buf_putc(b, '"')) == BUF_OK &&
-		    (st = buf_json_escape(b, v[i])) == BUF_OK)
+		    (st = buf_json_escape(b, s)) == BUF_OK)
 			st = buf_putc(b, '"');
 	}
+	/* The convention's names for what every trace shares. */
+	genai_prompt_split(v[EXPORT_PROMPT_VERSION], name, sizeof(name), version, sizeof(version));
+	if (st == BUF_OK)
+		st = buf_puts(b, ",\"gen_ai.operation.name\":\"" GENAI_OPERATION
+		    "\",\"gen_ai.prompt.name\":\"");
+	if (st == BUF_OK)
+		st = buf_json_escape(b, name);
+	if (st == BUF_OK)
+		st = buf_puts(b, "\",\"gen_ai.prompt.version\":\"");
+	if (st == BUF_OK)
+		st = buf_json_escape(b, version);
+	if (st == BUF_OK)
+		st = buf_putc(b, '"');
 	return st == BUF_OK ? buf_putc(b, '}') : st;
 }

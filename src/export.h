@@ -35,7 +35,12 @@ enum buf_status export_csv_cell(struct buf *b, const char *v);
 enum buf_status export_csv_header(struct buf *b);
 /* One CSV line from EXPORT_COL__MAX values ("" for none). */
 enum buf_status export_csv_row(struct buf *b, const char *const *v);
-/* One JSON object from the same values: numbers as numbers, "" as null. */
-enum buf_status export_json_row(struct buf *b, const char *const *v);
+struct config;
+/* One JSON object from the same values: numbers as numbers, "" as null;
+ * the provider as its gen_ai.provider.name (genai.h, with cfg's base URL;
+ * cfg may be NULL), plus gen_ai.operation.name and the prompt's name and
+ * version. */
+enum buf_status export_json_row(struct buf *b, const char *const *v,
+                    const struct config *cfg);
 
 #endif

@@ -28,7 +28,8 @@ openai_build_request(const struct openai_request_opts *opts,
 
 	req = json_object_new_object();
 	json_object_object_add(req, "model", json_object_new_string(opts->model));
-	json_object_object_add(req, "temperature", json_object_new_int(0));
+	json_object_object_add(req, "temperature",
+	    json_object_new_int(OPENAI_TEMPERATURE));
 	json_object_object_add(req, opts->max_tokens_field,
 	    json_object_new_int(OPENAI_MAX_OUTPUT_TOKENS));
 	msgs = json_object_new_array();

@@ -13,6 +13,7 @@
 #include "provider.h"
 
 #define OPENAI_MAX_OUTPUT_TOKENS 200
+#define OPENAI_TEMPERATURE       0
 
 struct openai_request_opts {
 	const char *model;

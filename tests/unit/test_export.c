@@ -64,15 +64,27 @@ test_export_rows(void)
 	CU_ASSERT(strstr(buf_str(&b), ",12,\"'=1+1\",") != NULL);
 	CU_ASSERT(strcmp(buf_str(&b) + b.len - 2, "\r\n") == 0);
 	buf_reset(&b);
-	CU_ASSERT_EQUAL(export_json_row(&b, v), BUF_OK);
+	CU_ASSERT_EQUAL(export_json_row(&b, v, NULL), BUF_OK);
 	CU_ASSERT(strstr(buf_str(&b), "\"trace_id\":\"tr_x\"") != NULL);
 	CU_ASSERT(strstr(buf_str(&b), "\"latency_ms\":12") != NULL);
 	CU_ASSERT(strstr(buf_str(&b), "\"gen_ai.response.id\":\"=1+1\"") != NULL);
 	CU_ASSERT(strstr(buf_str(&b), "\"decision\":null") != NULL);
+	/* GenAI names: the provider as its gen_ai.provider.name, the prompt
+	 * version split in two. */
+	buf_reset(&b);
+	v[EXPORT_PROVIDER] = "fixture";
+	v[EXPORT_PROMPT_VERSION] = "rotation_decision@2";
+	CU_ASSERT_EQUAL(export_json_row(&b, v, NULL), BUF_OK);
+	CU_ASSERT(strstr(buf_str(&b),
+	    "\"gen_ai.provider.name\":\"keyrota.fixture\"") != NULL);
+	CU_ASSERT(strstr(buf_str(&b), "gen_ai.system") == NULL);
+	CU_ASSERT(strstr(buf_str(&b), "\"gen_ai.operation.name\":\"chat\","
+	    "\"gen_ai.prompt.name\":\"rotation_decision\","
+	    "\"gen_ai.prompt.version\":\"2\"") != NULL);
 	/* A bound that is too small fails; it never writes past it. */
 	buf_free(&b);
 	buf_init(&b, 16);
-	CU_ASSERT_EQUAL(export_json_row(&b, v), BUF_TOOBIG);
+	CU_ASSERT_EQUAL(export_json_row(&b, v, NULL), BUF_TOOBIG);
 	buf_free(&b);
 }
 
