@@ -167,7 +167,8 @@ app_park_on_decision(struct app *app, struct http_request *req,
 	p->req = req;
 	/* on_done answers and finishes the request, maybe before
 	 * decide_start returns. */
-	decide_start(app, report, idempotency_key, on_running, on_done, p);
+	decide_start(app, report, idempotency_key,
+	    http_param(req, "HTTP_TRACEPARENT"), on_running, on_done, p);
 	return HANDLER_PARKED;
 }
 

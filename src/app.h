@@ -14,6 +14,7 @@ struct executor;
 struct fingerprint_key;
 struct http_request;
 struct loop;
+struct otlp;
 struct pages;
 struct provider;
 
@@ -25,6 +26,8 @@ struct app {
 	struct executor              *exec;
 	struct provider              *provider;
 	struct pages                 *pages;
+	/* Exports finished traces as spans (NULL: export is off). */
+	struct otlp                  *otlp;
 	const struct fingerprint_key *fingerprint_key;
 	/* Decisions of this process not yet terminal; a draining worker
 	 * waits for them, also those whose request already has its 303. */

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
+#include "otlp.h"
 #include "policy_set.h"
 #include "prompt.h"
 #include "provider.h"
@@ -53,6 +54,13 @@ struct decide_job {
 	char                    digest[65];
 	struct trace_new        tn;
 	struct timespec         started;
+	long long               start_ns;        /* wall clock, for spans */
+	/* A caller's W3C trace context (traceparent), continued by the
+	 * exported spans; "" when there was none. */
+	char                    parent_trace[TRACE_ID_W3C_SIZE];
+	char                    parent_span[OTLP_SPAN_ID_SIZE];
+	struct provider_attempt log[PROVIDER_ATTEMPTS_MAX];
+	unsigned                nlog;
 	long long               start_by_ms;     /* the start step's deadline */
 	long long               answer_by_ms;    /* the client's answer */
 	long long               deadline_ms;     /* the trace's deadline */
@@ -213,6 +221,49 @@ finish_op(PGconn *conn, void *arg)
 	return store_failed(job->finish_result) ? -1 : 0;
 }
 
+/* The route both the JSON API and the form post decisions on. */
+#define DECIDE_SPAN_NAME "POST /rotation/decide"
+
+/* Hands a trace this job finished to the exporter (docs/telemetry.md):
+ * copies only, never the report. */
+static void
+export_trace(const struct decide_job *job, const struct decide_outcome *o)
+{
+	struct otlp_trace t;
+	struct timespec now;
+
+	if (job->app->otlp == NULL)
+		return;
+	memset(&t, 0, sizeof(t));
+	memcpy(t.trace_id, job->trace_id, sizeof(t.trace_id));
+	if (job->parent_trace[0] != '\0') {
+		memcpy(t.otel_trace_id, job->parent_trace,
+		    sizeof(t.otel_trace_id));
+		memcpy(t.parent_span_id, job->parent_span,
+		    sizeof(t.parent_span_id));
+	} else if (trace_id_to_w3c(job->trace_id, t.otel_trace_id) != 0)
+		return;
+	snprintf(t.route, sizeof(t.route), "%s", DECIDE_SPAN_NAME);
+	clock_gettime(CLOCK_REALTIME, &now);
+	t.start_ns = job->start_ns;
+	t.end_ns = (long long)now.tv_sec * 1000000000LL + now.tv_nsec;
+	t.status = o->status;
+	t.has_decision = o->has_decision;
+	t.decision = o->decision;
+	t.error = o->trace_error;
+	t.provider = job->app->provider->ops->name;
+	snprintf(t.request_model, sizeof(t.request_model), "%s",
+	    job->app->provider->model);
+	memcpy(t.response_model, job->response_model, sizeof(t.response_model));
+	memcpy(t.response_id, job->response_id, sizeof(t.response_id));
+	memcpy(t.finish_reason, job->finish_reason, sizeof(t.finish_reason));
+	t.input_tokens = job->fin.input_tokens;
+	t.output_tokens = job->fin.output_tokens;
+	memcpy(t.log, job->log, sizeof(t.log));
+	t.nlog = job->nlog;
+	otlp_submit(job->app->otlp, &t);
+}
+
 static void finish_step(void *arg);
 
 static void
@@ -285,6 +336,8 @@ finish_step(void *arg)
 	    o.status == TRACE_FAILED && o.trace_error == KR_WORKER_LOST))
 		metrics_decision(o.status, o.has_decision, o.decision,
 		    o.trace_error);
+	if (job->finish_result != STORE_NOT_RUNNING)
+		export_trace(job, &o);
 	job_end(job, &o);
 }
 
@@ -336,6 +389,9 @@ provider_done(void *arg, struct provider_result *res)
 	f->response_id = job->response_id;
 	f->finish_reason = job->finish_reason;
 	f->attempts = res->attempts;
+	job->nlog = res->nlog < PROVIDER_ATTEMPTS_MAX ? res->nlog :
+	    PROVIDER_ATTEMPTS_MAX;
+	memcpy(job->log, res->log, sizeof(job->log[0]) * job->nlog);
 	f->input_tokens = res->input_tokens;
 	f->output_tokens = res->output_tokens;
 
@@ -520,10 +576,12 @@ admit(struct app *app, long *minute, struct decide_outcome *o)
  * (the accounts table is not read); -1 for a real report. */
 static void
 start(struct app *app, struct report *report, const char *key,
-    int eval_age_days, decide_fn on_running, decide_fn on_done, void *ctx)
+    const char *traceparent, int eval_age_days, decide_fn on_running,
+    decide_fn on_done, void *ctx)
 {
 	struct decide_job *job;
 	struct decide_outcome o;
+	struct timespec wall;
 	long long now = clock_now_ms(), newest;
 	long minute = 0;
 
@@ -544,6 +602,11 @@ start(struct app *app, struct report *report, const char *key,
 	}
 	job->budget_minute = minute;
 	clock_gettime(CLOCK_MONOTONIC, &job->started);
+	clock_gettime(CLOCK_REALTIME, &wall);
+	job->start_ns = (long long)wall.tv_sec * 1000000000LL + wall.tv_nsec;
+	/* Anything but a valid version-00 traceparent is ignored. */
+	(void)otlp_traceparent_parse(traceparent, job->parent_trace,
+	    job->parent_span);
 	job->app = app;
 	job->report = *report;
 	memset(report, 0, sizeof(*report));
@@ -597,14 +660,15 @@ start(struct app *app, struct report *report, const char *key,
 
 void
 decide_start(struct app *app, struct report *report, const char *key,
-    decide_fn on_running, decide_fn on_done, void *ctx)
+    const char *traceparent, decide_fn on_running, decide_fn on_done,
+    void *ctx)
 {
-	start(app, report, key, -1, on_running, on_done, ctx);
+	start(app, report, key, traceparent, -1, on_running, on_done, ctx);
 }
 
 void
 decide_start_eval(struct app *app, struct report *report, int key_age_days,
     decide_fn on_done, void *ctx)
 {
-	start(app, report, NULL, key_age_days, NULL, on_done, ctx);
+	start(app, report, NULL, NULL, key_age_days, NULL, on_done, ctx);
 }

@@ -54,6 +54,10 @@ typedef void (*decide_fn)(void *ctx, const struct decide_outcome *o);
  * retry takes one more call, or, when the minute's budget is spent, is not
  * made and the trace fails as provider_rate_limited (decide_retry_gate).
  *
+ * traceparent (may be NULL) is the caller's W3C trace context header: a
+ * valid version-00 value makes the exported spans continue the caller's
+ * trace (docs/telemetry.md); anything else is ignored.
+ *
  * on_running (may be NULL) runs once the
  * running row is committed, before the model is called; on_done runs
  * exactly once: when the trace is terminal, when no trace could be written
@@ -62,8 +66,8 @@ typedef void (*decide_fn)(void *ctx, const struct decide_outcome *o);
  * returns (CLI commands without an executor), on an executor thread or on
  * the loop thread. */
 void decide_start(struct app *app, struct report *report,
-         const char *idempotency_key, decide_fn on_running,
-         decide_fn on_done, void *ctx);
+         const char *idempotency_key, const char *traceparent,
+         decide_fn on_running, decide_fn on_done, void *ctx);
 
 /* decide_start for a `keyrota eval` case: the trusted key age is the
  * case's key_age_days (>= 0) instead of the accounts table, which is never

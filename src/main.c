@@ -19,6 +19,7 @@
 #include "cmd_eval.h"
 #include "listener.h"
 #include "log.h"
+#include "otlp.h"
 #include "cmd_migrate.h"
 #include "pages.h"
 #include "cmd_provider_check.h"
@@ -111,6 +112,25 @@ load_config(struct config *cfg)
 	return 0;
 }
 
+static int
+check_otlp(void)
+{
+	struct otlp_settings *s = malloc(sizeof(*s));
+	char err[512];
+	int rc = -1;
+
+	if (s == NULL)
+		fprintf(stderr, "keyrota: out of memory\n");
+	else if (otlp_settings_from_environ(s, err, sizeof(err)) != 0)
+		fprintf(stderr, "keyrota: configuration error: %s\n", err);
+	else
+		rc = 0;
+	if (s != NULL)
+		otlp_settings_wipe(s);
+	free(s);
+	return rc;
+}
+
 /* Parked decisions each hold descriptors, so the soft limit goes up to
  * the hard one before any worker exists (they inherit it); the default
  * in-flight cap is sized below it (README, "Under load"). */
@@ -156,6 +176,10 @@ cmd_serve(void)
 	int rc;
 
 	if (load_config(&cfg) != 0)
+		return EXIT_USAGE;
+	/* Each worker reads the OTEL_* variables again; a bad one is
+	 * reported once, here. */
+	if (check_otlp() != 0)
 		return EXIT_USAGE;
 	/* Key files may be root-only: the supervisor reads them, now and on
 	 * SIGHUP, and only workers give up root for good. */

@@ -79,6 +79,7 @@ struct shared {
 	atomic_ulong expired_eval_runs;
 	atomic_ulong refused[KR_ERROR__MAX];
 	atomic_ulong accept_backoffs;
+	atomic_ulong otlp_spans[METRICS_OTLP__MAX];
 	/* The model budget: the minute (wall clock, in minutes since the
 	 * epoch) in the high 32 bits, the calls counted in it in the low 32,
 	 * so a rollover and a call are one compare-and-swap. */
@@ -91,6 +92,19 @@ struct shared {
 	atomic_long  eval_passed;
 	atomic_long  eval_failed;
 	atomic_llong eval_started_s;
+};
+
+/* keyrota_otlp_spans_{name}_total, one per enum metrics_otlp. */
+static const struct {
+	const char *name;
+	const char *help;
+} otlp_counters[METRICS_OTLP__MAX] = {
+	[METRICS_OTLP_EXPORTED] = { "keyrota_otlp_spans_exported_total",
+	    "Spans the OTLP collector accepted." },
+	[METRICS_OTLP_DROPPED] = { "keyrota_otlp_spans_dropped_total",
+	    "Spans dropped because the export queue was full." },
+	[METRICS_OTLP_FAILED] = { "keyrota_otlp_spans_failed_total",
+	    "Spans whose OTLP export failed (not retried)." },
 };
 
 /* Set once, before the first fork; read-only afterwards. */
@@ -408,6 +422,13 @@ metrics_accept_backoff(void)
 {
 	if (shm != NULL)
 		atomic_fetch_add(&shm->accept_backoffs, 1);
+}
+
+void
+metrics_otlp(enum metrics_otlp what, long spans)
+{
+	if (shm != NULL && what < METRICS_OTLP__MAX && spans > 0)
+		atomic_fetch_add(&shm->otlp_spans[what], (unsigned long)spans);
 }
 
 long
@@ -900,6 +921,7 @@ metrics_render(struct buf *out, const struct metrics_info *info)
 	const char *l[8] = { "version", info->version, "prompt_version",
 	    info->prompt_version, "provider", info->provider, "model",
 	    info->model };
+	int i;
 
 	if (shm == NULL)
 		return;
@@ -932,5 +954,11 @@ metrics_render(struct buf *out, const struct metrics_info *info)
 	    "file descriptors.");
 	sample_ul(out, "keyrota_accept_backoffs_total", NULL, 0,
 	    atomic_load(&shm->accept_backoffs));
+	for (i = 0; i < METRICS_OTLP__MAX; i++) {
+		family(out, otlp_counters[i].name, "counter",
+		    otlp_counters[i].help);
+		sample_ul(out, otlp_counters[i].name, NULL, 0,
+		    atomic_load(&shm->otlp_spans[i]));
+	}
 	render_process(out);
 }

@@ -93,6 +93,15 @@ int  metrics_eval_refresh_due(void);
  * (seconds since the epoch). */
 void metrics_eval_last_run(long passed, long failed, long long started_s);
 
+/* Spans of the OTLP exporter (otlp.h), by what became of them. */
+enum metrics_otlp {
+	METRICS_OTLP_EXPORTED,       /* the collector took them (2xx) */
+	METRICS_OTLP_DROPPED,        /* the queue was full */
+	METRICS_OTLP_FAILED,         /* their export failed; not retried */
+	METRICS_OTLP__MAX
+};
+void metrics_otlp(enum metrics_otlp what, long spans);
+
 /* The Prometheus text exposition (format 0.0.4). */
 void metrics_render(struct buf *out, const struct metrics_info *info);
 

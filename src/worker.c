@@ -23,6 +23,8 @@
 #include "loop.h"
 #include "metrics.h"
 #include "notify.h"
+#include "genai.h"
+#include "otlp.h"
 #include "pages.h"
 #include "provider.h"
 #include "reaper.h"
@@ -137,6 +139,35 @@ accept_thread(void *arg)
 	return NULL;
 }
 
+/* The OTLP exporter, when an endpoint is configured (docs/telemetry.md);
+ * `serve` has checked the variables before forking. */
+static int
+start_otlp(struct app *app)
+{
+	struct otlp_settings *s = malloc(sizeof(*s));
+	char err[512];
+	int rc = -1;
+
+	if (s == NULL || otlp_settings_from_environ(s, err, sizeof(err)) != 0) {
+		log_error("OTLP export: %s", s == NULL ? "out of memory" : err);
+		goto out;
+	}
+	rc = 0;
+	if (s->traces_url[0] == '\0')
+		goto out;
+	app->otlp = otlp_create(app->loop, s, genai_base_url(app->cfg,
+	    app->provider->ops->name));
+	if (app->otlp == NULL) {
+		log_error("OTLP export: out of memory");
+		rc = -1;
+	}
+out:
+	if (s != NULL)
+		otlp_settings_wipe(s);
+	free(s);
+	return rc;
+}
+
 static int
 worker_start(struct worker *w, const struct config *cfg,
     const struct worker_secrets *sec, int listen_fd)
@@ -196,6 +227,8 @@ worker_start(struct worker *w, const struct config *cfg,
 		    config_provider_name(cfg->provider));
 		return -1;
 	}
+	if (start_otlp(&w->app) != 0)
+		return -1;
 	w->app.pages = pages_load(cfg->template_dir, err, sizeof(err));
 	if (w->app.pages == NULL) {
 		log_error("templates: %s", err);
@@ -304,6 +337,7 @@ worker_free(struct worker *w)
 	loop_stop(w->app.loop);
 	executor_destroy(w->app.exec);
 	loop_destroy(w->app.loop);
+	otlp_destroy(w->app.otlp);
 	pages_free(w->app.pages);
 	provider_destroy(w->app.provider);
 	db_pool_destroy(w->app.db);

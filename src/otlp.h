@@ -1,0 +1,66 @@
+/* otlp: exports every finished trace as OpenTelemetry spans over OTLP/HTTP
+ * JSON (docs/telemetry.md), configured by the standard OTEL_* variables.
+ *
+ * A decision never waits for it: otlp_submit copies the trace into a
+ * bounded queue (OTEL_BSP_MAX_QUEUE_SIZE spans) or, when the queue is
+ * full, drops it and counts the spans (keyrota_otlp_spans_dropped_total).
+ * The loop thread posts the queue in batches through libcurl, one export
+ * in flight at a time, each bounded by OTEL_EXPORTER_OTLP_TIMEOUT; a batch
+ * that fails is counted and dropped, never retried, so a slow or absent
+ * collector costs a worker one connection and some memory at most.
+ *
+ * Header values (OTEL_EXPORTER_OTLP_HEADERS) are secrets: never logged,
+ * wiped on destroy. */
+#ifndef KEYROTA_OTLP_H
+#define KEYROTA_OTLP_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "otlp_json.h"
+
+#define OTLP_HEADERS_MAX 16
+#define OTLP_HEADER_LINE 1024
+
+struct otlp_settings {
+	char                 traces_url[1024];     /* "": export is off */
+	char                 ca_file[CONFIG_PATH_MAX];   /* "": the system's */
+	char                 headers[OTLP_HEADERS_MAX][OTLP_HEADER_LINE];
+	size_t               nheaders;             /* "Name: value" lines */
+	unsigned             timeout_ms;
+	unsigned             queue_spans;
+	unsigned             batch_spans;
+	unsigned             delay_ms;
+	struct otlp_resource resource;
+};
+
+/* Reads the OTEL_* variables through get (config.h). Returns 0, with
+ * traces_url "" when no endpoint is set, or -1 with a message naming the
+ * variable (never a header value) in err. */
+int  otlp_settings_load(struct otlp_settings *s, config_getenv_fn get,
+         void *ctx, char *err, size_t errlen);
+/* otlp_settings_load with the process environment. */
+int  otlp_settings_from_environ(struct otlp_settings *s, char *err,
+         size_t errlen);
+/* Wipes the header values. */
+void otlp_settings_wipe(struct otlp_settings *s);
+
+/* A W3C traceparent header of version 00: fills trace_id (32 hex) and
+ * span_id (16 hex) and returns 0, or returns -1 for anything else. */
+int  otlp_traceparent_parse(const char *h, char trace_id[TRACE_ID_W3C_SIZE],
+         char span_id[OTLP_SPAN_ID_SIZE]);
+
+struct loop;
+struct otlp;
+
+/* An exporter posting from loop; base_url is the model's (server.address
+ * of the client spans). NULL when s has no endpoint or memory is short. */
+struct otlp *otlp_create(struct loop *loop, const struct otlp_settings *s,
+                 const char *base_url);
+/* Queues a copy of t, with new span ids, or drops it when the queue is
+ * full. Thread-safe; never blocks on the network. o may be NULL. */
+void         otlp_submit(struct otlp *o, const struct otlp_trace *t);
+/* After loop_destroy: what is still queued is dropped and counted. */
+void         otlp_destroy(struct otlp *o);
+
+#endif
