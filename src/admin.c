@@ -824,6 +824,18 @@ set_long(struct tctx *ctx, const char *name, long v, const char *unit)
 		tctx_setf(ctx, name, "%ld%s", v, unit);
 }
 
+/* The W3C trace id of a trace's exported spans: the caller's it
+ * continued, else its own 128 bits (docs/telemetry.md). */
+static int
+span_trace_id(const struct trace_row *t, char out[TRACE_ID_W3C_SIZE])
+{
+	if (t->otel_trace_id[0] != '\0') {
+		snprintf(out, TRACE_ID_W3C_SIZE, "%s", t->otel_trace_id);
+		return 0;
+	}
+	return trace_id_to_w3c(t->trace_id, out);
+}
+
 /* Every stored field, under OpenTelemetry GenAI names where one exists. */
 static struct json_object *
 detail_json(const struct config *cfg, const struct trace_row *t)
@@ -880,8 +892,9 @@ detail_json(const struct config *cfg, const struct trace_row *t)
 	json_object_object_add(o, "prompt_version",
 	    json_object_new_string(t->prompt_version));
 	json_object_object_add(o, "w3c_trace_id",
-	    trace_id_to_w3c(t->trace_id, w3c) == 0 ?
-	    json_object_new_string(w3c) : NULL);
+	    span_trace_id(t, w3c) == 0 ? json_object_new_string(w3c) : NULL);
+	json_object_object_add(o, "otel.parent_span_id",
+	    str_or_null(t->otel_parent_span_id));
 	return o;
 }
 
@@ -955,8 +968,9 @@ admin_detail(struct app *app, struct http_request *req)
 	pages_set_time(ctx, "created", t.created_at);
 	pages_set_time(ctx, "finished", t.finished_at);
 	pages_set_time(ctx, "deadline", t.deadline_at);
-	tctx_set_bool(ctx, "has_w3c", trace_id_to_w3c(t.trace_id, w3c) == 0);
+	tctx_set_bool(ctx, "has_w3c", span_trace_id(&t, w3c) == 0);
 	tctx_set(ctx, "w3c_trace_id", w3c);
+	tctx_set(ctx, "parent_span_id", t.otel_parent_span_id);
 	tctx_set(ctx, "input_fingerprint", t.input_fingerprint);
 	tctx_set(ctx, "fingerprint_key_id", t.fingerprint_key_id);
 	tctx_set(ctx, "idempotency_key", *t.idempotency_key ? t.idempotency_key :

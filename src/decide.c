@@ -652,6 +652,10 @@ start(struct app *app, struct report *report, const char *key,
 	if (job->tn.deadline_ms == 0)
 		job->tn.deadline_ms = 1;
 	job->tn.eval = eval_age_days >= 0;
+	if (job->parent_trace[0] != '\0') {
+		job->tn.otel_trace_id = job->parent_trace;
+		job->tn.otel_parent_span_id = job->parent_span;
+	}
 	job->eval_age_days = eval_age_days;
 
 	/* Parked: the database step runs on the executor, never here. */

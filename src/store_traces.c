@@ -26,7 +26,8 @@
 	"coalesce(idempotency_key, ''), coalesce(request_digest, ''), " \
 	"input_fingerprint, fingerprint_key_id, " \
 	"coalesce(to_char(deadline_at AT TIME ZONE 'UTC', " \
-	"'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), ''), eval"
+	"'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), ''), eval, " \
+	"coalesce(otel_trace_id, ''), coalesce(otel_parent_span_id, '')"
 
 enum stmt {
 	STMT_INSERT_RUNNING,
@@ -43,13 +44,15 @@ enum stmt {
 static const struct store_stmt stmts[STMT__MAX] = {
 	/* deadline_at is taken from the database's clock, as every reaper
 	 * compares it with that clock. */
-	[STMT_INSERT_RUNNING] = { "trace_insert_running", 11,
+	[STMT_INSERT_RUNNING] = { "trace_insert_running", 13,
 	    "INSERT INTO traces (trace_id, account_id, prompt_version, "
 	    "provider, request_model, idempotency_key, request_digest, "
-	    "input_fingerprint, fingerprint_key_id, deadline_at, eval) "
+	    "input_fingerprint, fingerprint_key_id, deadline_at, eval, "
+	    "otel_trace_id, otel_parent_span_id) "
 	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
 	    "CASE WHEN $10::int > 0 THEN now() + "
-	    "make_interval(secs => $10::int / 1000.0) END, $11::boolean) "
+	    "make_interval(secs => $10::int / 1000.0) END, $11::boolean, "
+	    "$12, $13) "
 	    "ON CONFLICT DO NOTHING RETURNING trace_id" },
 	[STMT_GET] = { "trace_get", 1,
 	    "SELECT " TRACE_COLUMNS " FROM traces WHERE trace_id = $1" },
@@ -172,6 +175,9 @@ read_row(const PGresult *res, int row, struct trace_row *t)
 	    row, c++);
 	store_text(t->deadline_at, sizeof(t->deadline_at), res, row, c++);
 	t->eval = store_bool(res, row, c++);
+	store_text(t->otel_trace_id, sizeof(t->otel_trace_id), res, row, c++);
+	store_text(t->otel_parent_span_id, sizeof(t->otel_parent_span_id), res,
+	    row, c++);
 }
 
 static enum store_result
@@ -206,10 +212,11 @@ enum store_result
 store_traces_insert_running(PGconn *conn, const struct trace_new *t)
 {
 	char deadline[16];
-	const char *params[11] = { t->trace_id, t->account_id,
+	const char *params[13] = { t->trace_id, t->account_id,
 	    t->prompt_version, t->provider, t->request_model,
 	    t->idempotency_key, t->request_digest, t->input_fingerprint,
-	    t->fingerprint_key_id, deadline, t->eval ? "true" : "false" };
+	    t->fingerprint_key_id, deadline, t->eval ? "true" : "false",
+	    t->otel_trace_id, t->otel_parent_span_id };
 	enum store_result r;
 	struct trace_row *row;
 	PGresult *res;

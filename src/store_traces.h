@@ -44,6 +44,10 @@ struct trace_new {
 	unsigned    deadline_ms;
 	/* A `keyrota eval` case, not a real report (README, "Evals"). */
 	int         eval;
+	/* The caller's W3C trace context its spans continue (32 and 16
+	 * lowercase hex digits), or both NULL (docs/telemetry.md). */
+	const char *otel_trace_id;
+	const char *otel_parent_span_id;
 };
 
 /* The terminal state of a trace. */
@@ -93,6 +97,8 @@ struct trace_row {
 	char     fingerprint_key_id[64];
 	char     deadline_at[32];               /* ISO 8601, UTC; "" = none */
 	int      eval;                          /* made by `keyrota eval` */
+	char     otel_trace_id[33];             /* "": its own (trace_id_to_w3c) */
+	char     otel_parent_span_id[17];       /* "": none */
 };
 
 /* Prepares this file's statements (for store_prepare). */

@@ -34,7 +34,7 @@ new_running_until(PGconn *c, char id[TRACE_ID_SIZE], const char *key,
 	struct trace_new t = { id, "acct_10234", "rotation_decision@2",
 	    "fixture", "keyrota-fixture-1", key, key ? "0123456789abcdef"
 	    "0123456789abcdef0123456789abcdef0123456789abcdef" : NULL,
-	    "abcdef012345", "fk_test", deadline_ms, 0 };
+	    "abcdef012345", "fk_test", deadline_ms, 0, NULL, NULL };
 
 	CU_ASSERT_EQUAL_FATAL(trace_id_new(id), 0);
 	CU_ASSERT_EQUAL_FATAL(store_traces_insert_running(c, &t), STORE_OK);
@@ -168,6 +168,49 @@ test_constraints_tie_status_to_columns(void)
 	CU_ASSERT_FALSE(sql_fails(c, "UPDATE traces SET status = 'failed', "
 	    "error_code = 'provider_timeout', finished_at = now(), "
 	    "latency_ms = 1 WHERE trace_id = $1", id));
+	PQfinish(c);
+}
+
+/* The W3C trace context a decision continued (sql/006) is stored and
+ * read back; a malformed or half context is refused. */
+static void
+test_trace_context_round_trips_and_is_checked(void)
+{
+	PGconn *c = connect_prepared();
+	char id[TRACE_ID_SIZE];
+	struct trace_new t;
+	struct trace_row row;
+	static const char *const bad[][2] = {
+		{ "4BF92F3577B34DA6A3CE929D0E0E4736", "00f067aa0ba902b7" },
+		{ "00000000000000000000000000000000", "00f067aa0ba902b7" },
+		{ "4bf92f3577b34da6a3ce929d0e0e4736", "0000000000000000" },
+		{ "4bf92f3577b34da6a3ce929d0e0e4736", NULL },
+		{ NULL, "00f067aa0ba902b7" },
+	};
+	size_t i;
+
+	memset(&t, 0, sizeof(t));
+	t.trace_id = id;
+	t.account_id = "acct_10234";
+	t.prompt_version = "rotation_decision@2";
+	t.provider = "fixture";
+	t.request_model = "m";
+	t.input_fingerprint = "abcdef012345";
+	t.fingerprint_key_id = "fk_test";
+	t.otel_trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+	t.otel_parent_span_id = "00f067aa0ba902b7";
+	CU_ASSERT_EQUAL_FATAL(trace_id_new(id), 0);
+	CU_ASSERT_EQUAL(store_traces_insert_running(c, &t), STORE_OK);
+	CU_ASSERT_EQUAL_FATAL(store_traces_get(c, id, &row), STORE_OK);
+	CU_ASSERT_STRING_EQUAL(row.otel_trace_id, t.otel_trace_id);
+	CU_ASSERT_STRING_EQUAL(row.otel_parent_span_id, t.otel_parent_span_id);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CU_ASSERT_EQUAL_FATAL(trace_id_new(id), 0);
+		t.otel_trace_id = bad[i][0];
+		t.otel_parent_span_id = bad[i][1];
+		CU_ASSERT_NOT_EQUAL(store_traces_insert_running(c, &t), STORE_OK);
+		CU_ASSERT_EQUAL(store_traces_get(c, id, &row), STORE_NOT_FOUND);
+	}
 	PQfinish(c);
 }
 
@@ -365,6 +408,8 @@ main(void)
 	    test_two_finishers_race_exactly_once);
 	CU_add_test(s, "constraints_tie_status_to_columns",
 	    test_constraints_tie_status_to_columns);
+	CU_add_test(s, "trace_context_round_trips_and_is_checked",
+	    test_trace_context_round_trips_and_is_checked);
 	CU_add_test(s, "idempotency_key_is_unique",
 	    test_idempotency_key_is_unique);
 	CU_add_test(s, "reaper_fails_only_old_running_traces",

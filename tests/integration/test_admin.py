@@ -242,13 +242,22 @@ def detail_shows_every_field():
     tid = r.json()["trace_id"]
     d = admin("/admin/traces/" + tid).json()
     for k in ("trace_id", "account_id", "status", "decision", "rotation_window_days",
-              "source_line_ids", "model_decision", "error.type", "gen_ai.system",
-              "gen_ai.request.model", "gen_ai.response.model", "gen_ai.usage.input_tokens",
+              "source_line_ids", "model_decision", "error.type", "gen_ai.provider.name",
+              "gen_ai.operation.name", "gen_ai.output.type", "gen_ai.prompt.name",
+              "gen_ai.prompt.version", "server.address", "server.port", "gen_ai.request.model", "gen_ai.response.model", "gen_ai.usage.input_tokens",
               "gen_ai.usage.output_tokens", "gen_ai.response.finish_reasons", "provider_attempts",
               "latency_ms", "created_at", "finished_at", "idempotency_key", "input_fingerprint",
               "fingerprint_key_id", "prompt_version"):
         check(k in d, "detail lacks " + k)
     eq((d["status"], d["error.type"], d["model_decision"]), ("failed", "policy_conflict", "eligible"))
+    # Current OpenTelemetry GenAI names (docs/telemetry.md): the fixture
+    # is named as such, calls no server and sends no request parameters.
+    eq((d["gen_ai.provider.name"], d["gen_ai.operation.name"], d["gen_ai.output.type"],
+        d["gen_ai.prompt.name"], d["gen_ai.prompt.version"], d["server.address"],
+        d["gen_ai.request.max_tokens"]),
+       ("keyrota.fixture", "chat", "json", "rotation_decision", "2", None, None))
+    check("gen_ai.system" not in d, "the deprecated gen_ai.system is gone")
+    eq(d["otel.parent_span_id"], None)
     check(d["idempotency_key"].startswith("adm-"), d)
     page = admin("/admin/traces/" + tid, json_=False)
     eq(page.status, 200)

@@ -83,6 +83,11 @@ def the_shipped_eval_set_passes_with_the_fixture():
         check(not any(c["passed"] for c in report["cases"] if c["skipped"]),
               "a skipped case is never passed")
         check(report["run_id"].startswith("ev_"), report["run_id"])
+        # Current OpenTelemetry GenAI names, not the deprecated gen_ai.system.
+        eq((report["gen_ai.provider.name"], report["gen_ai.operation.name"],
+            report["gen_ai.prompt.name"], report["gen_ai.prompt.version"]),
+           ("keyrota.fixture", "chat", "rotation_decision", "2"))
+        check("gen_ai.system" not in report, "gen_ai.system in the eval JSON")
     # The eval wrote no trusted accounts (test_faults_data checks every row).
     from harness import psql
     eq(psql("SELECT count(*) FROM accounts WHERE account_id LIKE 'acct_8%'")[0][0], "0")
@@ -186,6 +191,9 @@ def recorded_runs_show_counts_and_changed_cases():
     mine = [r for r in runs if r["run_id"] == run_id]
     eq(len(mine), 1, "the run is listed")
     eq((mine[0]["passed"], mine[0]["total"]), (2, 3))
+    eq((mine[0]["gen_ai.provider.name"], mine[0]["gen_ai.operation.name"]),
+       ("keyrota.fixture", "chat"))
+    check("gen_ai.system" not in mine[0], mine[0])
     detail = admin_json("/admin/evals?run=" + run_id)
     changed = sorted(c["name"] for c in detail["cases"] if c["changed"])
     eq(changed, ["brand_new", "flips"], "steady did not change")

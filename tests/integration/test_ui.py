@@ -270,6 +270,10 @@ def json_export_matches_and_states_the_cap():
         check(k in t, "JSON export lacks " + k)
     eq((t["status"], t["decision"], t["error.type"], t["latency_ms"]),
        ("completed", "eligible", None, 5))
+    # Current OpenTelemetry GenAI names (docs/telemetry.md).
+    eq((t["gen_ai.provider.name"], t["gen_ai.operation.name"], t["gen_ai.prompt.name"],
+        t["gen_ai.prompt.version"]), ("keyrota.fixture", "chat", "rotation_decision", "2"))
+    check("gen_ai.system" not in t, "gen_ai.system in the JSON export")
     eq(export("xml").status, 422, "unknown format")
     eq(export("csv", **{"from": "2026-02-30"}).status, 422, "impossible date")
 
