@@ -41,6 +41,8 @@ struct otlp {
 	size_t                 cap, head, count, spans;
 	int                    scheduled;      /* a flush timer is pending */
 	int                    sending;        /* an export is in flight */
+	int                    draining;       /* flush at once (otlp_drain) */
+	pthread_cond_t         idle;           /* nothing queued or sending */
 	/* The export in flight; loop thread only. */
 	struct otlp_trace    **batch;
 	size_t                 nbatch, batch_spans;
@@ -402,6 +404,7 @@ otlp_create(struct loop *loop, const struct otlp_settings *s,
 	if (s->traces_url[0] == '\0' || (o = calloc(1, sizeof(*o))) == NULL)
 		return NULL;
 	pthread_mutex_init(&o->lock, NULL);
+	pthread_cond_init(&o->idle, NULL);
 	o->loop = loop;
 	o->s = *s;
 	snprintf(o->base_url, sizeof(o->base_url), "%s",
@@ -429,10 +432,12 @@ static void flush(void *arg);
 static void
 schedule_locked(struct otlp *o)
 {
+	if (!o->sending && o->count == 0)
+		pthread_cond_broadcast(&o->idle);
 	if (o->scheduled || o->sending || o->count == 0)
 		return;
-	if (loop_after(o->loop, o->spans >= o->s.batch_spans ? 0 :
-	    o->s.delay_ms, flush, o) == 0)
+	if (loop_after(o->loop, o->draining || o->spans >= o->s.batch_spans ?
+	    0 : o->s.delay_ms, flush, o) == 0)
 		o->scheduled = 1;
 }
 
@@ -585,6 +590,35 @@ fail:
 }
 
 void
+otlp_drain(struct otlp *o, unsigned wait_ms)
+{
+	struct timespec until;
+
+	if (o == NULL)
+		return;
+	if (wait_ms > o->s.timeout_ms)
+		wait_ms = o->s.timeout_ms;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += wait_ms / 1000;
+	until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&o->lock);
+	o->draining = 1;
+	/* A flush due later is due now: a timer of 0 ms runs first. */
+	if (o->scheduled && !o->sending && o->count > 0 &&
+	    loop_after(o->loop, 0, flush, o) != 0)
+		o->scheduled = 0;
+	schedule_locked(o);
+	while ((o->count > 0 || o->sending) &&
+	    pthread_cond_timedwait(&o->idle, &o->lock, &until) == 0)
+		;
+	pthread_mutex_unlock(&o->lock);
+}
+
+void
 otlp_destroy(struct otlp *o)
 {
 	size_t dropped = 0;
@@ -614,6 +648,7 @@ otlp_destroy(struct otlp *o)
 		curl_slist_free_all(o->headers);
 	}
 	otlp_settings_wipe(&o->s);
+	pthread_cond_destroy(&o->idle);
 	pthread_mutex_destroy(&o->lock);
 	free(o);
 }

@@ -60,6 +60,9 @@ struct otlp *otlp_create(struct loop *loop, const struct otlp_settings *s,
 /* Queues a copy of t, with new span ids, or drops it when the queue is
  * full. Thread-safe; never blocks on the network. o may be NULL. */
 void         otlp_submit(struct otlp *o, const struct otlp_trace *t);
+/* Before the loop stops: sends what is queued at once, waiting at most
+ * wait_ms (and the export timeout) for it. */
+void         otlp_drain(struct otlp *o, unsigned wait_ms);
 /* After loop_destroy: what is still queued is dropped and counted. */
 void         otlp_destroy(struct otlp *o);
 

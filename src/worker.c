@@ -139,6 +139,9 @@ accept_thread(void *arg)
 	return NULL;
 }
 
+/* How long a stopping worker waits for its last spans to be exported. */
+#define OTLP_DRAIN_MS 2000
+
 /* The OTLP exporter, when an endpoint is configured (docs/telemetry.md);
  * `serve` has checked the variables before forking. */
 static int
@@ -332,8 +335,10 @@ worker_drain(struct worker *w)
 static void
 worker_free(struct worker *w)
 {
-	/* The loop stops first (no more steps are handed over), then the
+	/* The spans of the last decisions go out while the loop runs; the
+	 * loop stops first (no more steps are handed over), then the
 	 * executor finishes what it holds. */
+	otlp_drain(w->app.otlp, OTLP_DRAIN_MS);
 	loop_stop(w->app.loop);
 	executor_destroy(w->app.exec);
 	loop_destroy(w->app.loop);

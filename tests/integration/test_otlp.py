@@ -372,6 +372,22 @@ def a_valid_traceparent_is_continued_and_an_invalid_one_ignored():
         check("parentSpanId" not in server, bad)
 
 
+@test
+def a_stopping_worker_sends_its_last_spans():
+    # The batch would wait a minute; the stop sends it.
+    restart_keyrota(**keyrota_env(OTEL_BSP_SCHEDULE_DELAY=60000))
+    try:
+        script({})
+        body = decide("otlp last spans").json()
+        eq(body["status"], "completed")
+        time.sleep(0.3)
+        check(not [g for g in received() if body["trace_id"].encode() in g["raw"]],
+              "exported before the batch was due")
+    finally:
+        restart_keyrota(**keyrota_env())
+    spans_of(body["trace_id"], 2, timeout=5)
+
+
 def metric(name):
     text = get("/metrics").text
     m = re.search(r"^%s (\d+)$" % re.escape(name), text, re.M)
