@@ -24,6 +24,7 @@ main(int argc, char **argv)
 	suite_fingerprint();
 	suite_form();
 	suite_listener();
+	suite_otlp();
 	suite_provider_openai();
 	suite_provider_wire();
 	suite_report();

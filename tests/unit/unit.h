@@ -17,6 +17,7 @@ void suite_answer(void);
 void suite_fingerprint(void);
 void suite_form(void);
 void suite_listener(void);
+void suite_otlp(void);
 void suite_provider_openai(void);
 void suite_provider_wire(void);
 void suite_report(void);
