@@ -53,6 +53,9 @@ def _source_variables():
             text = f.read()
         names |= set(re.findall(r'\b(?:getenv|get_string|get_uint|get)\(\s*(?:get, ctx, )?'
                                 r'\s*"(KEYROTA_[A-Z0-9_]+)"', text))
+    # The standard OpenTelemetry variables the exporter reads.
+    with open(os.path.join(ROOT, "src", "otlp.c")) as f:
+        names |= set(re.findall(r'"(OTEL_[A-Z0-9_]+)"', f.read()))
     return names
 
 
@@ -68,7 +71,7 @@ def help_man_page_and_etc_default_list_the_same_commands_and_variables():
     same(_man_commands(man), _help_commands(help_text), "man page commands vs --help")
     check({"serve", "migrate", "check", "eval", "provider-check", "version"} <=
           _help_commands(help_text), "every subcommand in --help")
-    help_vars = set(re.findall(r"^  ((?:KEYROTA|LISTEN|NOTIFY|CREDENTIALS|JOURNAL)_[A-Z0-9_]+)",
+    help_vars = set(re.findall(r"^  ((?:KEYROTA|OTEL|LISTEN|NOTIFY|CREDENTIALS|JOURNAL)_[A-Z0-9_]+)",
                                help_text, re.M))
     help_vars |= set(re.findall(r"\b(LISTEN_PID)\b", help_text))
     environment = man.split(".Sh ENVIRONMENT", 1)[1].split(".Sh ", 1)[0]
