@@ -336,8 +336,9 @@ finish_step(void *arg)
 	    o.status == TRACE_FAILED && o.trace_error == KR_WORKER_LOST))
 		metrics_decision(o.status, o.has_decision, o.decision,
 		    o.trace_error);
-	if (job->finish_result != STORE_NOT_RUNNING)
-		export_trace(job, &o);
+	/* Whoever wrote the terminal state, this worker exports it: the
+	 * reaper exports nothing. */
+	export_trace(job, &o);
 	job_end(job, &o);
 }
 
