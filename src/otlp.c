@@ -18,6 +18,7 @@
 #include "metrics.h"
 #include "otlp.h"
 #include "secret.h"
+#include "utf8.h"
 
 /* The batch span processor's defaults (OTEL_BSP_*) and the exporter's
  * (OTEL_EXPORTER_OTLP_TIMEOUT), as the OpenTelemetry SDKs have them. */
@@ -187,6 +188,22 @@ load_headers(struct otlp_settings *s, const char *name, const char *v,
 	return rc;
 }
 
+/* OTLP strings are UTF-8: a collector refuses a whole export for one bad
+ * attribute. */
+static int
+utf8_valid(const char *s)
+{
+	size_t n = strlen(s), i = 0, k;
+	unsigned long cp;
+
+	while (i < n) {
+		if ((k = utf8_next((const unsigned char *)s + i, n - i, &cp)) == 0)
+			return 0;
+		i += k;
+	}
+	return 1;
+}
+
 static int
 load_resource(struct otlp_resource *r, const char *v, char *err,
     size_t errlen)
@@ -204,10 +221,12 @@ load_resource(struct otlp_resource *r, const char *v, char *err,
 				    OTLP_RESOURCE_ATTRS_MAX);
 			if (list_member(p, n, r->attrs[r->nattrs].key,
 			    sizeof(r->attrs[0].key), r->attrs[r->nattrs].value,
-			    sizeof(r->attrs[0].value)) != 0)
+			    sizeof(r->attrs[0].value)) != 0 ||
+			    !utf8_valid(r->attrs[r->nattrs].key) ||
+			    !utf8_valid(r->attrs[r->nattrs].value))
 				return fail(err, errlen, "OTEL_RESOURCE_ATTRIBUTES:"
-				    " attribute %zu is not key=value with "
-				    "percent-encoding", r->nattrs + 1);
+				    " attribute %zu is not key=value in UTF-8 "
+				    "with percent-encoding", r->nattrs + 1);
 			r->nattrs++;
 		}
 		p += n;
@@ -321,6 +340,13 @@ otlp_settings_load(struct otlp_settings *s, config_getenv_fn get, void *ctx,
 	if (s->batch_spans > s->queue_spans)
 		s->batch_spans = s->queue_spans;
 	v = get("OTEL_SERVICE_NAME", ctx);
+	if (v != NULL && (!utf8_valid(v) || strlen(v) >=
+	    sizeof(s->resource.service_name))) {
+		otlp_settings_wipe(s);
+		return fail(err, errlen, "OTEL_SERVICE_NAME: expected UTF-8 "
+		    "text shorter than %zu bytes",
+		    sizeof(s->resource.service_name));
+	}
 	snprintf(s->resource.service_name, sizeof(s->resource.service_name),
 	    "%s", v != NULL && *v != '\0' ? v : "keyrota");
 	v = get("OTEL_RESOURCE_ATTRIBUTES", ctx);

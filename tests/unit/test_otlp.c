@@ -258,6 +258,8 @@ test_settings(void)
 	    "OTEL_EXPORTER_OTLP_PROTOCOL", "grpc", NULL };
 	const char *badurl[] = { "OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://a",
 	    NULL };
+	const char *badattr[] = { "OTEL_EXPORTER_OTLP_ENDPOINT", "http://a",
+	    "OTEL_RESOURCE_ATTRIBUTES", "team=%ff", NULL };
 	const char *off[] = { "OTEL_EXPORTER_OTLP_ENDPOINT", "http://a",
 	    "OTEL_SDK_DISABLED", "true", NULL };
 
@@ -296,6 +298,10 @@ test_settings(void)
 	CU_ASSERT_EQUAL(load(badproto, &s, err, sizeof(err)), -1);
 	CU_ASSERT(strstr(err, "OTEL_EXPORTER_OTLP_PROTOCOL") != NULL);
 	CU_ASSERT_EQUAL(load(badurl, &s, err, sizeof(err)), -1);
+	/* A collector refuses a whole export for one string that is not
+	 * UTF-8: refused at start instead. */
+	CU_ASSERT_EQUAL(load(badattr, &s, err, sizeof(err)), -1);
+	CU_ASSERT(strstr(err, "OTEL_RESOURCE_ATTRIBUTES") != NULL);
 }
 
 static void
