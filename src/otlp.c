@@ -26,8 +26,6 @@
 #define DEFAULT_BATCH_SPANS  512
 #define DEFAULT_DELAY_MS     5000
 #define DEFAULT_TIMEOUT_MS   10000
-/* One export request's body; a batch of 512 spans is far below. */
-#define BODY_MAX             (8u << 20)
 /* A failing collector is logged at most this often per worker. */
 #define FAIL_LOG_EVERY_S     60
 
@@ -41,6 +39,7 @@ struct otlp {
 	struct otlp_trace    **ring;
 	size_t                 cap, head, count, spans;
 	int                    scheduled;      /* a flush timer is pending */
+	int                    due_now;        /* ... and it is a 0 ms one */
 	int                    sending;        /* an export is in flight */
 	int                    draining;       /* flush at once (otlp_drain) */
 	pthread_cond_t         idle;           /* nothing queued or sending */
@@ -329,9 +328,10 @@ otlp_settings_load(struct otlp_settings *s, config_getenv_fn get, void *ctx,
 	if (load_uint(get, ctx, name, DEFAULT_TIMEOUT_MS, 1, 600000,
 	    &s->timeout_ms, err, errlen) != 0 ||
 	    load_uint(get, ctx, "OTEL_BSP_MAX_QUEUE_SIZE", DEFAULT_QUEUE_SPANS,
-	    1, 1000000, &s->queue_spans, err, errlen) != 0 ||
+	    1, OTLP_QUEUE_SPANS_MAX, &s->queue_spans, err, errlen) != 0 ||
 	    load_uint(get, ctx, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
-	    DEFAULT_BATCH_SPANS, 1, 100000, &s->batch_spans, err, errlen) != 0 ||
+	    DEFAULT_BATCH_SPANS, 1, OTLP_BATCH_SPANS_MAX, &s->batch_spans, err,
+	    errlen) != 0 ||
 	    load_uint(get, ctx, "OTEL_BSP_SCHEDULE_DELAY", DEFAULT_DELAY_MS, 0,
 	    600000, &s->delay_ms, err, errlen) != 0) {
 		otlp_settings_wipe(s);
@@ -425,12 +425,17 @@ otlp_create(struct loop *loop, const struct otlp_settings *s,
 {
 	struct otlp *o;
 	struct curl_slist *h;
+	pthread_condattr_t ca;
 	size_t i;
 
 	if (s->traces_url[0] == '\0' || (o = calloc(1, sizeof(*o))) == NULL)
 		return NULL;
 	pthread_mutex_init(&o->lock, NULL);
-	pthread_cond_init(&o->idle, NULL);
+	/* otlp_drain's bound must not move with the wall clock. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&o->idle, &ca);
+	pthread_condattr_destroy(&ca);
 	o->loop = loop;
 	o->s = *s;
 	snprintf(o->base_url, sizeof(o->base_url), "%s",
@@ -454,17 +459,26 @@ otlp_create(struct loop *loop, const struct otlp_settings *s,
 
 static void flush(void *arg);
 
-/* With the lock held: a flush is due, now when a batch is full. */
+/* With the lock held: a flush is due, now when a batch is full or the
+ * worker drains. A full batch waiting for a delayed timer would cap the
+ * export rate at a batch per delay and drop the rest, so a delayed flush
+ * is overtaken by a 0 ms one (flush tolerates the later, stale timer). */
 static void
 schedule_locked(struct otlp *o)
 {
+	int now;
+
 	if (!o->sending && o->count == 0)
 		pthread_cond_broadcast(&o->idle);
-	if (o->scheduled || o->sending || o->count == 0)
+	if (o->sending || o->count == 0)
 		return;
-	if (loop_after(o->loop, o->draining || o->spans >= o->s.batch_spans ?
-	    0 : o->s.delay_ms, flush, o) == 0)
+	now = o->draining || o->spans >= o->s.batch_spans;
+	if (o->scheduled && (o->due_now || !now))
+		return;
+	if (loop_after(o->loop, now ? 0 : o->s.delay_ms, flush, o) == 0) {
 		o->scheduled = 1;
+		o->due_now = now;
+	}
 }
 
 void
@@ -563,6 +577,7 @@ flush(void *arg)
 
 	pthread_mutex_lock(&o->lock);
 	o->scheduled = 0;
+	o->due_now = 0;
 	if (o->sending || o->count == 0) {
 		pthread_mutex_unlock(&o->lock);
 		return;
@@ -580,7 +595,7 @@ flush(void *arg)
 	o->sending = 1;
 	pthread_mutex_unlock(&o->lock);
 
-	buf_init(&body, BODY_MAX);
+	buf_init(&body, OTLP_BODY_MAX);
 	if (otlp_json_encode(&body, &o->s.resource, o->base_url[0] ?
 	    o->base_url : NULL, (const struct otlp_trace *const *)o->batch,
 	    o->nbatch) != BUF_OK || (o->body = buf_detach(&body)) == NULL ||
@@ -624,7 +639,7 @@ otlp_drain(struct otlp *o, unsigned wait_ms)
 		return;
 	if (wait_ms > o->s.timeout_ms)
 		wait_ms = o->s.timeout_ms;
-	clock_gettime(CLOCK_REALTIME, &until);
+	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += wait_ms / 1000;
 	until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
 	if (until.tv_nsec >= 1000000000L) {
@@ -633,10 +648,6 @@ otlp_drain(struct otlp *o, unsigned wait_ms)
 	}
 	pthread_mutex_lock(&o->lock);
 	o->draining = 1;
-	/* A flush due later is due now: a timer of 0 ms runs first. */
-	if (o->scheduled && !o->sending && o->count > 0 &&
-	    loop_after(o->loop, 0, flush, o) != 0)
-		o->scheduled = 0;
 	schedule_locked(o);
 	while ((o->count > 0 || o->sending) &&
 	    pthread_cond_timedwait(&o->idle, &o->lock, &until) == 0)

@@ -21,6 +21,14 @@
 
 #define OTLP_HEADERS_MAX 16
 #define OTLP_HEADER_LINE 1024
+/* One export request's body. A span encodes to a few KiB at most (its
+ * strings are bounded), so the largest batch stays well below it (a unit
+ * test holds them together); a larger batch could never be sent. */
+#define OTLP_BODY_MAX        (8u << 20)
+#define OTLP_BATCH_SPANS_MAX 1024
+/* The queue holds copies of whole traces (about 1.1 KiB each): this
+ * bounds a worker's queue to about 18 MiB. */
+#define OTLP_QUEUE_SPANS_MAX 16384
 
 struct otlp_settings {
 	char                 traces_url[1024];     /* "": export is off */

@@ -388,6 +388,29 @@ def a_stopping_worker_sends_its_last_spans():
     spans_of(body["trace_id"], 2, timeout=5)
 
 
+@test
+def a_full_batch_is_exported_before_the_schedule_delay():
+    # Batches of 4 spans, a delay of a minute: two decisions (2 spans each)
+    # fill a batch, which must go at once; waiting for the delay caps a
+    # worker at a batch per delay and drops the rest.
+    restart_keyrota(**keyrota_env(KEYROTA_WORKERS=1, OTEL_BSP_MAX_EXPORT_BATCH_SIZE=4,
+                                  OTEL_BSP_SCHEDULE_DELAY=60000))
+    try:
+        script({})
+        ids = []
+        for i in range(2):
+            body = decide("otlp full batch %d" % i).json()
+            eq(body["status"], "completed")
+            ids.append(body["trace_id"].encode())
+
+        def exported():
+            return all(any(t in g["raw"] for g in received()) for t in ids)
+        check(wait_for(exported, timeout=10),
+              "a full batch waited for the 60 s schedule delay")
+    finally:
+        restart_keyrota(**keyrota_env())
+
+
 def metric(name):
     text = get("/metrics").text
     m = re.search(r"^%s (\d+)$" % re.escape(name), text, re.M)

@@ -262,6 +262,13 @@ test_settings(void)
 	    "OTEL_RESOURCE_ATTRIBUTES", "team=%ff", NULL };
 	const char *off[] = { "OTEL_EXPORTER_OTLP_ENDPOINT", "http://a",
 	    "OTEL_SDK_DISABLED", "true", NULL };
+	const char *bigbatch[] = { "OTEL_EXPORTER_OTLP_ENDPOINT", "http://a",
+	    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "100000", NULL };
+	const char *bigqueue[] = { "OTEL_EXPORTER_OTLP_ENDPOINT", "http://a",
+	    "OTEL_BSP_MAX_QUEUE_SIZE", "1000000", NULL };
+	const char *maxed[] = { "OTEL_EXPORTER_OTLP_ENDPOINT", "http://a",
+	    "OTEL_BSP_MAX_QUEUE_SIZE", "16384",
+	    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "1024", NULL };
 
 	CU_ASSERT_EQUAL(load(none, &s, err, sizeof(err)), 0);
 	CU_ASSERT_STRING_EQUAL(s.traces_url, "");
@@ -302,6 +309,80 @@ test_settings(void)
 	 * UTF-8: refused at start instead. */
 	CU_ASSERT_EQUAL(load(badattr, &s, err, sizeof(err)), -1);
 	CU_ASSERT(strstr(err, "OTEL_RESOURCE_ATTRIBUTES") != NULL);
+
+	/* A batch or queue past its bound is refused by name at start: a
+	 * batch too large to encode would fail every export, a huge queue
+	 * would hold gigabytes per worker. */
+	CU_ASSERT_EQUAL(load(bigbatch, &s, err, sizeof(err)), -1);
+	CU_ASSERT(strstr(err, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE") != NULL);
+	CU_ASSERT_EQUAL(load(bigqueue, &s, err, sizeof(err)), -1);
+	CU_ASSERT(strstr(err, "OTEL_BSP_MAX_QUEUE_SIZE") != NULL);
+	CU_ASSERT_EQUAL_FATAL(load(maxed, &s, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(s.batch_spans, OTLP_BATCH_SPANS_MAX);
+	CU_ASSERT_EQUAL(s.queue_spans, OTLP_QUEUE_SPANS_MAX);
+}
+
+/* Every string of t at its longest, of bytes that JSON escapes six-fold. */
+static void
+worst(struct otlp_trace *t, unsigned nlog)
+{
+	unsigned i;
+
+	sample(t);
+	memset(t->route, 0x01, sizeof(t->route) - 1);
+	memset(t->request_model, 0x01, sizeof(t->request_model) - 1);
+	memset(t->response_model, 0x01, sizeof(t->response_model) - 1);
+	memset(t->response_id, 0x01, sizeof(t->response_id) - 1);
+	memset(t->finish_reason, 0x01, sizeof(t->finish_reason) - 1);
+	snprintf(t->parent_span_id, sizeof(t->parent_span_id),
+	    "abcdefabcdefabcd");
+	t->status = TRACE_FAILED;
+	t->error = KR_PROVIDER_UNAVAILABLE;
+	t->nlog = nlog;
+	for (i = 0; i < nlog; i++) {
+		snprintf(t->attempt_span_id[i], OTLP_SPAN_ID_SIZE,
+		    "%016x", i + 1);
+		t->log[i] = t->log[0];
+	}
+}
+
+/* The largest batch allowed, of the largest spans, fits one request body:
+ * otherwise an export of it could never be encoded. */
+static void
+test_largest_batch_fits(void)
+{
+	static struct otlp_trace one, many;
+	static const struct otlp_trace *list[OTLP_BATCH_SPANS_MAX];
+	struct otlp_resource res;
+	char url[600];
+	struct buf b;
+	size_t i, n;
+	int k;
+
+	memset(&res, 0, sizeof(res));
+	memset(res.service_name, 'x', sizeof(res.service_name) - 1);
+	res.nattrs = OTLP_RESOURCE_ATTRS_MAX;
+	for (i = 0; i < res.nattrs; i++) {
+		memset(res.attrs[i].key, 0x01, sizeof(res.attrs[i].key) - 1);
+		memset(res.attrs[i].value, 0x01,
+		    sizeof(res.attrs[i].value) - 1);
+	}
+	k = snprintf(url, sizeof(url), "https://");
+	memset(url + k, 'h', 255);
+	snprintf(url + k + 255, sizeof(url) - (size_t)k - 255, ":65535/v1");
+	worst(&one, 0);
+	worst(&many, PROVIDER_ATTEMPTS_MAX);
+	for (k = 0; k < 2; k++) {
+		const struct otlp_trace *t = k == 0 ? &one : &many;
+
+		n = OTLP_BATCH_SPANS_MAX / otlp_trace_spans(t);
+		for (i = 0; i < n; i++)
+			list[i] = t;
+		buf_init(&b, OTLP_BODY_MAX);
+		CU_ASSERT_EQUAL(otlp_json_encode(&b, &res, url, list, n),
+		    BUF_OK);
+		buf_free(&b);
+	}
 }
 
 static void
@@ -342,5 +423,6 @@ suite_otlp(void)
 	ADD_TEST(s, test_genai_names);
 	ADD_TEST(s, test_encode_spans);
 	ADD_TEST(s, test_settings);
+	ADD_TEST(s, test_largest_batch_fits);
 	ADD_TEST(s, test_traceparent);
 }
