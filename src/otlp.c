@@ -381,8 +381,19 @@ int
 otlp_traceparent_parse(const char *h, char trace_id[TRACE_ID_W3C_SIZE],
     char span_id[OTLP_SPAN_ID_SIZE])
 {
+	size_t n;
+
 	trace_id[0] = span_id[0] = '\0';
-	if (h == NULL || strlen(h) != 55 || strncmp(h, "00-", 3) != 0 ||
+	if (h == NULL)
+		return -1;
+	/* Version 00 is exactly 55 characters; a later version (up to fe)
+	 * starts with the same fields and may append "-..." (W3C Trace
+	 * Context, "versioning"); ff is invalid. */
+	n = strlen(h);
+	if (n < 55 || hexval(h[0]) < 0 || hexval(h[1]) < 0 ||
+	    isupper((unsigned char)h[0]) || isupper((unsigned char)h[1]) ||
+	    strncmp(h, "ff", 2) == 0 || h[2] != '-' ||
+	    (strncmp(h, "00", 2) == 0 ? n != 55 : n > 55 && h[55] != '-') ||
 	    h[35] != '-' || h[52] != '-' ||
 	    hexval(h[53]) < 0 || hexval(h[54]) < 0 ||
 	    isupper((unsigned char)h[53]) || isupper((unsigned char)h[54]))

@@ -53,8 +53,9 @@ int  otlp_settings_from_environ(struct otlp_settings *s, char *err,
 /* Wipes the header values. */
 void otlp_settings_wipe(struct otlp_settings *s);
 
-/* A W3C traceparent header of version 00: fills trace_id (32 hex) and
- * span_id (16 hex) and returns 0, or returns -1 for anything else. */
+/* A W3C traceparent header (version 00, or a later one read as 00):
+ * fills trace_id (32 hex) and span_id (16 hex) and returns 0, or returns
+ * -1 for anything else. The flags are not kept (docs/telemetry.md). */
 int  otlp_traceparent_parse(const char *h, char trace_id[TRACE_ID_W3C_SIZE],
          char span_id[OTLP_SPAN_ID_SIZE]);
 

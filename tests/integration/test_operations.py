@@ -90,6 +90,11 @@ def the_runtime_role_is_refused_every_forbidden_statement():
         # identity columns of a trace are not the runtime role's to write
         "UPDATE traces SET created_at = now() - interval '400 days' WHERE trace_id = '%s'" % tid,
         "UPDATE traces SET input_fingerprint = '000000000000' WHERE trace_id = '%s'" % tid,
+        # the caller's trace context is written once, with the trace
+        "UPDATE traces SET otel_trace_id = '4bf92f3577b34da6a3ce929d0e0e4736', "
+        "otel_parent_span_id = '00f067aa0ba902b7' WHERE trace_id = '%s'" % tid,
+        "UPDATE traces SET otel_parent_span_id = NULL, otel_trace_id = NULL "
+        "WHERE trace_id = '%s'" % tid,
         # an ended trace is evidence: its outcome cannot be rewritten either
         "UPDATE traces SET decision = 'not_eligible' WHERE trace_id = '%s'" % tid,
         "SELECT keyrota_expire(now(), 10)",   # cutoff inside a day: refused by the function

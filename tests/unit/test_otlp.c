@@ -9,6 +9,29 @@
 #include "otlp_json.h"
 #include "unit.h"
 
+/* Strict JSON, valid UTF-8, and nothing after the document: what a
+ * collector's parser would accept (json_tokener_parse is laxer). */
+static struct json_object *
+parse_strict(const char *s)
+{
+	struct json_tokener *tok = json_tokener_new();
+	struct json_object *doc = NULL;
+	size_t n = strlen(s);
+
+	if (tok == NULL)
+		return NULL;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
+	    JSON_TOKENER_VALIDATE_UTF8);
+	doc = json_tokener_parse_ex(tok, s, (int)n);
+	if (doc != NULL && (json_tokener_get_error(tok) != json_tokener_success
+	    || (size_t)json_tokener_get_parse_end(tok) != n)) {
+		json_object_put(doc);
+		doc = NULL;
+	}
+	json_tokener_free(tok);
+	return doc;
+}
+
 static const char *
 table_get(const char *name, void *ctx)
 {
@@ -148,7 +171,7 @@ test_encode_spans(void)
 	buf_init(&b, 1 << 20);
 	CU_ASSERT_EQUAL_FATAL(otlp_json_encode(&b, &res,
 	    "https://contoso.openai.azure.com/openai", list, 1), BUF_OK);
-	doc = json_tokener_parse(buf_str(&b));
+	doc = parse_strict(buf_str(&b));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
 	spans = json_object_object_get(json_object_array_get_idx(
 	    json_object_object_get(json_object_array_get_idx(
@@ -217,7 +240,7 @@ test_encode_spans(void)
 	buf_reset(&b);
 	CU_ASSERT_EQUAL_FATAL(otlp_json_encode(&b, &res, NULL, list, 1),
 	    BUF_OK);
-	doc = json_tokener_parse(buf_str(&b));
+	doc = parse_strict(buf_str(&b));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
 	CU_ASSERT(strstr(buf_str(&b), "\"parentSpanId\":\"abcdefabcdefabcd\"")
 	    != NULL);
@@ -394,7 +417,10 @@ test_traceparent(void)
 		"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1",
 		"00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
 		"ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-		"01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+		"01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01x",
+		"0A-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+		"0g-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+		"ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x",
 		"00-00000000000000000000000000000000-00f067aa0ba902b7-01",
 		"00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
 		"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-",
@@ -408,6 +434,14 @@ test_traceparent(void)
 	CU_ASSERT_STRING_EQUAL(t, "4bf92f3577b34da6a3ce929d0e0e4736");
 	CU_ASSERT_STRING_EQUAL(s, "00f067aa0ba902b7");
 	CU_ASSERT_EQUAL(otlp_traceparent_parse(NULL, t, s), -1);
+	/* A later version is read by its version-00 fields. */
+	CU_ASSERT_EQUAL(otlp_traceparent_parse(
+	    "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", t, s), 0);
+	CU_ASSERT_STRING_EQUAL(s, "00f067aa0ba902b7");
+	CU_ASSERT_EQUAL(otlp_traceparent_parse(
+	    "fe-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00-extra",
+	    t, s), 0);
+	CU_ASSERT_STRING_EQUAL(t, "4bf92f3577b34da6a3ce929d0e0e4736");
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		CU_ASSERT_EQUAL(otlp_traceparent_parse(bad[i], t, s), -1);
 		CU_ASSERT_STRING_EQUAL(t, "");
