@@ -225,9 +225,12 @@ finish_op(PGconn *conn, void *arg)
 #define DECIDE_SPAN_NAME "POST /rotation/decide"
 
 /* Hands a trace this job finished to the exporter (docs/telemetry.md):
- * copies only, never the report. */
+ * copies only, never the report. row: the stored trace when another
+ * write than this job's stood (the store's internal_error fallback, which
+ * drops the model's metadata, or a reaper); its values are exported. */
 static void
-export_trace(const struct decide_job *job, const struct decide_outcome *o)
+export_trace(const struct decide_job *job, const struct decide_outcome *o,
+    const struct trace_row *row)
 {
 	struct otlp_trace t;
 	struct timespec now;
@@ -254,11 +257,24 @@ export_trace(const struct decide_job *job, const struct decide_outcome *o)
 	t.provider = job->app->provider->ops->name;
 	snprintf(t.request_model, sizeof(t.request_model), "%s",
 	    job->app->provider->model);
-	memcpy(t.response_model, job->response_model, sizeof(t.response_model));
-	memcpy(t.response_id, job->response_id, sizeof(t.response_id));
-	memcpy(t.finish_reason, job->finish_reason, sizeof(t.finish_reason));
-	t.input_tokens = job->fin.input_tokens;
-	t.output_tokens = job->fin.output_tokens;
+	if (row != NULL) {
+		snprintf(t.response_model, sizeof(t.response_model), "%s",
+		    row->response_model);
+		snprintf(t.response_id, sizeof(t.response_id), "%s",
+		    row->response_id);
+		snprintf(t.finish_reason, sizeof(t.finish_reason), "%s",
+		    row->finish_reason);
+		t.input_tokens = row->input_tokens;
+		t.output_tokens = row->output_tokens;
+	} else {
+		memcpy(t.response_model, job->response_model,
+		    sizeof(t.response_model));
+		memcpy(t.response_id, job->response_id, sizeof(t.response_id));
+		memcpy(t.finish_reason, job->finish_reason,
+		    sizeof(t.finish_reason));
+		t.input_tokens = job->fin.input_tokens;
+		t.output_tokens = job->fin.output_tokens;
+	}
 	memcpy(t.log, job->log, sizeof(t.log));
 	t.nlog = job->nlog;
 	otlp_submit(job->app->otlp, &t);
@@ -338,7 +354,8 @@ finish_step(void *arg)
 		    o.trace_error);
 	/* Whoever wrote the terminal state, this worker exports it: the
 	 * reaper exports nothing. */
-	export_trace(job, &o);
+	export_trace(job, &o, job->finish_result == STORE_NOT_RUNNING ?
+	    &job->row : NULL);
 	job_end(job, &o);
 }
 

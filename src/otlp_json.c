@@ -6,6 +6,7 @@
 #include "genai.h"
 #include "otlp_json.h"
 #include "prompt.h"
+#include "utf8.h"
 
 /* Every write below goes through one status: the first failure (the
  * buffer's bound) sticks and ends the encoding. */
@@ -22,12 +23,31 @@ raw(struct enc *e, const char *s)
 		e->st = buf_puts(e->b, s);
 }
 
+/* A JSON string. A collector refuses a whole export over one string that
+ * is not UTF-8, and some values come from outside (KEYROTA_MODEL, model
+ * metadata): a byte that starts no valid sequence becomes U+FFFD. */
 static void
 str(struct enc *e, const char *s)
 {
+	const unsigned char *p = (const unsigned char *)s;
+	size_t left = strlen(s), n;
+	unsigned long cp;
+	char one[2] = { 0, 0 };
+
 	raw(e, "\"");
-	if (e->st == BUF_OK)
-		e->st = buf_json_escape(e->b, s);
+	while (left > 0 && e->st == BUF_OK) {
+		n = utf8_next(p, left, &cp);
+		if (n == 0) {
+			raw(e, "\\ufffd");
+			n = 1;
+		} else if (n == 1) {
+			one[0] = (char)*p;
+			e->st = buf_json_escape(e->b, one);
+		} else
+			e->st = buf_append(e->b, (const char *)p, n);
+		p += n;
+		left -= n;
+	}
 	raw(e, "\"");
 }
 

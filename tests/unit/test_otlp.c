@@ -345,6 +345,36 @@ test_settings(void)
 	CU_ASSERT_EQUAL(s.queue_spans, OTLP_QUEUE_SPANS_MAX);
 }
 
+/* A string that is not UTF-8 (KEYROTA_MODEL is not checked, a model's
+ * metadata is untrusted) never makes the export invalid: a collector would
+ * refuse all of it. */
+static void
+test_encode_not_utf8(void)
+{
+	static struct otlp_trace t;
+	const struct otlp_trace *list[1] = { &t };
+	struct otlp_resource res;
+	struct json_object *doc;
+	struct buf b;
+
+	memset(&res, 0, sizeof(res));
+	snprintf(res.service_name, sizeof(res.service_name), "keyrota");
+	sample(&t);
+	snprintf(t.request_model, sizeof(t.request_model), "gpt-\xff\xc3x");
+	snprintf(t.response_id, sizeof(t.response_id), "r\xed\xa0\x80-\xc3\xa9");
+	buf_init(&b, 1 << 20);
+	CU_ASSERT_EQUAL_FATAL(otlp_json_encode(&b, &res, NULL, list, 1),
+	    BUF_OK);
+	doc = parse_strict(buf_str(&b));
+	CU_ASSERT_PTR_NOT_NULL(doc);
+	json_object_put(doc);
+	CU_ASSERT(strstr(buf_str(&b), "\"gpt-\\ufffd\\ufffdx\"") != NULL);
+	/* A surrogate is replaced byte by byte; valid text stays as it is. */
+	CU_ASSERT(strstr(buf_str(&b), "\"r\\ufffd\\ufffd\\ufffd-\xc3\xa9\"")
+	    != NULL);
+	buf_free(&b);
+}
+
 /* Every string of t at its longest, of bytes that JSON escapes six-fold. */
 static void
 worst(struct otlp_trace *t, unsigned nlog)
@@ -458,5 +488,6 @@ suite_otlp(void)
 	ADD_TEST(s, test_encode_spans);
 	ADD_TEST(s, test_settings);
 	ADD_TEST(s, test_largest_batch_fits);
+	ADD_TEST(s, test_encode_not_utf8);
 	ADD_TEST(s, test_traceparent);
 }
