@@ -84,6 +84,7 @@ struct decide_job {
 	int                     eval_age_days;   /* -1: not an eval case */
 	int                     written;         /* the running row is */
 	int                     answered;        /* on_done has run */
+	int                     settled;         /* its budget is settled */
 	decide_fn               on_running;
 	decide_fn               on_done;
 	void                   *ctx;
@@ -144,16 +145,25 @@ job_answer(struct decide_job *job, const struct decide_outcome *o)
 	}
 }
 
+/* Gives back, once, the model call admission took for the job when it was
+ * never made, then tells the caller. */
+static void
+job_settle(struct decide_job *job, const struct decide_outcome *o)
+{
+	if (!job->settled && !job->model_called &&
+	    job->app->cfg->model_budget_per_minute > 0)
+		metrics_budget_refund(job->budget_minute);
+	job->settled = 1;
+	job_answer(job, o);
+}
+
 /* The job ends here; the caller has its answer. */
 static void
 job_end(struct decide_job *job, const struct decide_outcome *o)
 {
 	struct app *app = job->app;
 
-	/* The call admission took for it was never made. */
-	if (!job->model_called && app->cfg->model_budget_per_minute > 0)
-		metrics_budget_refund(job->budget_minute);
-	job_answer(job, o);
+	job_settle(job, o);
 	job_free(job);
 	in_flight(app, -1);
 }
@@ -353,7 +363,9 @@ finish_step(void *arg)
 		metrics_decision(o.status, o.has_decision, o.decision,
 		    o.trace_error);
 	/* Whoever wrote the terminal state, this worker exports it: the
-	 * reaper exports nothing. */
+	 * reaper exports nothing. The caller is answered first: the export
+	 * is a copy into a queue, never in the answer's way. */
+	job_settle(job, &o);
 	export_trace(job, &o, job->finish_result == STORE_NOT_RUNNING ?
 	    &job->row : NULL);
 	job_end(job, &o);

@@ -496,7 +496,7 @@ void
 otlp_submit(struct otlp *o, const struct otlp_trace *t)
 {
 	struct otlp_trace *c;
-	size_t spans = otlp_trace_spans(t), i;
+	size_t spans = otlp_trace_spans(t);
 
 	if (o == NULL)
 		return;
@@ -507,14 +507,6 @@ otlp_submit(struct otlp *o, const struct otlp_trace *t)
 	*c = *t;
 	if (c->nlog > PROVIDER_ATTEMPTS_MAX)
 		c->nlog = PROVIDER_ATTEMPTS_MAX;
-	for (i = 0; i < c->nlog; i++)
-		if (new_span_id(c->attempt_span_id[i]) != 0)
-			break;
-	if (i < c->nlog || new_span_id(c->span_id) != 0) {
-		free(c);
-		metrics_otlp(METRICS_OTLP_DROPPED, (long)spans);
-		return;
-	}
 	pthread_mutex_lock(&o->lock);
 	if (o->spans + spans > o->cap) {
 		pthread_mutex_unlock(&o->lock);
@@ -577,6 +569,19 @@ sent(void *arg, CURL *easy, CURLcode result)
 	pthread_mutex_unlock(&o->lock);
 }
 
+/* New span ids for a queued trace: made on the loop thread, so the
+ * thread that answered the decision spends nothing on them. */
+static int
+span_ids(struct otlp_trace *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->nlog; i++)
+		if (new_span_id(t->attempt_span_id[i]) != 0)
+			return -1;
+	return new_span_id(t->span_id);
+}
+
 /* On the loop thread: posts the oldest traces, up to a batch of spans. */
 static void
 flush(void *arg)
@@ -584,7 +589,7 @@ flush(void *arg)
 	struct otlp *o = arg;
 	struct buf body;
 	CURL *easy = NULL;
-	size_t spans;
+	size_t spans, i;
 
 	pthread_mutex_lock(&o->lock);
 	o->scheduled = 0;
@@ -607,6 +612,9 @@ flush(void *arg)
 	pthread_mutex_unlock(&o->lock);
 
 	buf_init(&body, OTLP_BODY_MAX);
+	for (i = 0; i < o->nbatch; i++)
+		if (span_ids(o->batch[i]) != 0)
+			goto fail;
 	if (otlp_json_encode(&body, &o->s.resource, o->base_url[0] ?
 	    o->base_url : NULL, (const struct otlp_trace *const *)o->batch,
 	    o->nbatch) != BUF_OK || (o->body = buf_detach(&body)) == NULL ||

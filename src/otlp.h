@@ -66,8 +66,9 @@ struct otlp;
  * of the client spans). NULL when s has no endpoint or memory is short. */
 struct otlp *otlp_create(struct loop *loop, const struct otlp_settings *s,
                  const char *base_url);
-/* Queues a copy of t, with new span ids, or drops it when the queue is
- * full. Thread-safe; never blocks on the network. o may be NULL. */
+/* Queues a copy of t (its span ids are made when it is sent) or drops it
+ * when the queue is full. Thread-safe; never blocks on the network. o may
+ * be NULL. */
 void         otlp_submit(struct otlp *o, const struct otlp_trace *t);
 /* Before the loop stops: sends what is queued at once, waiting at most
  * wait_ms (and the export timeout) for it. */
