@@ -23,7 +23,6 @@ struct slot {
 	PGconn          *conn;
 	unsigned long    generation;   /* the pool's, when it was opened */
 	long long        deadline_ms;  /* busy: cut the socket after this */
-	long long        since_ms;     /* busy: borrowed then */
 	int              gated;        /* borrowed through db_pool_acquire */
 	int              cut;          /* the watchdog shut it down */
 };
@@ -44,6 +43,9 @@ struct db_pool {
 	unsigned          opening;     /* connects under way */
 	unsigned          connect_failures;   /* in a row */
 	long long         connect_after_ms;   /* no connect before this */
+	/* The last time the server was seen to answer: a connect that
+	 * worked, or a connection given back in a good state. */
+	long long         answered_ms;
 	struct slot      *slots;
 };
 
@@ -203,6 +205,7 @@ db_pool_create(const char *conninfo, unsigned size,
 	pthread_cond_init(&pool->freed, NULL);
 	pthread_cond_init(&pool->stop, NULL);
 	pool->size = size;
+	pool->answered_ms = clock_now_ms();
 	pool->gate = size;
 	pool->on_connect = on_connect;
 	if (pthread_create(&pool->watchdog, NULL, watchdog_thread, pool) != 0) {
@@ -270,7 +273,6 @@ mark_busy(struct slot *s, long long deadline_ms, int gated)
 {
 	s->state = SLOT_BUSY;
 	s->deadline_ms = deadline_ms;
-	s->since_ms = clock_now_ms();
 	s->gated = gated;
 	s->cut = 0;
 }
@@ -346,6 +348,7 @@ open_into(struct db_pool *pool, struct slot *s, long long deadline_ms,
 	} else {
 		pool->connect_failures = 0;
 		pool->connect_after_ms = 0;
+		pool->answered_ms = clock_now_ms();
 		s->conn = conn;
 		s->generation = pool->generation;
 		mark_busy(s, hold_deadline_ms, gated);
@@ -529,8 +532,10 @@ db_pool_release(struct db_pool *pool, PGconn *conn)
 	if (broken) {
 		s->state = SLOT_EMPTY;
 		s->conn = NULL;
-	} else
+	} else {
 		s->state = SLOT_IDLE;
+		pool->answered_ms = clock_now_ms();
+	}
 	pthread_cond_signal(&pool->freed);
 	pthread_mutex_unlock(&pool->lock);
 	if (broken)
@@ -540,20 +545,21 @@ db_pool_release(struct db_pool *pool, PGconn *conn)
 int
 db_pool_stalled(struct db_pool *pool, unsigned ms)
 {
-	long long now = clock_now_ms(), before = now - ms;
-	int stalled;
+	long long now = clock_now_ms();
+	int waiting;
 	unsigned i;
 
 	pthread_mutex_lock(&pool->lock);
-	/* connect_after_ms is set by a failed connect, cleared by one that
-	 * worked. */
-	stalled = pool->connect_after_ms != 0 &&
-	    now < pool->connect_after_ms + ms;
-	for (i = 0; i < pool->size && !stalled; i++)
-		stalled = pool->slots[i].state == SLOT_BUSY &&
-		    pool->slots[i].since_ms < before;
+	/* Something waits on the server (a failed connect not yet followed
+	 * by one that worked, a connect under way, a connection lent) and
+	 * it has not answered anything for ms: one that is only busy gives
+	 * connections back every few milliseconds. */
+	waiting = pool->connect_after_ms != 0 || pool->opening > 0;
+	for (i = 0; i < pool->size && !waiting; i++)
+		waiting = pool->slots[i].state == SLOT_BUSY;
+	waiting = waiting && now - pool->answered_ms > (long long)ms;
 	pthread_mutex_unlock(&pool->lock);
-	return stalled;
+	return waiting;
 }
 
 enum db_run_result

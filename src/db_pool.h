@@ -71,9 +71,10 @@ PGconn         *db_pool_borrow(struct db_pool *pool, long long deadline_ms,
  * is closed. */
 void            db_pool_release(struct db_pool *pool, PGconn *conn);
 
-/* Whether the database looks stalled rather than busy: the last connect
- * failed (within ms of its pause), or a connection has been held for
- * longer than ms (a statement of a healthy server takes milliseconds). */
+/* Whether the database looks stalled rather than busy: something waits on
+ * it (a connect under way or failed, a connection lent) and it has not
+ * answered for longer than ms (neither a connect worked nor a connection
+ * came back in a good state); a healthy server answers in milliseconds. */
 int             db_pool_stalled(struct db_pool *pool, unsigned ms);
 
 /* The one retry rule (docs/operations.md, "The database and its errors").

@@ -264,7 +264,7 @@ def postgres_blackholed_for_20s_fails_fast_and_recovers():
                  during=len(during), slowest_during_s="%.2f" % max([r["took"] for r in during] or [0]),
                  healthz_max_ms="%.0f" % (1000 * max(probe.times)),
                  healthz_probes=len(probe.times), recovery_s="%.2f" % ((first_ok or healed) - healed),
-                 statuses=statuses)
+                 statuses=statuses, codes_during=sorted(set(r.get("error_code") or "" for r in during)))
         eq(probe.failures, 0, "/healthz failures")
         check(max(probe.times) < 1.0, "/healthz stays prompt: %.3f s" % max(probe.times))
         check(len(during) > 10, "decisions were posted during the blackhole")
