@@ -29,8 +29,10 @@
  * is left of DB_START_MS is refused as overloaded rather than tried: the
  * database pool would not wait for a connection that late
  * (DB_MIN_ATTEMPT_MS), and a queue that old means the worker is
- * saturated. New decisions are refused at admission while the oldest
- * queued start step is that old. */
+ * saturated. Admission does not refuse on the queue's age: a client
+ * refused at once sends again at once, and that churn of connections
+ * took the CPU the queue needed (README, "Under load"); waiting its turn
+ * paces it. */
 #define START_QUEUED_MAX_MS (DB_START_MS - DB_MIN_ATTEMPT_MS - 100)
 /* A connection held this long means a database that does not answer,
  * not one that is busy. */
@@ -582,9 +584,7 @@ admit(struct app *app, long *minute, struct decide_outcome *o)
 {
 	unsigned retry_after_s = 0;
 
-	if ((app->exec != NULL && executor_queue_age_ms(app->exec) >
-	    START_QUEUED_MAX_MS && !db_pool_stalled(app->db, DB_STALLED_MS)) ||
-	    metrics_admit_decision(app->cfg->max_in_flight) != 0) {
+	if (metrics_admit_decision(app->cfg->max_in_flight) != 0) {
 		metrics_refused(KR_OVERLOADED);
 		o->error = KR_OVERLOADED;
 		o->retry_after_s = OVERLOADED_RETRY_AFTER_S;
