@@ -7,9 +7,13 @@ none is left running. The load is real (one asyncio client on 127.0.0.1,
 the connections opened first so the requests land together) and bounded:
 3,000 requests, about 15 s."""
 import os
+import signal
 import sys
+import threading
+import time
 
-from harness import ROOT, check, eq, get, psql, restart_keyrota, stack, test, wait_for, db_now
+from harness import (ROOT, check, eq, get, psql, restart_keyrota, stack, test, wait_for, db_now,
+                     worker_pids)
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 from flood import flood, summary  # noqa: E402
@@ -61,6 +65,56 @@ def a_flood_gets_terminal_traces_or_named_refusals_never_an_nginx_5xx():
         eq(rows, {"completed": str(counts.get(200, 0))},
            "traces: one completed trace per 200, none for a refusal, none reaped")
     finally:
+        restart_nginx()
+        restart_keyrota()
+    eq(get("/healthz").status, 200, "the stack is back")
+
+
+
+SOMAXCONN = "/proc/sys/net/core/somaxconn"
+
+
+@test
+def a_burst_while_keyrota_cannot_accept_waits_in_the_listen_queue_not_nginx_502():
+    # The kernel clamps every listen queue to net.core.somaxconn. While
+    # keyrota's workers are busy (here: stopped for a second), a burst
+    # waits in its unix-socket queue; once that is full nginx's connect()
+    # fails with EAGAIN and nginx answers 502. So the stack raises the
+    # limit to the in-flight cap + 1024 before keyrota listens (README,
+    # "Under load"): every request of the burst is answered by keyrota.
+    with open(SOMAXCONN) as f:
+        before = int(f.read())
+    small, cap, n = 64, 2000, 600
+    try:
+        with open(SOMAXCONN, "w") as f:
+            f.write(str(small))
+        env = dict(SMALL, KEYROTA_MAX_IN_FLIGHT=cap)
+        restart_nginx(**env)
+        restart_keyrota(**env)
+        with open(SOMAXCONN) as f:
+            raised = int(f.read())
+        workers = worker_pids()
+        for p in workers:
+            os.kill(p, signal.SIGSTOP)
+        try:
+            box = {}
+            t = threading.Thread(target=lambda: box.update(out=flood("127.0.0.1", PORT, n)))
+            t.start()
+            time.sleep(1.5)
+        finally:
+            for p in workers:
+                os.kill(p, signal.SIGCONT)
+        t.join(120)
+        s = summary(box.get("out", []))
+        print("  burst of %d while the workers were stopped, somaxconn %d -> %d: %s"
+              % (n, small, raised, s))
+        check(raised >= cap + 1024, "net.core.somaxconn raised to the cap + 1024: %d" % raised)
+        eq(sum(s["counts"].values()), n, "answers")
+        eq(s["counts"].get(502, 0) + s["counts"].get(504, 0), 0, "nginx 502/504")
+        eq(set(s["counts"]) - {200, 429, 503}, set(), "statuses other than a trace or a refusal")
+    finally:
+        with open(SOMAXCONN, "w") as f:
+            f.write(str(max(before, small)))
         restart_nginx()
         restart_keyrota()
     eq(get("/healthz").status, 200, "the stack is back")
