@@ -23,11 +23,8 @@
 /* Where /proc says how long a listen queue the kernel allows. */
 #define SOMAXCONN_PATH "/proc/sys/net/core/somaxconn"
 
-/* The longest listen queue the kernel grants: a burst waits there rather
- * than being refused (nginx would answer 502). listen() clamps anything
- * longer, so asking for the whole of it is safe. */
-static int
-listen_backlog(void)
+int
+listener_backlog(void)
 {
 	char line[32];
 	unsigned v;
@@ -181,7 +178,7 @@ open_unix(struct listener *l, const char *path, uid_t owner, gid_t group,
 	old = umask(0117);      /* srw-rw----: the web server's group only */
 	rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
-	if (rc != 0 || listen(fd, listen_backlog()) != 0) {
+	if (rc != 0 || listen(fd, listener_backlog()) != 0) {
 		rc = errno;
 		close(fd);
 		return fail(err, errlen, "KEYROTA_LISTEN: cannot listen on %s: %s",
@@ -220,7 +217,7 @@ open_tcp(struct listener *l, const char *host, unsigned port, char *err,
 	if (fd < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
 	    bind(fd, res->ai_addr, res->ai_addrlen) != 0 ||
-	    listen(fd, listen_backlog()) != 0) {
+	    listen(fd, listener_backlog()) != 0) {
 		rc = errno;
 		if (fd >= 0)
 			close(fd);

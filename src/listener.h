@@ -24,5 +24,9 @@ struct listener {
 int  listener_open(struct listener *l, const struct config *cfg, uid_t owner,
          gid_t group, char *err, size_t errlen);
 void listener_close(struct listener *l);
+/* The longest listen queue the kernel grants (net.core.somaxconn), which
+ * a created socket asks for: a burst waits there rather than being
+ * refused (nginx answers 502 when a unix socket's queue is full). */
+int  listener_backlog(void);
 
 #endif

@@ -180,6 +180,13 @@ raise_nofile(struct config *cfg)
 	    "at most %u decisions in flight", (unsigned long long)rl.rlim_cur,
 	    (unsigned long long)before, (unsigned long long)rl.rlim_max,
 	    cfg->max_in_flight);
+	/* A burst of the cap arriving at once must fit the listen queue. */
+	if ((unsigned)listener_backlog() < cfg->max_in_flight)
+		log_warn("listen queue: net.core.somaxconn is %d, below the "
+		    "%u decisions in flight allowed: a burst of more "
+		    "connections than that at once gets 502 from nginx; "
+		    "raise it (README, \"Under load\")", listener_backlog(),
+		    cfg->max_in_flight);
 }
 
 static int

@@ -8,12 +8,13 @@ the connections opened first so the requests land together) and bounded:
 3,000 requests, about 15 s."""
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
 
-from harness import (ROOT, check, eq, get, psql, restart_keyrota, stack, test, wait_for, db_now,
-                     worker_pids)
+from harness import (BINARY, ROOT, TEMPLATE_DIR, VAR, check, database_url, eq, get, psql,
+                     restart_keyrota, stack, test, wait_for, db_now, worker_pids)
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 from flood import flood, summary  # noqa: E402
@@ -118,3 +119,45 @@ def a_burst_while_keyrota_cannot_accept_waits_in_the_listen_queue_not_nginx_502(
         restart_nginx()
         restart_keyrota()
     eq(get("/healthz").status, 200, "the stack is back")
+
+
+def serve_log(cap):
+    """What keyrota serve says at start with an in-flight cap, on its own
+    socket (it is stopped once it has said how it is sized)."""
+    sock = os.path.join(VAR, "run", "flood-warn.sock")
+    log_path = os.path.join(VAR, "log", "flood-warn.log")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEYROTA_")}
+    env.update(KEYROTA_DATABASE_URL=database_url(), KEYROTA_LISTEN="unix:" + sock,
+               KEYROTA_SQL_DIR=os.path.join(ROOT, "sql"), KEYROTA_TEMPLATE_DIR=TEMPLATE_DIR,
+               KEYROTA_FINGERPRINT_KEY_FILE=os.path.join(VAR, "secrets", "fingerprint.key"),
+               KEYROTA_WORKERS="1", KEYROTA_THREADS="2", KEYROTA_MAX_IN_FLIGHT=str(cap))
+    with open(log_path, "w") as log:
+        p = subprocess.Popen([BINARY, "serve"], env=env, stdin=subprocess.DEVNULL,
+                             stdout=log, stderr=log, start_new_session=True)
+    try:
+        wait_for(lambda: os.path.exists(sock) or p.poll() is not None, timeout=15)
+    finally:
+        if p.poll() is None:
+            p.terminate()
+        p.wait(20)
+    with open(log_path) as f:
+        return f.read()
+
+
+@test
+def keyrota_says_when_the_listen_queue_is_shorter_than_its_in_flight_cap():
+    with open(SOMAXCONN) as f:
+        before = int(f.read())
+    try:
+        with open(SOMAXCONN, "w") as f:
+            f.write("64")
+        short = serve_log(1000)
+        enough = serve_log(32)
+    finally:
+        with open(SOMAXCONN, "w") as f:
+            f.write(str(before))
+    check("at most 1000 decisions in flight" in short, "started with the cap: %s" % short[-600:])
+    check("net.core.somaxconn is 64, below the 1000 decisions in flight" in short,
+          "the short queue is named: %s" % short[-600:])
+    check("at most 32 decisions in flight" in enough, "started: %s" % enough[-600:])
+    check("somaxconn" not in enough, "no warning when the queue holds the cap: %s" % enough[-600:])
