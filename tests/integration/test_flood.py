@@ -72,6 +72,30 @@ def a_flood_gets_terminal_traces_or_named_refusals_never_an_nginx_5xx():
 
 
 
+@test
+def a_burst_of_three_times_the_cap_gets_answers_not_connection_resets():
+    # Each request nginx passes on holds two of its connections, and the
+    # burst brings three times the cap before the refusals go out. An nginx
+    # worker that runs out closes clients that have not sent their request
+    # yet ("worker_connections are not enough"): resets, not answers.
+    cap = 1000
+    env = dict(KEYROTA_MAX_IN_FLIGHT=cap, KEYROTA_FIXTURE_DELAY_MS=2000)
+    restart_nginx(**env)
+    restart_keyrota(**env)
+    try:
+        out = flood("127.0.0.1", PORT, 3 * cap)
+        s = summary(out)
+        print("  burst of %d at a cap of %d: %s" % (3 * cap, cap, s))
+        eq(s["counts"].get(0, 0), 0, "connections reset or unanswered")
+        eq(s["counts"].get(502, 0) + s["counts"].get(504, 0), 0, "nginx 502/504")
+        eq(set(s["counts"]) - {200, 429, 503}, set(), "statuses other than a trace or a refusal")
+        eq(s["no_retry_after"], 0, "refusals without Retry-After")
+        check(s["counts"].get(503, 0) >= 1, "past the cap, overloaded: %r" % s["counts"])
+    finally:
+        restart_nginx()
+        restart_keyrota()
+
+
 SOMAXCONN = "/proc/sys/net/core/somaxconn"
 
 
