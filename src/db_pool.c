@@ -23,6 +23,7 @@ struct slot {
 	PGconn          *conn;
 	unsigned long    generation;   /* the pool's, when it was opened */
 	long long        deadline_ms;  /* busy: cut the socket after this */
+	long long        since_ms;     /* opening or busy: since then */
 	int              gated;        /* borrowed through db_pool_acquire */
 	int              cut;          /* the watchdog shut it down */
 };
@@ -43,9 +44,12 @@ struct db_pool {
 	unsigned          opening;     /* connects under way */
 	unsigned          connect_failures;   /* in a row */
 	long long         connect_after_ms;   /* no connect before this */
-	/* The last time the server was seen to answer: a connect that
-	 * worked, or a connection given back in a good state. */
-	long long         answered_ms;
+	/* What db_pool_stalled reads: the last connect that worked, the
+	 * last connect that failed or connection cut at its deadline (0:
+	 * none), the last connection given back in a good state. */
+	long long         connected_ms;
+	long long         lost_ms;
+	long long         returned_ms;
 	struct slot      *slots;
 };
 
@@ -205,7 +209,7 @@ db_pool_create(const char *conninfo, unsigned size,
 	pthread_cond_init(&pool->freed, NULL);
 	pthread_cond_init(&pool->stop, NULL);
 	pool->size = size;
-	pool->answered_ms = clock_now_ms();
+	pool->connected_ms = pool->returned_ms = clock_now_ms();
 	pool->gate = size;
 	pool->on_connect = on_connect;
 	if (pthread_create(&pool->watchdog, NULL, watchdog_thread, pool) != 0) {
@@ -272,6 +276,7 @@ static void
 mark_busy(struct slot *s, long long deadline_ms, int gated)
 {
 	s->state = SLOT_BUSY;
+	s->since_ms = clock_now_ms();
 	s->deadline_ms = deadline_ms;
 	s->gated = gated;
 	s->cut = 0;
@@ -345,10 +350,11 @@ open_into(struct db_pool *pool, struct slot *s, long long deadline_ms,
 			backoff = DB_CONNECT_BACKOFF_MAX_MS;
 		pool->connect_failures++;
 		pool->connect_after_ms = clock_now_ms() + backoff;
+		pool->lost_ms = clock_now_ms();
 	} else {
 		pool->connect_failures = 0;
 		pool->connect_after_ms = 0;
-		pool->answered_ms = clock_now_ms();
+		pool->connected_ms = clock_now_ms();
 		s->conn = conn;
 		s->generation = pool->generation;
 		mark_busy(s, hold_deadline_ms, gated);
@@ -431,6 +437,7 @@ take(struct db_pool *pool, long long deadline_ms, long long hold_deadline_ms,
 			stale = idle->conn;
 			idle->conn = NULL;
 			idle->state = SLOT_OPENING;
+			idle->since_ms = clock_now_ms();
 			pool->opening++;
 			pthread_mutex_unlock(&pool->lock);
 			PQfinish(stale);
@@ -439,6 +446,7 @@ take(struct db_pool *pool, long long deadline_ms, long long hold_deadline_ms,
 		}
 		if (empty != NULL && may_open(pool, &until)) {
 			empty->state = SLOT_OPENING;
+			empty->since_ms = clock_now_ms();
 			pool->opening++;
 			pthread_mutex_unlock(&pool->lock);
 			return open_into(pool, empty, deadline_ms,
@@ -522,8 +530,10 @@ db_pool_release(struct db_pool *pool, PGconn *conn)
 	}
 	if (s->gated)
 		pool->gated--;
-	if (s->cut)
+	if (s->cut) {
 		broken = 1;
+		pool->lost_ms = clock_now_ms();
+	}
 	else if (broken && PQstatus(conn) != CONNECTION_OK) {
 		/* The server went away under it: its idle siblings, opened
 		 * before now, are dropped rather than tried one by one. */
@@ -534,7 +544,7 @@ db_pool_release(struct db_pool *pool, PGconn *conn)
 		s->conn = NULL;
 	} else {
 		s->state = SLOT_IDLE;
-		pool->answered_ms = clock_now_ms();
+		pool->returned_ms = clock_now_ms();
 	}
 	pthread_cond_signal(&pool->freed);
 	pthread_mutex_unlock(&pool->lock);
@@ -545,21 +555,28 @@ db_pool_release(struct db_pool *pool, PGconn *conn)
 int
 db_pool_stalled(struct db_pool *pool, unsigned ms)
 {
-	long long now = clock_now_ms();
-	int waiting;
+	long long before = clock_now_ms() - (long long)ms;
+	int held = 0, lost, stalled;
 	unsigned i;
 
 	pthread_mutex_lock(&pool->lock);
-	/* Something waits on the server (a failed connect not yet followed
-	 * by one that worked, a connect under way, a connection lent) and
-	 * it has not answered anything for ms: one that is only busy gives
-	 * connections back every few milliseconds. */
-	waiting = pool->connect_after_ms != 0 || pool->opening > 0;
-	for (i = 0; i < pool->size && !waiting; i++)
-		waiting = pool->slots[i].state == SLOT_BUSY;
-	waiting = waiting && now - pool->answered_ms > (long long)ms;
+	/* A connect failed or a statement outlived its deadline lately, or
+	 * a connect hangs and none worked for ms. */
+	lost = pool->lost_ms >= before;
+	for (i = 0; i < pool->size; i++) {
+		const struct slot *sl = &pool->slots[i];
+
+		if (sl->state == SLOT_OPENING && sl->since_ms < before &&
+		    pool->connected_ms < before)
+			lost = 1;
+		else if (sl->state == SLOT_BUSY && sl->since_ms < before)
+			held = 1;
+	}
+	/* A busy server gives connections back every few milliseconds,
+	 * even while it refuses new ones or runs one long statement. */
+	stalled = pool->returned_ms < before && (lost || held);
 	pthread_mutex_unlock(&pool->lock);
-	return waiting;
+	return stalled;
 }
 
 enum db_run_result

@@ -71,10 +71,12 @@ PGconn         *db_pool_borrow(struct db_pool *pool, long long deadline_ms,
  * is closed. */
 void            db_pool_release(struct db_pool *pool, PGconn *conn);
 
-/* Whether the database looks stalled rather than busy: something waits on
- * it (a connect under way or failed, a connection lent) and it has not
- * answered for longer than ms (neither a connect worked nor a connection
- * came back in a good state); a healthy server answers in milliseconds. */
+/* Whether the database looks stalled rather than busy: no connection came
+ * back in a good state for ms, while a connection has been lent for longer
+ * than that, or was cut at its deadline or a connect failed within ms, or
+ * a connect hangs with none working for ms (statements or commits that do
+ * not finish, a server that does not answer). A busy server gives
+ * connections back every few milliseconds; an idle pool is not stalled. */
 int             db_pool_stalled(struct db_pool *pool, unsigned ms);
 
 /* The one retry rule (docs/operations.md, "The database and its errors").

@@ -34,8 +34,8 @@
  * took the CPU the queue needed (README, "Under load"); waiting its turn
  * paces it. */
 #define START_QUEUED_MAX_MS (DB_START_MS - DB_MIN_ATTEMPT_MS - 100)
-/* A connection held this long means a database that does not answer,
- * not one that is busy. */
+/* Something waiting on the database this long while nothing came back
+ * means one that does not answer, not one that is busy (db_pool.h). */
 #define DB_STALLED_MS       1000
 /* One try of the terminal write. */
 #define DB_ATTEMPT_MS     3000

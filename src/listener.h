@@ -28,5 +28,8 @@ void listener_close(struct listener *l);
  * a created socket asks for: a burst waits there rather than being
  * refused (nginx answers 502 when a unix socket's queue is full). */
 int  listener_backlog(void);
+/* What the listen queue should hold beyond the in-flight cap: pages,
+ * probes and refusals arriving with a burst. */
+#define LISTEN_QUEUE_SPARE 1024u
 
 #endif

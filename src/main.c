@@ -180,13 +180,16 @@ raise_nofile(struct config *cfg)
 	    "at most %u decisions in flight", (unsigned long long)rl.rlim_cur,
 	    (unsigned long long)before, (unsigned long long)rl.rlim_max,
 	    cfg->max_in_flight);
-	/* A burst of the cap arriving at once must fit the listen queue. */
-	if ((unsigned)listener_backlog() < cfg->max_in_flight)
+	/* A burst of the cap arriving at once, and room for pages, must fit
+	 * the listen queue. (An inherited socket's queue is also bounded by
+	 * what its creator asked for: keyrota.socket's Backlog=.) */
+	if ((unsigned long)listener_backlog() <
+	    (unsigned long)cfg->max_in_flight + LISTEN_QUEUE_SPARE)
 		log_warn("listen queue: net.core.somaxconn is %d, below the "
-		    "%u decisions in flight allowed: a burst of more "
+		    "%u decisions in flight allowed + %u: a burst of more "
 		    "connections than that at once gets 502 from nginx; "
 		    "raise it (README, \"Under load\")", listener_backlog(),
-		    cfg->max_in_flight);
+		    cfg->max_in_flight, LISTEN_QUEUE_SPARE);
 }
 
 static int

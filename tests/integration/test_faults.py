@@ -311,6 +311,60 @@ def healthz_answers_at_once_while_postgres_is_stopped():
     check(not set(statuses) - {200, 202, 503}, "no 5xx from nginx: %r" % statuses)
 
 
+def stuck_database(label, start, stop):
+    """Decisions sent all along while the database is stuck (start() to
+    stop()): each is answered database_unavailable within the documented
+    wait, including those whose start step waited its turn in the queue
+    while the pool cut and reopened its connections."""
+    restart_keyrota()
+    start()
+    try:
+        time.sleep(0.5)
+        stuck = time.monotonic()
+        with Load(48, pause=0.05) as load:
+            time.sleep(10)
+        results = [r for r in load.results if r["sent"] >= stuck and
+                   r["sent"] + r["took"] < stuck + 11]
+    finally:
+        stop()
+    codes = sorted(set(r.get("error_code") or str(r["status"]) for r in results))
+    measured(label, sent=len(results), codes=codes,
+             slowest_s="%.2f" % max([r["took"] for r in results] or [0]))
+    check(len(results) > 48, "decisions were sent while the database was stuck")
+    eq(codes, ["database_unavailable"], "error codes while the database is stuck")
+    check(max(r["took"] for r in results) <= DB_WAIT_S + 1.5,
+          "answered within the documented wait: %.2f s" % max(r["took"] for r in results))
+    check(wait_for(lambda: decide()["status"] == 200, timeout=20), "decisions once it is back")
+
+
+@test
+def a_table_lock_that_stops_every_statement_is_database_unavailable_not_overloaded():
+    from harness import database_url
+    box = {}
+
+    def lock():
+        box["p"] = subprocess.Popen(["psql", database_url(), "-qAt", "-c",
+                                     "BEGIN; LOCK TABLE traces IN ACCESS EXCLUSIVE MODE; "
+                                     "SELECT pg_sleep(12); COMMIT;"],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    stuck_database("traces locked for 12 s, 48 clients", lock, lambda: box["p"].wait(30))
+
+
+@test
+def commits_that_never_return_are_database_unavailable_not_overloaded():
+    # A synchronous standby that is gone: connects, prepares and reads
+    # work, every commit waits for ever. The pool keeps reconnecting, so
+    # connects that work must not make a stuck database look busy.
+    def gone():
+        psql("ALTER SYSTEM SET synchronous_standby_names = 'keyrota_gone_standby'")
+        psql("SELECT pg_reload_conf()")
+
+    def back():
+        psql("ALTER SYSTEM RESET synchronous_standby_names")
+        psql("SELECT pg_reload_conf()")
+    stuck_database("commits waiting for a gone standby, 48 clients", gone, back)
+
+
 @test
 def a_locked_running_trace_does_not_delay_other_decisions():
     restart_keyrota(KEYROTA_WORKERS=1, KEYROTA_FIXTURE_DELAY_MS=1000)
