@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "errors.h"
 #include "fingerprint.h"
 #include "log.h"
 #include "cmd_migrate.h"
@@ -24,21 +25,6 @@ struct migration {
 	char  checksum[65];   /* SHA-256, hex */
 	char *sql;
 };
-
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 static int
 by_name(const void *a, const void *b)
@@ -81,24 +67,26 @@ load_migrations(const char *dir, struct migration **out, size_t *count,
 	int rc = 0;
 
 	if ((d = opendir(dir)) == NULL)
-		return fail(err, errlen, "KEYROTA_SQL_DIR: cannot open %s: %s",
+		return kr_errorf(err, errlen,
+		    "KEYROTA_SQL_DIR: cannot open %s: %s",
 		    dir, strerror(errno));
 	if ((m = calloc(MIGRATION_MAX_FILES, sizeof(*m))) == NULL) {
 		closedir(d);
-		return fail(err, errlen, "out of memory");
+		return kr_errorf(err, errlen, "out of memory");
 	}
 	while (rc == 0 && (de = readdir(d)) != NULL) {
 		if (!is_migration_name(de->d_name))
 			continue;
 		if (n == MIGRATION_MAX_FILES) {
-			rc = fail(err, errlen, "too many migrations in %s", dir);
+			rc = kr_errorf(err, errlen,
+			    "too many migrations in %s", dir);
 			break;
 		}
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		buf_init(&text, MIGRATION_MAX_BYTES);
 		if (buf_read_file(&text, path) != BUF_OK) {
 			buf_free(&text);
-			rc = fail(err, errlen, "cannot read %s", path);
+			rc = kr_errorf(err, errlen, "cannot read %s", path);
 			break;
 		}
 		memcpy(m[n].name, de->d_name, strlen(de->d_name) + 1);
@@ -125,7 +113,7 @@ command_ok(PGconn *conn, PGresult *res, ExecStatusType want, char *err,
 	int ok = PQresultStatus(res) == want;
 
 	if (!ok)
-		fail(err, errlen, "%s: %s", what, PQerrorMessage(conn));
+		kr_errorf(err, errlen, "%s: %s", what, PQerrorMessage(conn));
 	PQclear(res);
 	return ok ? 0 : -1;
 }
@@ -159,10 +147,12 @@ verify_applied(PGconn *conn, const struct migration *m, size_t n,
 		for (j = 0; j < n && strcmp(m[j].name, name) != 0; j++)
 			;
 		if (j == n)
-			rc = fail(err, errlen, "migration %s is applied but "
+			rc = kr_errorf(err, errlen,
+			    "migration %s is applied but "
 			    "has no file (is this an older keyrota?)", name);
 		else if (strcmp(m[j].checksum, sum) != 0)
-			rc = fail(err, errlen, "migration %s has changed since "
+			rc = kr_errorf(err, errlen,
+			    "migration %s has changed since "
 			    "it was applied; write a new migration instead",
 			    name);
 		else
@@ -185,7 +175,7 @@ apply_one(PGconn *conn, const struct migration *m, char *err, size_t errlen)
 	res = PQexec(conn, m->sql);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
 	    PQresultStatus(res) != PGRES_TUPLES_OK) {
-		fail(err, errlen, "migration %s failed: %s", m->name,
+		kr_errorf(err, errlen, "migration %s failed: %s", m->name,
 		    PQerrorMessage(conn));
 		PQclear(res);
 		PQclear(PQexec(conn, "ROLLBACK"));
@@ -217,7 +207,7 @@ table_exists(PGconn *conn, const char *table, char *err, size_t errlen)
 	res = PQexecParams(conn, "SELECT to_regclass($1) IS NOT NULL", 1,
 	    NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-		fail(err, errlen, "looking for %s: %s", table,
+		kr_errorf(err, errlen, "looking for %s: %s", table,
 		    PQerrorMessage(conn));
 		rc = -1;
 	} else
@@ -241,7 +231,7 @@ apply_grants(PGconn *conn, const char *sql_dir, int dry_run, char *err,
 	snprintf(path, sizeof(path), "%s/%s", sql_dir, GRANTS_FILE);
 	buf_init(&text, MIGRATION_MAX_BYTES);
 	if (buf_read_file(&text, path) != BUF_OK) {
-		fail(err, errlen, "cannot read %s", path);
+		kr_errorf(err, errlen, "cannot read %s", path);
 		goto out;
 	}
 	if (dry_run) {
@@ -254,7 +244,7 @@ apply_grants(PGconn *conn, const char *sql_dir, int dry_run, char *err,
 	res = PQexec(conn, buf_str(&text));
 	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
 	    PQresultStatus(res) != PGRES_TUPLES_OK) {
-		fail(err, errlen, "%s failed: %s", GRANTS_FILE,
+		kr_errorf(err, errlen, "%s failed: %s", GRANTS_FILE,
 		    PQerrorMessage(conn));
 		PQclear(res);
 		PQclear(PQexec(conn, "ROLLBACK"));
@@ -283,7 +273,7 @@ cmd_migrate_run(PGconn *conn, const char *sql_dir, int dry_run,
 	if (load_migrations(sql_dir, &m, &n, err, errlen) != 0)
 		return -1;
 	if ((applied = calloc(n + 1, 1)) == NULL) {
-		fail(err, errlen, "out of memory");
+		kr_errorf(err, errlen, "out of memory");
 		goto out;
 	}
 	if (simple(conn, "SET client_min_messages = warning", err,
@@ -361,7 +351,7 @@ cmd_migrate_check_runtime_role(PGconn *conn, char *what, size_t whatlen,
 	    " AND pg_has_role(current_user, c.relowner, 'MEMBER')",
 	    0, NULL, NULL, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		fail(err, errlen, "reading the role's privileges: %s",
+		kr_errorf(err, errlen, "reading the role's privileges: %s",
 		    PQerrorMessage(conn));
 		goto out;
 	}

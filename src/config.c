@@ -12,25 +12,11 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "errors.h"
 
 #ifndef PKGDATADIR
 #define PKGDATADIR "/usr/local/share/keyrota"
 #endif
-
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 int
 config_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
@@ -113,11 +99,11 @@ get_string(config_getenv_fn get, void *ctx, const char *name,
 	if (v == NULL)
 		v = def;
 	if (strlen(v) >= dstlen)
-		return fail(err, errlen, "%s: value longer than %zu bytes",
+		return kr_errorf(err, errlen, "%s: value longer than %zu bytes",
 		    name, dstlen - 1);
 	for (p = (const unsigned char *)v; *p != '\0'; p++)
 		if (*p < 0x20 || *p == 0x7f)
-			return fail(err, errlen,
+			return kr_errorf(err, errlen,
 			    "%s: value contains a control character", name);
 	memcpy(dst, v, strlen(v) + 1);
 	return 0;
@@ -134,7 +120,7 @@ get_uint(config_getenv_fn get, void *ctx, const char *name, unsigned def,
 		return 0;
 	}
 	if (config_parse_uint(v, min, max, out) != 0)
-		return fail(err, errlen,
+		return kr_errorf(err, errlen,
 		    "%s: expected a whole number from %u to %u, got \"%.40s\"",
 		    name, min, max, v);
 	return 0;
@@ -157,7 +143,8 @@ credential_default(config_getenv_fn get, void *ctx, const char *credential,
 	len = snprintf(dst, dstlen, "%s/%s", dir, credential);
 	if (len < 0 || (size_t)len >= dstlen) {
 		dst[0] = '\0';
-		return fail(err, errlen, "CREDENTIALS_DIRECTORY: path longer "
+		return kr_errorf(err, errlen,
+		    "CREDENTIALS_DIRECTORY: path longer "
 		    "than %zu bytes", dstlen - 1);
 	}
 	if (stat(dst, &st) != 0)
@@ -229,10 +216,10 @@ parse_listen(struct config *cfg, const char *v, char *err, size_t errlen)
 	if (strncmp(v, "unix:", 5) == 0) {
 		v += 5;
 		if (*v == '\0')
-			return fail(err, errlen,
+			return kr_errorf(err, errlen,
 			    "KEYROTA_LISTEN: unix: needs a socket path");
 		if (strlen(v) >= sizeof(cfg->listen_path))
-			return fail(err, errlen,
+			return kr_errorf(err, errlen,
 			    "KEYROTA_LISTEN: socket path longer than %zu bytes",
 			    sizeof(cfg->listen_path) - 1);
 		cfg->listen_kind = LISTEN_UNIX;
@@ -240,15 +227,17 @@ parse_listen(struct config *cfg, const char *v, char *err, size_t errlen)
 		return 0;
 	}
 	if ((colon = strrchr(v, ':')) == NULL)
-		return fail(err, errlen,
+		return kr_errorf(err, errlen,
 		    "KEYROTA_LISTEN: expected unix:PATH or HOST:PORT, got \"%.40s\"",
 		    v);
 	hostlen = (size_t)(colon - v);
 	if (hostlen == 0 || hostlen >= sizeof(cfg->listen_host))
-		return fail(err, errlen, "KEYROTA_LISTEN: bad host in \"%.40s\"",
+		return kr_errorf(err, errlen,
+		    "KEYROTA_LISTEN: bad host in \"%.40s\"",
 		    v);
 	if (config_parse_uint(colon + 1, 1, 65535, &cfg->listen_port) != 0)
-		return fail(err, errlen, "KEYROTA_LISTEN: bad port in \"%.40s\"",
+		return kr_errorf(err, errlen,
+		    "KEYROTA_LISTEN: bad port in \"%.40s\"",
 		    v);
 	cfg->listen_kind = LISTEN_TCP;
 	memcpy(cfg->listen_host, v, hostlen);
@@ -269,7 +258,7 @@ check_listen_peers(const struct config *cfg, config_getenv_fn get, void *ctx,
 	    host_is_loopback(cfg->listen_host, strlen(cfg->listen_host)) ||
 	    (peers != NULL && *peers != '\0'))
 		return 0;
-	return fail(err, errlen, "KEYROTA_LISTEN: %s is not a loopback "
+	return kr_errorf(err, errlen, "KEYROTA_LISTEN: %s is not a loopback "
 	    "address; set FCGI_WEB_SERVER_ADDRS to the web servers' addresses "
 	    "(comma-separated) so no one else can talk FastCGI to keyrota",
 	    cfg->listen_host);
@@ -294,7 +283,8 @@ load_model_access(struct config *cfg, config_getenv_fn get, void *ctx,
 			if (strcmp(v, model_auths[a].name) == 0)
 				break;
 		if (a == MODEL_AUTH__MAX)
-			return fail(err, errlen, "KEYROTA_MODEL_AUTH: expected "
+			return kr_errorf(err, errlen,
+			    "KEYROTA_MODEL_AUTH: expected "
 			    "bearer, api-key, x-api-key or none, got \"%.40s\"",
 			    v);
 		cfg->model_auth = (enum model_auth)a;
@@ -312,17 +302,20 @@ load_model_access(struct config *cfg, config_getenv_fn get, void *ctx,
 		return -1;
 	if (cfg->provider == PROVIDER_ANTHROPIC &&
 	    cfg->model_api_version[0] == '\0')
-		return fail(err, errlen, "KEYROTA_MODEL_API_VERSION: must not be "
+		return kr_errorf(err, errlen,
+		    "KEYROTA_MODEL_API_VERSION: must not be "
 		    "empty for anthropic (the anthropic-version header)");
 	if (cfg->provider == PROVIDER_FIXTURE)
 		return 0;
 	if (cfg->model_auth == MODEL_AUTH_NONE &&
 	    !url_is_loopback(cfg->model_base_url))
-		return fail(err, errlen, "KEYROTA_MODEL_AUTH: none is only for a "
+		return kr_errorf(err, errlen,
+		    "KEYROTA_MODEL_AUTH: none is only for a "
 		    "server on this machine; KEYROTA_MODEL_BASE_URL must name "
 		    "127.0.0.1, ::1 or localhost");
 	if (config_needs_model_key(cfg) && cfg->model_key_file[0] == '\0')
-		return fail(err, errlen, "KEYROTA_MODEL_KEY_FILE: required when "
+		return kr_errorf(err, errlen,
+		    "KEYROTA_MODEL_KEY_FILE: required when "
 		    "KEYROTA_PROVIDER is %s (KEYROTA_MODEL_AUTH=none runs a "
 		    "loopback server without a key)", pname);
 	return 0;
@@ -434,7 +427,8 @@ config_load(struct config *cfg, config_getenv_fn get, void *ctx, char *err,
 	else if (strcmp(v, "fixture") == 0)
 		cfg->provider = PROVIDER_FIXTURE;
 	else
-		return fail(err, errlen, "KEYROTA_PROVIDER: expected openai, "
+		return kr_errorf(err, errlen,
+		    "KEYROTA_PROVIDER: expected openai, "
 		    "anthropic or fixture, got \"%.40s\"", v);
 	if (get("KEYROTA_MODEL_BASE_URL", ctx) == NULL)
 		memcpy(cfg->model_base_url, providers[cfg->provider].base_url,
@@ -449,41 +443,46 @@ config_load(struct config *cfg, config_getenv_fn get, void *ctx, char *err,
 		return -1;
 	if (strcmp(cfg->model_max_tokens_field, "max_completion_tokens") != 0 &&
 	    strcmp(cfg->model_max_tokens_field, "max_tokens") != 0)
-		return fail(err, errlen, "KEYROTA_MODEL_MAX_TOKENS_FIELD: expected "
+		return kr_errorf(err, errlen,
+		    "KEYROTA_MODEL_MAX_TOKENS_FIELD: expected "
 		    "max_completion_tokens or max_tokens");
 	if (strncasecmp(cfg->model_base_url, "https://", 8) != 0 &&
 	    strncasecmp(cfg->model_base_url, "http://", 7) != 0)
-		return fail(err, errlen,
+		return kr_errorf(err, errlen,
 		    "KEYROTA_MODEL_BASE_URL: expected an http:// or https:// URL");
 	/* The path is appended to the base URL: a query or fragment there
 	 * would swallow it. */
 	if (strpbrk(cfg->model_base_url, "?#") != NULL)
-		return fail(err, errlen, "KEYROTA_MODEL_BASE_URL: must not "
+		return kr_errorf(err, errlen,
+		    "KEYROTA_MODEL_BASE_URL: must not "
 		    "contain '?' or '#'; set a query parameter such as "
 		    "api-version with KEYROTA_MODEL_API_VERSION");
 	/* Plain HTTP would carry the key in clear to whoever is on the way. */
 	v = get("KEYROTA_MODEL_ALLOW_INSECURE", ctx);
 	if (v != NULL && *v != '\0' && strcmp(v, "0") != 0 &&
 	    strcmp(v, "1") != 0)
-		return fail(err, errlen,
+		return kr_errorf(err, errlen,
 		    "KEYROTA_MODEL_ALLOW_INSECURE: expected 0 or 1");
 	if (strncasecmp(cfg->model_base_url, "http://", 7) == 0 &&
 	    !url_is_loopback(cfg->model_base_url) &&
 	    (v == NULL || strcmp(v, "1") != 0))
-		return fail(err, errlen, "KEYROTA_MODEL_BASE_URL: an http:// URL "
+		return kr_errorf(err, errlen,
+		    "KEYROTA_MODEL_BASE_URL: an http:// URL "
 		    "must name this machine (127.0.0.1, ::1, localhost); use "
 		    "https://, or set KEYROTA_MODEL_ALLOW_INSECURE=1 to send the "
 		    "key in clear");
 	/* Read by libcurl at each new connection, after a chdir and a
 	 * privilege drop: a relative path would name another file. */
 	if (cfg->model_ca_file[0] != '\0' && cfg->model_ca_file[0] != '/')
-		return fail(err, errlen,
+		return kr_errorf(err, errlen,
 		    "KEYROTA_MODEL_CA_FILE: expected an absolute path");
 	if (cfg->model[0] == '\0')
-		return fail(err, errlen, "KEYROTA_MODEL: must not be empty");
+		return kr_errorf(err, errlen,
+		    "KEYROTA_MODEL: must not be empty");
 	/* htpasswd's own rule: a user name has no ':'. */
 	if (cfg->admin_user[0] == '\0' || strchr(cfg->admin_user, ':') != NULL)
-		return fail(err, errlen, "KEYROTA_ADMIN_USER: must be a non-empty "
+		return kr_errorf(err, errlen,
+		    "KEYROTA_ADMIN_USER: must be a non-empty "
 		    "name without ':'");
 
 	return load_model_access(cfg, get, ctx, err, errlen);

@@ -1,5 +1,7 @@
 #include "autoconfig.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "errors.h"
@@ -112,4 +114,15 @@ int
 kr_error_is_trace_error(enum kr_error e)
 {
 	return e >= KR_UNKNOWN_ACCOUNT && e <= KR_INTERNAL_ERROR;
+}
+
+int
+kr_errorf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
 }

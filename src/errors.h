@@ -10,6 +10,8 @@
 #ifndef KEYROTA_ERRORS_H
 #define KEYROTA_ERRORS_H
 
+#include <stddef.h>
+
 enum kr_error {
 	KR_OK = 0,
 	/* a trace ends failed with one of these */
@@ -74,5 +76,11 @@ const char    *kr_error_explain(enum kr_error e);
 int            kr_error_http_status(enum kr_error e);
 /* True for the errors that end a trace as failed. */
 int            kr_error_is_trace_error(enum kr_error e);
+
+/* For the functions that explain a failure to their caller in a buffer
+ * (err, errlen): formats the message into it and returns -1, so a check
+ * reads `return kr_errorf(err, errlen, "...", ...);`. */
+int            kr_errorf(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 #endif

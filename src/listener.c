@@ -18,6 +18,7 @@
 #endif
 
 #include "config.h"
+#include "errors.h"
 #include "listener.h"
 
 /* Where /proc says how long a listen queue the kernel allows. */
@@ -44,21 +45,6 @@ listener_backlog(void)
 }
 
 static int
-fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-static int
 is_listening_socket(int fd)
 {
 	int on = 0;
@@ -81,7 +67,8 @@ activated_fd(char *err, size_t errlen)
 		return -1;
 	if (n > 1 || sd_is_socket(SD_LISTEN_FDS_START, AF_UNSPEC, SOCK_STREAM,
 	    1) <= 0) {
-		fail(err, errlen, "socket activation: %d descriptor%s passed; "
+		kr_errorf(err, errlen,
+		    "socket activation: %d descriptor%s passed; "
 		    "keyrota takes one listening stream socket", n,
 		    n == 1 ? "" : "s");
 		return -2;
@@ -153,27 +140,30 @@ open_unix(struct listener *l, const char *path, uid_t owner, gid_t group,
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(sa.sun_path))
-		return fail(err, errlen, "KEYROTA_LISTEN: path too long");
+		return kr_errorf(err, errlen, "KEYROTA_LISTEN: path too long");
 	memcpy(sa.sun_path, path, strlen(path) + 1);
 
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		return fail(err, errlen, "socket: %s", strerror(errno));
+		return kr_errorf(err, errlen, "socket: %s", strerror(errno));
 	/* A socket file left by a dead keyrota is removed; a live one is not. */
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
 			close(fd);
-			return fail(err, errlen, "KEYROTA_LISTEN: %s exists "
+			return kr_errorf(err, errlen,
+			    "KEYROTA_LISTEN: %s exists "
 			    "and is not a socket", path);
 		}
 		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
 			close(fd);
-			return fail(err, errlen, "KEYROTA_LISTEN: %s is in use "
+			return kr_errorf(err, errlen,
+			    "KEYROTA_LISTEN: %s is in use "
 			    "by a running server", path);
 		}
 		unlink(path);
 		close(fd);
 		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-			return fail(err, errlen, "socket: %s", strerror(errno));
+			return kr_errorf(err, errlen,
+			    "socket: %s", strerror(errno));
 	}
 	old = umask(0117);      /* srw-rw----: the web server's group only */
 	rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
@@ -181,14 +171,16 @@ open_unix(struct listener *l, const char *path, uid_t owner, gid_t group,
 	if (rc != 0 || listen(fd, listener_backlog()) != 0) {
 		rc = errno;
 		close(fd);
-		return fail(err, errlen, "KEYROTA_LISTEN: cannot listen on %s: %s",
+		return kr_errorf(err, errlen,
+		    "KEYROTA_LISTEN: cannot listen on %s: %s",
 		    path, strerror(rc));
 	}
 	if (owner != (uid_t)-1 && chown_socket(path, owner, group) != 0) {
 		rc = errno;
 		close(fd);
 		unlink(path);
-		return fail(err, errlen, "KEYROTA_LISTEN: chown %s: %s", path,
+		return kr_errorf(err, errlen,
+		    "KEYROTA_LISTEN: chown %s: %s", path,
 		    strerror(rc));
 	}
 	l->fd = fd;
@@ -210,7 +202,7 @@ open_tcp(struct listener *l, const char *host, unsigned port, char *err,
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
 	snprintf(portstr, sizeof(portstr), "%u", port);
 	if ((rc = getaddrinfo(host, portstr, &hints, &res)) != 0)
-		return fail(err, errlen, "KEYROTA_LISTEN: %s: %s", host,
+		return kr_errorf(err, errlen, "KEYROTA_LISTEN: %s: %s", host,
 		    gai_strerror(rc));
 	fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC,
 	    res->ai_protocol);
@@ -222,7 +214,8 @@ open_tcp(struct listener *l, const char *host, unsigned port, char *err,
 		if (fd >= 0)
 			close(fd);
 		freeaddrinfo(res);
-		return fail(err, errlen, "KEYROTA_LISTEN: cannot listen on "
+		return kr_errorf(err, errlen,
+		    "KEYROTA_LISTEN: cannot listen on "
 		    "%s:%u: %s", host, port, strerror(rc));
 	}
 	freeaddrinfo(res);

@@ -13,6 +13,7 @@
 #include <openssl/rand.h>
 
 #include "buf.h"
+#include "errors.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
@@ -49,21 +50,6 @@ struct otlp {
 	char                  *body;
 	time_t                 last_fail_log;
 };
-
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 static int
 hexval(int c)
@@ -157,12 +143,14 @@ load_headers(struct otlp_settings *s, const char *name, const char *v,
 		(void)trim(p, &tn);
 		if (tn > 0) {
 			if (s->nheaders == OTLP_HEADERS_MAX)
-				rc = fail(err, errlen, "%s: more than %d headers",
+				rc = kr_errorf(err, errlen,
+				    "%s: more than %d headers",
 				    name, OTLP_HEADERS_MAX);
 			else if (list_member(p, n, key, sizeof(key), value,
 			    sizeof(value)) != 0)
 				/* Never the value: it is a secret. */
-				rc = fail(err, errlen, "%s: header %zu is not "
+				rc = kr_errorf(err, errlen,
+				    "%s: header %zu is not "
 				    "name=value with percent-encoding",
 				    name, s->nheaders + 1);
 			else {
@@ -172,7 +160,8 @@ load_headers(struct otlp_settings *s, const char *name, const char *v,
 				if (key[i] != '\0' || snprintf(
 				    s->headers[s->nheaders], OTLP_HEADER_LINE,
 				    "%s: %s", key, value) >= OTLP_HEADER_LINE)
-					rc = fail(err, errlen, "%s: header %zu "
+					rc = kr_errorf(err, errlen,
+					    "%s: header %zu "
 					    "has a bad name or is too long",
 					    name, s->nheaders + 1);
 				else
@@ -215,7 +204,8 @@ load_resource(struct otlp_resource *r, const char *v, char *err,
 		n = comma != NULL ? (size_t)(comma - p) : strlen(p);
 		if (n > 0) {
 			if (r->nattrs == OTLP_RESOURCE_ATTRS_MAX)
-				return fail(err, errlen, "OTEL_RESOURCE_ATTRIBUTES:"
+				return kr_errorf(err, errlen,
+				    "OTEL_RESOURCE_ATTRIBUTES:"
 				    " more than %d attributes",
 				    OTLP_RESOURCE_ATTRS_MAX);
 			if (list_member(p, n, r->attrs[r->nattrs].key,
@@ -223,7 +213,8 @@ load_resource(struct otlp_resource *r, const char *v, char *err,
 			    sizeof(r->attrs[0].value)) != 0 ||
 			    !utf8_valid(r->attrs[r->nattrs].key) ||
 			    !utf8_valid(r->attrs[r->nattrs].value))
-				return fail(err, errlen, "OTEL_RESOURCE_ATTRIBUTES:"
+				return kr_errorf(err, errlen,
+				    "OTEL_RESOURCE_ATTRIBUTES:"
 				    " attribute %zu is not key=value in UTF-8 "
 				    "with percent-encoding", r->nattrs + 1);
 			r->nattrs++;
@@ -245,7 +236,8 @@ load_uint(config_getenv_fn get, void *ctx, const char *name, unsigned def,
 	if (v == NULL || *v == '\0')
 		return 0;
 	if (config_parse_uint(v, min, max, out) != 0)
-		return fail(err, errlen, "%s: expected a whole number from %u "
+		return kr_errorf(err, errlen,
+		    "%s: expected a whole number from %u "
 		    "to %u", name, min, max);
 	return 0;
 }
@@ -295,7 +287,8 @@ otlp_settings_load(struct otlp_settings *s, config_getenv_fn get, void *ctx,
 		/* The signal's own endpoint is the whole URL. */
 		if (!url_ok(v) || snprintf(s->traces_url, sizeof(s->traces_url),
 		    "%s", v) >= (int)sizeof(s->traces_url))
-			return fail(err, errlen, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT:"
+			return kr_errorf(err, errlen,
+			    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT:"
 			    " expected an http:// or https:// URL");
 	} else if ((v = get("OTEL_EXPORTER_OTLP_ENDPOINT", ctx)) != NULL &&
 	    *v != '\0') {
@@ -303,20 +296,22 @@ otlp_settings_load(struct otlp_settings *s, config_getenv_fn get, void *ctx,
 		if (!url_ok(v) || snprintf(s->traces_url, sizeof(s->traces_url),
 		    "%s%s", v, v[n - 1] == '/' ? "v1/traces" : "/v1/traces") >=
 		    (int)sizeof(s->traces_url))
-			return fail(err, errlen, "OTEL_EXPORTER_OTLP_ENDPOINT: "
+			return kr_errorf(err, errlen,
+			    "OTEL_EXPORTER_OTLP_ENDPOINT: "
 			    "expected an http:// or https:// URL");
 	} else
 		return 0;
 	v = either(get, ctx, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
 	    "OTEL_EXPORTER_OTLP_PROTOCOL", &name);
 	if (v != NULL && strcmp(v, "http/json") != 0)
-		return fail(err, errlen, "%s: keyrota exports http/json only",
+		return kr_errorf(err, errlen,
+		    "%s: keyrota exports http/json only",
 		    name);
 	v = either(get, ctx, "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
 	    "OTEL_EXPORTER_OTLP_CERTIFICATE", &name);
 	if (v != NULL && snprintf(s->ca_file, sizeof(s->ca_file), "%s", v) >=
 	    (int)sizeof(s->ca_file))
-		return fail(err, errlen, "%s: path too long", name);
+		return kr_errorf(err, errlen, "%s: path too long", name);
 	v = either(get, ctx, "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
 	    "OTEL_EXPORTER_OTLP_HEADERS", &name);
 	if (v != NULL && load_headers(s, name, v, err, errlen) != 0) {
@@ -343,7 +338,8 @@ otlp_settings_load(struct otlp_settings *s, config_getenv_fn get, void *ctx,
 	if (v != NULL && (!utf8_valid(v) || strlen(v) >=
 	    sizeof(s->resource.service_name))) {
 		otlp_settings_wipe(s);
-		return fail(err, errlen, "OTEL_SERVICE_NAME: expected UTF-8 "
+		return kr_errorf(err, errlen,
+		    "OTEL_SERVICE_NAME: expected UTF-8 "
 		    "text shorter than %zu bytes",
 		    sizeof(s->resource.service_name));
 	}
