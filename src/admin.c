@@ -200,7 +200,7 @@ admin_filter_parse(const char *query, struct admin_filter *f,
 			f->where.error = e;
 	}
 	if ((v = form_get(&q, "origin")) != NULL && *v != '\0') {
-		if (trace_origin_from_name(v, &o) != 0)
+		if (store_admin_origin_from_name(v, &o) != 0)
 			add_error(errs, "origin",
 			    "Origin is reports, evals or all.");
 		else {
@@ -322,8 +322,8 @@ filter_query(struct buf *b, const struct admin_filter *f, int with_time)
 
 /* "/admin/traces?<filters>&<name>=<value>...", the pairs NULL-ended. */
 static void
-set_link(struct tctx *ctx, const char *key, const struct admin_filter *f,
-    int with_time, ...)
+set_link(struct template_ctx *ctx, const char *key,
+    const struct admin_filter *f, int with_time, ...)
 {
 	struct buf b;
 	const char *name, *value;
@@ -337,20 +337,21 @@ set_link(struct tctx *ctx, const char *key, const struct admin_filter *f,
 		query_add(&b, name, value);
 	}
 	va_end(ap);
-	tctx_setf(ctx, key, "/admin/traces%s", buf_str(&b));
+	template_setf(ctx, key, "/admin/traces%s", buf_str(&b));
 	buf_free(&b);
 }
 
 /* The retention in force, so nobody looks for a trace that has expired
  * (README, "Trace retention"). */
 static void
-retention_text(struct tctx *ctx, const struct config *cfg)
+retention_text(struct template_ctx *ctx, const struct config *cfg)
 {
 	if (cfg->retention_days == 0)
-		tctx_set(ctx, "retention", "Traces are kept until an "
+		template_set(ctx, "retention", "Traces are kept until an "
 		    "operator deletes them (no retention period is set).");
 	else
-		tctx_setf(ctx, "retention", "Traces and eval runs are deleted "
+		template_setf(ctx, "retention",
+		    "Traces and eval runs are deleted "
 		    "%u days after they were made.", cfg->retention_days);
 }
 
@@ -358,12 +359,13 @@ retention_text(struct tctx *ctx, const struct config *cfg)
  * template, so a bad value can be fixed), else the validated filters,
  * with the quick range turned into its "from". */
 static void
-echo_filters(struct tctx *ctx, const char *query, const struct admin_filter *f)
+echo_filters(struct template_ctx *ctx, const char *query,
+    const struct admin_filter *f)
 {
 	static const char *const names[] = { "trace_id", "account_id",
 	    "status", "error_code", "origin", "from", "to" };
 	const char *valid[7] = { NULL };
-	struct tctx *item;
+	struct template_ctx *item;
 	char key[32];
 	struct form q;
 	enum trace_status st;
@@ -386,49 +388,53 @@ echo_filters(struct tctx *ctx, const char *query, const struct admin_filter *f)
 	for (i = 0; i < 7; i++) {
 		v = f != NULL ? valid[i] : q.n ? form_get(&q, names[i]) : NULL;
 		snprintf(key, sizeof(key), "f_%s", names[i]);
-		tctx_set(ctx, key, v != NULL ? v : "");
+		template_set(ctx, key, v != NULL ? v : "");
 		valid[i] = v != NULL ? v : "";
 	}
 	/* The closed sets as <select> options, the chosen one selected. */
 	has_st = store_traces_status_from_name(valid[2], &st) == 0;
-	tctx_list(ctx, "status_options");
+	template_list(ctx, "status_options");
 	for (i = 0; i < NCOUNTS; i++) {
-		item = tctx_list_add(ctx, "status_options");
-		tctx_set(item, "value", store_traces_status_name(count_order[i]));
-		tctx_set_bool(item, "selected", has_st && st == count_order[i]);
+		item = template_list_add(ctx, "status_options");
+		template_set(item, "value",
+		    store_traces_status_name(count_order[i]));
+		template_set_bool(item, "selected",
+		    has_st && st == count_order[i]);
 	}
-	tctx_list(ctx, "error_options");
+	template_list(ctx, "error_options");
 	for (e = 0; e < KR_ERROR__MAX; e++) {
 		if (!kr_error_is_trace_error((enum kr_error)e))
 			continue;
-		item = tctx_list_add(ctx, "error_options");
-		tctx_set(item, "value", kr_error_code((enum kr_error)e));
-		tctx_set_bool(item, "selected", *valid[3] != '\0' &&
+		item = template_list_add(ctx, "error_options");
+		template_set(item, "value", kr_error_code((enum kr_error)e));
+		template_set_bool(item, "selected", *valid[3] != '\0' &&
 		    kr_error_from_code(valid[3]) == (enum kr_error)e);
 	}
 	/* Reports when none is named. */
-	tctx_list(ctx, "origin_options");
+	template_list(ctx, "origin_options");
 	for (i = 0; i < ORIGIN__MAX; i++) {
-		item = tctx_list_add(ctx, "origin_options");
-		tctx_set(item, "value", trace_origin_name((enum trace_origin)i));
-		tctx_set_bool(item, "selected", strcmp(*valid[4] ? valid[4] :
-		    trace_origin_name(ORIGIN_REPORTS),
-		    trace_origin_name((enum trace_origin)i)) == 0);
+		item = template_list_add(ctx, "origin_options");
+		template_set(item, "value",
+		    store_admin_origin_name((enum trace_origin)i));
+		template_set_bool(item, "selected",
+		    strcmp(*valid[4] ? valid[4] :
+		    store_admin_origin_name(ORIGIN_REPORTS),
+		    store_admin_origin_name((enum trace_origin)i)) == 0);
 	}
 	form_free(&q);
 }
 
 /* The quick-range links keep every filter but the time range. */
 static void
-range_links(struct tctx *ctx, const struct admin_filter *f)
+range_links(struct template_ctx *ctx, const struct admin_filter *f)
 {
-	struct tctx *item;
+	struct template_ctx *item;
 	size_t i;
 
-	tctx_list(ctx, "ranges");
+	template_list(ctx, "ranges");
 	for (i = 0; i < NRANGES; i++) {
-		item = tctx_list_add(ctx, "ranges");
-		tctx_set(item, "label", ranges[i].label);
+		item = template_list_add(ctx, "ranges");
+		template_set(item, "label", ranges[i].label);
 		set_link(item, "href", f != NULL ? f : &(struct admin_filter){0},
 		    0, "range", ranges[i].name, (const char *)NULL);
 	}
@@ -445,23 +451,23 @@ list_invalid(struct app *app, struct http_request *req,
 	struct buf msg;
 	size_t i;
 
-	v.ctx = tctx_new();
+	v.ctx = template_ctx_new();
 	buf_init(&msg, 4096);
 	for (i = 0; i < errs->n; i++)
 		buf_printf(&msg, "%s%s", i ? " " : "", errs->e[i].message);
-	tctx_set(v.ctx, "filter_error", buf_str(&msg));
+	template_set(v.ctx, "filter_error", buf_str(&msg));
 	echo_filters(v.ctx, req->query, NULL);
 	range_links(v.ctx, NULL);
-	tctx_set(v.ctx, "count_running", "-");
-	tctx_set(v.ctx, "count_completed", "-");
-	tctx_set(v.ctx, "count_failed", "-");
-	tctx_set_bool(v.ctx, "traces", 0);
-	tctx_set(v.ctx, "position", "");
-	tctx_set(v.ctx, "first_link", "");
-	tctx_set(v.ctx, "newer_link", "");
-	tctx_set(v.ctx, "next_link", "");
-	tctx_set(v.ctx, "csv_link", "");
-	tctx_set(v.ctx, "json_link", "");
+	template_set(v.ctx, "count_running", "-");
+	template_set(v.ctx, "count_completed", "-");
+	template_set(v.ctx, "count_failed", "-");
+	template_set_bool(v.ctx, "traces", 0);
+	template_set(v.ctx, "position", "");
+	template_set(v.ctx, "first_link", "");
+	template_set(v.ctx, "newer_link", "");
+	template_set(v.ctx, "next_link", "");
+	template_set(v.ctx, "csv_link", "");
+	template_set(v.ctx, "json_link", "");
 	retention_text(v.ctx, app->cfg);
 	respond(req, app, &v);
 	buf_free(&msg);
@@ -667,28 +673,29 @@ list_json(struct trace_summary *const *rows, size_t n, const char *older,
 /* The list page's rows: the outcome is the decision of a completed trace,
  * the error of a failed one. */
 static void
-list_rows(struct tctx *ctx, struct trace_summary *const *rows, size_t n)
+list_rows(struct template_ctx *ctx, struct trace_summary *const *rows, size_t n)
 {
 	const struct trace_summary *t;
-	struct tctx *row;
+	struct template_ctx *row;
 	size_t i;
 
-	tctx_list(ctx, "rows");
+	template_list(ctx, "rows");
 	for (i = 0; i < n; i++) {
 		t = rows[i];
-		row = tctx_list_add(ctx, "rows");
-		tctx_set(row, "trace_id", t->trace_id);
-		tctx_set(row, "account_id", t->account_id);
-		tctx_set(row, "status", store_traces_status_name(t->status));
+		row = template_list_add(ctx, "rows");
+		template_set(row, "trace_id", t->trace_id);
+		template_set(row, "account_id", t->account_id);
+		template_set(row, "status",
+		    store_traces_status_name(t->status));
 		pages_set_time(row, "created", t->created_at);
-		tctx_set(row, "outcome", t->status == TRACE_COMPLETED ?
+		template_set(row, "outcome", t->status == TRACE_COMPLETED ?
 		    (t->has_decision ? answer_decision_name(t->decision) : "") :
 		    kr_error_code(t->error));
 		if (t->latency_ms >= 0)
-			tctx_setf(row, "latency", "%ld ms", t->latency_ms);
+			template_setf(row, "latency", "%ld ms", t->latency_ms);
 		else
-			tctx_set(row, "latency", "");
-		tctx_setf(row, "attempts", "%ld", t->attempts);
+			template_set(row, "latency", "");
+		template_setf(row, "attempts", "%ld", t->attempts);
 		if (t->input_tokens >= 0 || t->output_tokens >= 0) {
 			char in[24] = "?", out[24] = "?";
 
@@ -698,9 +705,9 @@ list_rows(struct tctx *ctx, struct trace_summary *const *rows, size_t n)
 			if (t->output_tokens >= 0)
 				snprintf(out, sizeof(out), "%ld",
 				    t->output_tokens);
-			tctx_setf(row, "tokens", "%s / %s", in, out);
+			template_setf(row, "tokens", "%s / %s", in, out);
 		} else
-			tctx_set(row, "tokens", "");
+			template_set(row, "tokens", "");
 	}
 }
 
@@ -712,7 +719,7 @@ admin_list(struct app *app, struct http_request *req)
 	/* One past a page tells whether an older page exists. */
 	struct trace_summary *rows = NULL, *shown[ADMIN_PAGE_SIZE];
 	struct view v = { .page = PAGE_ADMIN_LIST, .title = "Traces" };
-	struct tctx *ctx;
+	struct template_ctx *ctx;
 	char counts[NCOUNTS][32], older[80] = "", newer[80] = "", pos[24];
 	size_t i, n = 0, nrows = 0;
 	int newer_page;
@@ -772,7 +779,7 @@ admin_list(struct app *app, struct http_request *req)
 		respond(req, app, &v);
 		goto out;
 	}
-	ctx = v.ctx = tctx_new();
+	ctx = v.ctx = template_ctx_new();
 	echo_filters(ctx, req->query, &f);
 	range_links(ctx, &f);
 	for (i = 0; i < NCOUNTS; i++) {
@@ -780,17 +787,17 @@ admin_list(struct app *app, struct http_request *req)
 
 		snprintf(key, sizeof(key), "count_%s",
 		    store_traces_status_name(count_order[i]));
-		tctx_set(ctx, key, counts[i]);
+		template_set(ctx, key, counts[i]);
 	}
-	tctx_set_bool(ctx, "traces", n > 0);
+	template_set_bool(ctx, "traces", n > 0);
 	list_rows(ctx, shown, n);
 	if (n > 0)
-		tctx_setf(ctx, "position", "%ld–%ld", f.pos + 1,
+		template_setf(ctx, "position", "%ld–%ld", f.pos + 1,
 		    f.pos + (long)n);
 	else
-		tctx_set(ctx, "position", "");
-	tctx_set(ctx, "next_link", "");
-	tctx_set(ctx, "newer_link", "");
+		template_set(ctx, "position", "");
+	template_set(ctx, "next_link", "");
+	template_set(ctx, "newer_link", "");
 	if (*older) {
 		snprintf(pos, sizeof(pos), "%ld", f.pos + (long)n);
 		set_link(ctx, "next_link", &f, 1, "after", older, "pos", pos,
@@ -805,7 +812,7 @@ admin_list(struct app *app, struct http_request *req)
 	if (*newer)
 		set_link(ctx, "first_link", &f, 1, (const char *)NULL);
 	else
-		tctx_set(ctx, "first_link", "");
+		template_set(ctx, "first_link", "");
 	set_link(ctx, "csv_link", &f, 1, "format", "csv", (const char *)NULL);
 	set_link(ctx, "json_link", &f, 1, "format", "json", (const char *)NULL);
 	retention_text(ctx, app->cfg);
@@ -816,12 +823,12 @@ out:
 }
 
 static void
-set_long(struct tctx *ctx, const char *name, long v, const char *unit)
+set_long(struct template_ctx *ctx, const char *name, long v, const char *unit)
 {
 	if (v < 0)
-		tctx_set(ctx, name, "unknown");
+		template_set(ctx, name, "unknown");
 	else
-		tctx_setf(ctx, name, "%ld%s", v, unit);
+		template_setf(ctx, name, "%ld%s", v, unit);
 }
 
 /* The W3C trace id of a trace's exported spans: the caller's it
@@ -904,7 +911,7 @@ admin_detail(struct app *app, struct http_request *req)
 	struct policy_line lines[POLICY_MAX_LINES];
 	struct trace_row t;
 	struct view v = { .page = PAGE_ADMIN_DETAIL, .title = "Trace" };
-	struct tctx *ctx;
+	struct template_ctx *ctx;
 	enum store_result r = STORE_NOT_FOUND;
 	PGconn *conn = NULL;
 	size_t nlines = 0;
@@ -940,42 +947,43 @@ admin_detail(struct app *app, struct http_request *req)
 		respond(req, app, &v);
 		return HANDLER_ANSWERED;
 	}
-	ctx = v.ctx = tctx_new();
-	tctx_set(ctx, "trace_id", t.trace_id);
-	tctx_set(ctx, "status", store_traces_status_name(t.status));
-	tctx_set(ctx, "origin", t.eval ? "keyrota eval (the key age came from "
-	    "the eval case)" : "report");
-	tctx_set(ctx, "account_id", t.account_id);
-	tctx_set(ctx, "decision", t.has_decision ? answer_decision_name(t.decision) :
-	    "none");
+	ctx = v.ctx = template_ctx_new();
+	template_set(ctx, "trace_id", t.trace_id);
+	template_set(ctx, "status", store_traces_status_name(t.status));
+	template_set(ctx, "origin", t.eval ?
+	    "keyrota eval (the key age came from the eval case)" : "report");
+	template_set(ctx, "account_id", t.account_id);
+	template_set(ctx, "decision", t.has_decision ?
+	    answer_decision_name(t.decision) : "none");
 	set_long(ctx, "window", t.rotation_window_days, " days");
 	pages_set_lines(ctx, &t, lines, nlines);
-	tctx_set(ctx, "model_decision", t.has_model_decision ?
+	template_set(ctx, "model_decision", t.has_model_decision ?
 	    answer_decision_name(t.model_decision) : "nothing usable");
-	tctx_set(ctx, "error_code", t.error != KR_OK ? kr_error_code(t.error) :
-	    "none");
-	tctx_set(ctx, "provider", t.provider);
-	tctx_set(ctx, "request_model", t.request_model);
-	tctx_set(ctx, "response_model", *t.response_model ? t.response_model :
-	    "unknown");
-	tctx_setf(ctx, "attempts", "%d", t.provider_attempts);
+	template_set(ctx, "error_code", t.error != KR_OK ?
+	    kr_error_code(t.error) : "none");
+	template_set(ctx, "provider", t.provider);
+	template_set(ctx, "request_model", t.request_model);
+	template_set(ctx, "response_model", *t.response_model ?
+	    t.response_model : "unknown");
+	template_setf(ctx, "attempts", "%d", t.provider_attempts);
 	set_long(ctx, "input_tokens", t.input_tokens, "");
 	set_long(ctx, "output_tokens", t.output_tokens, "");
-	tctx_set(ctx, "response_id", *t.response_id ? t.response_id : "none");
-	tctx_set(ctx, "finish_reason", *t.finish_reason ? t.finish_reason :
+	template_set(ctx, "response_id",
+	    *t.response_id ? t.response_id : "none");
+	template_set(ctx, "finish_reason", *t.finish_reason ? t.finish_reason :
 	    "none");
 	set_long(ctx, "latency", t.latency_ms, " ms");
 	pages_set_time(ctx, "created", t.created_at);
 	pages_set_time(ctx, "finished", t.finished_at);
 	pages_set_time(ctx, "deadline", t.deadline_at);
-	tctx_set_bool(ctx, "has_w3c", span_trace_id(&t, w3c) == 0);
-	tctx_set(ctx, "w3c_trace_id", w3c);
-	tctx_set(ctx, "parent_span_id", t.otel_parent_span_id);
-	tctx_set(ctx, "input_fingerprint", t.input_fingerprint);
-	tctx_set(ctx, "fingerprint_key_id", t.fingerprint_key_id);
-	tctx_set(ctx, "idempotency_key", *t.idempotency_key ? t.idempotency_key :
-	    "none");
-	tctx_set(ctx, "prompt_version", t.prompt_version);
+	template_set_bool(ctx, "has_w3c", span_trace_id(&t, w3c) == 0);
+	template_set(ctx, "w3c_trace_id", w3c);
+	template_set(ctx, "parent_span_id", t.otel_parent_span_id);
+	template_set(ctx, "input_fingerprint", t.input_fingerprint);
+	template_set(ctx, "fingerprint_key_id", t.fingerprint_key_id);
+	template_set(ctx, "idempotency_key", *t.idempotency_key ?
+	    t.idempotency_key : "none");
+	template_set(ctx, "prompt_version", t.prompt_version);
 	respond(req, app, &v);
 	return HANDLER_ANSWERED;
 }

@@ -78,17 +78,17 @@ run_object(const struct config *cfg, const struct eval_run_row *run)
 }
 
 static void
-run_names(struct tctx *ctx, const struct eval_run_row *run)
+run_names(struct template_ctx *ctx, const struct eval_run_row *run)
 {
 	struct run_text t[RUN_TEXTS];
 	size_t i;
 
 	run_texts(run, t);
 	for (i = 0; i < RUN_TEXTS; i++)
-		tctx_set(ctx, t[i].page, t[i].value);
+		template_set(ctx, t[i].page, t[i].value);
 	pages_set_time(ctx, "started", run->started_at);
-	tctx_setf(ctx, "passed", "%ld", run->passed);
-	tctx_setf(ctx, "failed", "%ld", run->failed);
+	template_setf(ctx, "passed", "%ld", run->passed);
+	template_setf(ctx, "failed", "%ld", run->failed);
 }
 
 static enum handler_result
@@ -97,7 +97,7 @@ show_runs(struct app *app, struct http_request *req, PGconn *conn)
 	struct eval_run_row *runs;
 	struct view v = { .page = PAGE_ADMIN_EVALS, .title = "Eval runs" };
 	struct json_object *arr;
-	struct tctx *row;
+	struct template_ctx *row;
 	enum store_result r = STORE_UNAVAILABLE;
 	long total;
 	size_t i, n = 0;
@@ -117,15 +117,15 @@ show_runs(struct app *app, struct http_request *req, PGconn *conn)
 			json_object_array_add(arr, run_object(app->cfg, &runs[i]));
 		json_object_object_add(v.json, "runs", arr);
 	} else {
-		v.ctx = tctx_new();
-		tctx_set_bool(v.ctx, "runs", n > 0);
-		tctx_list(v.ctx, "rows");
+		v.ctx = template_ctx_new();
+		template_set_bool(v.ctx, "runs", n > 0);
+		template_list(v.ctx, "rows");
 		for (i = 0; i < n; i++) {
-			row = tctx_list_add(v.ctx, "rows");
+			row = template_list_add(v.ctx, "rows");
 			run_names(row, &runs[i]);
 			total = runs[i].passed + runs[i].failed;
-			tctx_setf(row, "total", "%ld", total);
-			tctx_setf(row, "rate", "%ld", total > 0 ?
+			template_setf(row, "total", "%ld", total);
+			template_setf(row, "rate", "%ld", total > 0 ?
 			    runs[i].passed * 100 / total : 0);
 		}
 	}
@@ -176,38 +176,38 @@ run_json(const struct config *cfg, const struct eval_run_row *run,
 
 /* The run's cases, and those that changed since the previous run. */
 static void
-run_page(struct tctx *ctx, const struct eval_run_row *run,
+run_page(struct template_ctx *ctx, const struct eval_run_row *run,
     const struct eval_case_row *cases, size_t n)
 {
 	const struct eval_case_row *c;
-	struct tctx *row;
+	struct template_ctx *row;
 	size_t i, nchanged = 0;
 
 	run_names(ctx, run);
-	tctx_set(ctx, "previous_id", run->previous_run_id);
-	tctx_set_bool(ctx, "has_previous", run->previous_run_id[0] != '\0');
-	tctx_list(ctx, "changes");
-	tctx_list(ctx, "cases");
+	template_set(ctx, "previous_id", run->previous_run_id);
+	template_set_bool(ctx, "has_previous", run->previous_run_id[0] != '\0');
+	template_list(ctx, "changes");
+	template_list(ctx, "cases");
 	for (i = 0; i < n; i++) {
 		c = &cases[i];
-		row = tctx_list_add(ctx, "cases");
-		tctx_set(row, "case_name", c->name);
-		tctx_set(row, "result", c->passed ? "PASS" : "FAIL");
-		tctx_set(row, "expected", c->expected);
-		tctx_set(row, "got", c->got);
-		tctx_setf(row, "latency", "%ld", c->latency_ms);
+		row = template_list_add(ctx, "cases");
+		template_set(row, "case_name", c->name);
+		template_set(row, "result", c->passed ? "PASS" : "FAIL");
+		template_set(row, "expected", c->expected);
+		template_set(row, "got", c->got);
+		template_setf(row, "latency", "%ld", c->latency_ms);
 		if (!case_changed(run, c))
 			continue;
 		nchanged++;
-		row = tctx_list_add(ctx, "changes");
-		tctx_set(row, "case_name", c->name);
-		tctx_setf(row, "before", "%s%s", c->had_previous ?
+		row = template_list_add(ctx, "changes");
+		template_set(row, "case_name", c->name);
+		template_setf(row, "before", "%s%s", c->had_previous ?
 		    (c->previous_passed ? "PASS: " : "FAIL: ") : "",
 		    c->had_previous ? c->previous_got : "(new case)");
-		tctx_setf(row, "now", "%s: %s", c->passed ? "PASS" : "FAIL",
+		template_setf(row, "now", "%s: %s", c->passed ? "PASS" : "FAIL",
 		    c->got);
 	}
-	tctx_set_bool(ctx, "changed", nchanged > 0);
+	template_set_bool(ctx, "changed", nchanged > 0);
 }
 
 static enum handler_result
@@ -234,7 +234,7 @@ show_run(struct app *app, struct http_request *req, PGconn *conn,
 		v.page = PAGE_LAYOUT;
 		v.json = run_json(app->cfg, &run, cases, n);
 	} else {
-		v.ctx = tctx_new();
+		v.ctx = template_ctx_new();
 		run_page(v.ctx, &run, cases, n);
 	}
 	respond(req, app, &v);

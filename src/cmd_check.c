@@ -184,7 +184,7 @@ cmd_check(int argc, char **argv)
 		    "keyless loopback server");
 	secret_wipe(&fk, sizeof(fk));
 
-	if ((conn = db_connect(cfg.database_url)) == NULL)
+	if ((conn = db_pool_connect(cfg.database_url)) == NULL)
 		line(&cl, 0, "database reachable", "see the warning above");
 	else {
 		line(&cl, 1, "database reachable", NULL);

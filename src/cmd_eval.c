@@ -687,7 +687,7 @@ cmd_eval_run(const struct config *cfg, const struct model_secrets *model,
 		goto out;
 	app.cfg = cfg;
 	app.fingerprint_key = &fkey;
-	if ((conn = db_connect(cfg->database_url)) == NULL) {
+	if ((conn = db_pool_connect(cfg->database_url)) == NULL) {
 		fprintf(stderr, "keyrota eval: database unavailable\n");
 		goto out;
 	}

@@ -53,7 +53,7 @@ load_lines(const struct config *cfg, struct policy_line *lines)
 {
 	size_t n = 0;
 	int age;
-	PGconn *conn = db_connect(cfg->database_url);
+	PGconn *conn = db_pool_connect(cfg->database_url);
 
 	if (conn != NULL && store_prepare(conn) == 0)
 		store_traces_trusted(conn, "acct_00000", lines, POLICY_MAX_LINES,

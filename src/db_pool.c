@@ -84,7 +84,7 @@ notice_to_log(void *arg, const char *message)
 }
 
 PGconn *
-db_connect(const char *conninfo)
+db_pool_connect(const char *conninfo)
 {
 	const char *const keys[] = { "connect_timeout", "application_name",
 	    "keepalives", "keepalives_idle", "dbname", NULL };

@@ -101,6 +101,6 @@ void            db_pool_counts(struct db_pool *pool, unsigned *idle,
                     unsigned *in_use, unsigned *size);
 
 /* Opens one connection outside any pool (migrate, check). */
-PGconn         *db_connect(const char *conninfo);
+PGconn         *db_pool_connect(const char *conninfo);
 
 #endif

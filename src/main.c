@@ -288,7 +288,7 @@ cmd_migrate(int argc, char **argv)
 	}
 	if (load_config(&cfg) != 0)
 		return EXIT_USAGE;
-	if ((conn = db_connect(cfg.database_url)) == NULL) {
+	if ((conn = db_pool_connect(cfg.database_url)) == NULL) {
 		fprintf(stderr, "keyrota: migrate: database unavailable\n");
 		return 1;
 	}

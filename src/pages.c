@@ -76,17 +76,17 @@ pages_free(struct pages *p)
 }
 
 int
-pages_render(const struct app *app, enum page page, struct tctx *ctx,
+pages_render(const struct app *app, enum page page, struct template_ctx *ctx,
     const char *title, struct buf *out)
 {
 	char err[256];
 
-	tctx_set(ctx, "title", title);
+	template_set(ctx, "title", title);
 	/* Admin tables need the room; the person's pages read better narrow. */
-	tctx_set_bool(ctx, "wide", page >= PAGE_ADMIN_LIST);
-	tctx_set(ctx, "provider_name", app->provider->ops->name);
-	tctx_set(ctx, "model_name", app->provider->model);
-	tctx_set_bool(ctx, "is_fixture",
+	template_set_bool(ctx, "wide", page >= PAGE_ADMIN_LIST);
+	template_set(ctx, "provider_name", app->provider->ops->name);
+	template_set(ctx, "model_name", app->provider->model);
+	template_set_bool(ctx, "is_fixture",
 	    strcmp(app->provider->ops->name, "fixture") == 0);
 	if (template_render(app->pages->t[page], app->pages->t[PAGE_LAYOUT],
 	    ctx, out, err, sizeof(err)) != 0) {
@@ -97,18 +97,18 @@ pages_render(const struct app *app, enum page page, struct tctx *ctx,
 }
 
 void
-pages_set_time(struct tctx *ctx, const char *name, const char *iso)
+pages_set_time(struct template_ctx *ctx, const char *name, const char *iso)
 {
 	char key[64];
 
 	/* iso is "YYYY-MM-DDTHH:MM:SS[.fff]Z" or "" (not yet). */
 	snprintf(key, sizeof(key), "%s_iso", name);
-	tctx_set(ctx, key, iso);
+	template_set(ctx, key, iso);
 	snprintf(key, sizeof(key), "%s_text", name);
 	if (strlen(iso) >= 19)
-		tctx_setf(ctx, key, "%.10s %.8s UTC", iso, iso + 11);
+		template_setf(ctx, key, "%.10s %.8s UTC", iso, iso + 11);
 	else
-		tctx_set(ctx, key, iso);
+		template_set(ctx, key, iso);
 }
 
 static int
@@ -137,7 +137,7 @@ send_form(struct app *app, struct http_request *req, enum kr_error e,
 	    .title = "Report a stale key" };
 	char csrf[CSRF_TOKEN_LEN + 1], request_token[TOKEN_LEN(REQUEST_BYTES) + 1];
 	char cookie[256], name[64];
-	struct tctx *ctx = tctx_new();
+	struct template_ctx *ctx = template_ctx_new();
 	const char *v;
 	size_t i;
 	static const char *const fields[] = { "account_id", "credential_report",
@@ -150,25 +150,25 @@ send_form(struct app *app, struct http_request *req, enum kr_error e,
 		if (token_random(csrf, sizeof(csrf), CSRF_BYTES) != 0 ||
 		    csrf_set_cookie(cookie, sizeof(cookie), csrf,
 		    request_https(req)) != 0) {
-			tctx_free(ctx);
+			template_ctx_free(ctx);
 			respond_http_error(req, app, KR_HTTP_SERVER_ERROR,
 			    NULL);
 			return;
 		}
 	}
 	token_random(request_token, sizeof(request_token), REQUEST_BYTES);
-	tctx_set(ctx, "csrf_token", csrf);
-	tctx_set(ctx, "request_token", request_token);
+	template_set(ctx, "csrf_token", csrf);
+	template_set(ctx, "request_token", request_token);
 	for (i = 0; i < 3; i++) {
 		v = input != NULL ? form_get(input, fields[i]) : NULL;
-		tctx_set(ctx, fields[i], v != NULL ? v : "");
+		template_set(ctx, fields[i], v != NULL ? v : "");
 	}
 	for (i = 0; errs != NULL && i < errs->n; i++) {
 		snprintf(name, sizeof(name), "%s_error", errs->e[i].field);
 		if (strcmp(errs->e[i].field, "account_id") == 0 ||
 		    strcmp(errs->e[i].field, "credential_report") == 0 ||
 		    strcmp(errs->e[i].field, "item") == 0)
-			tctx_setf(ctx, name, "%s %s",
+			template_setf(ctx, name, "%s %s",
 			    strcmp(errs->e[i].field, "account_id") == 0 ?
 			    "The account ID" : strcmp(errs->e[i].field,
 			    "item") == 0 ? "The credential name" : "The report",
@@ -178,8 +178,8 @@ send_form(struct app *app, struct http_request *req, enum kr_error e,
 			    "the page and try again.";
 	}
 	if (form_error != NULL)
-		tctx_set(ctx, "form_error", form_error);
-	tctx_set_bool(ctx, "has_errors", form_error != NULL ||
+		template_set(ctx, "form_error", form_error);
+	template_set_bool(ctx, "has_errors", form_error != NULL ||
 	    (errs != NULL && errs->n > 0));
 	view.ctx = ctx;
 	view.headers = cookie;
@@ -333,27 +333,27 @@ static const struct {
 };
 
 void
-pages_set_lines(struct tctx *ctx, const struct trace_row *row,
+pages_set_lines(struct template_ctx *ctx, const struct trace_row *row,
     const struct policy_line *lines, size_t nlines)
 {
-	struct tctx *item;
+	struct template_ctx *item;
 	size_t i, j;
 
-	tctx_list(ctx, "lines");
+	template_list(ctx, "lines");
 	for (i = 0; i < row->nsources; i++)
 		for (j = 0; j < nlines; j++)
 			if (strcmp(row->sources[i], lines[j].line_id) == 0) {
-				item = tctx_list_add(ctx, "lines");
-				tctx_set(item, "line_id", lines[j].line_id);
-				tctx_set(item, "summary", lines[j].summary);
-				tctx_setf(item, "window_days", "%d",
+				item = template_list_add(ctx, "lines");
+				template_set(item, "line_id", lines[j].line_id);
+				template_set(item, "summary", lines[j].summary);
+				template_setf(item, "window_days", "%d",
 				    lines[j].rotation_window_days);
 			}
 }
 
 /* Adds the cited policy lines, with their text, to ctx. */
 static void
-add_lines(PGconn *conn, const struct trace_row *row, struct tctx *ctx)
+add_lines(PGconn *conn, const struct trace_row *row, struct template_ctx *ctx)
 {
 	struct policy_line lines[POLICY_MAX_LINES];
 	size_t n = 0;
@@ -385,30 +385,30 @@ pages_trace(struct app *app, struct http_request *req)
 		respond_missing(req, app, store_failed(r), KR_HTTP_NO_TRACE);
 		return HANDLER_ANSWERED;
 	}
-	v.ctx = tctx_new();
-	tctx_set(v.ctx, "trace_id", row.trace_id);
+	v.ctx = template_ctx_new();
+	template_set(v.ctx, "trace_id", row.trace_id);
 	pages_set_time(v.ctx, "created", row.created_at);
 	pages_set_time(v.ctx, "finished", row.finished_at);
 	if (row.status == TRACE_COMPLETED) {
 		/* A completed trace without a readable decision needs a
 		 * person, as its page says. */
 		d = row.has_decision ? row.decision : DECISION_NEEDS_REVIEW;
-		tctx_set(v.ctx, "decision", row.has_decision ?
+		template_set(v.ctx, "decision", row.has_decision ?
 		    answer_decision_name(row.decision) : "");
-		tctx_set(v.ctx, "headline", outcomes[d].headline);
-		tctx_set(v.ctx, "meaning", outcomes[d].meaning);
+		template_set(v.ctx, "headline", outcomes[d].headline);
+		template_set(v.ctx, "meaning", outcomes[d].meaning);
 		add_lines(conn, &row, v.ctx);
 		v.page = PAGE_COMPLETED;
 		v.title = outcomes[d].headline;
 	} else if (row.status == TRACE_FAILED) {
-		tctx_set(v.ctx, "error_code", kr_error_code(row.error));
-		tctx_set(v.ctx, "explanation", kr_error_explain(row.error));
+		template_set(v.ctx, "error_code", kr_error_code(row.error));
+		template_set(v.ctx, "explanation", kr_error_explain(row.error));
 		v.page = PAGE_FAILED;
 		v.title = "Decision unavailable";
 	} else {
 		/* A calm interval, said the same way to scripts (the
 		 * header, the data attribute) and to the noscript refresh. */
-		tctx_setf(v.ctx, "refresh", "%d", RUNNING_REFRESH_S);
+		template_setf(v.ctx, "refresh", "%d", RUNNING_REFRESH_S);
 		v.title = "Checking policy " POLICY_LINE;
 		v.retry_after_s = RUNNING_REFRESH_S;
 	}

@@ -11,7 +11,7 @@
 struct app;
 struct http_request;
 struct pages;
-struct tctx;
+struct template_ctx;
 
 /* The templates: one page each, all rendered inside PAGE_LAYOUT. */
 enum page { PAGE_LAYOUT, PAGE_FORM, PAGE_RUNNING, PAGE_COMPLETED,
@@ -33,19 +33,20 @@ enum handler_result pages_trace(struct app *app, struct http_request *req);
 /* Renders page inside the layout, adding the title and the provider's
  * names to ctx. Returns 0, or -1 (logged) when a template fails. */
 struct buf;
-int pages_render(const struct app *app, enum page page, struct tctx *ctx,
-        const char *title, struct buf *out);
+int pages_render(const struct app *app, enum page page,
+        struct template_ctx *ctx, const char *title, struct buf *out);
 
 /* Sets the list "lines" (line_id, summary, window_days): the lines of
  * lines[0..nlines) the trace cites, in the order it cites them. */
 struct policy_line;
 struct trace_row;
-void pages_set_lines(struct tctx *ctx, const struct trace_row *row,
+void pages_set_lines(struct template_ctx *ctx, const struct trace_row *row,
          const struct policy_line *lines, size_t nlines);
 
 /* Sets name_iso (the datetime attribute) and name_text ("2026-11-26
  * 21:00:00 UTC", shown without the script) from an ISO 8601 UTC time
  * ending in Z; both are "" for "". */
-void pages_set_time(struct tctx *ctx, const char *name, const char *iso);
+void pages_set_time(struct template_ctx *ctx, const char *name,
+        const char *iso);
 
 #endif

@@ -114,29 +114,29 @@ static int
 html_body(const struct app *app, const struct view *v,
     const struct kr_error_row *err, int status, struct buf *out)
 {
-	struct tctx *ctx = NULL, *item;
+	struct template_ctx *ctx = NULL, *item;
 	size_t i;
 	int rc;
 
 	if (has_page(v))
 		return pages_render(app, v->page, v->ctx, v->title != NULL ?
 		    v->title : status_heading(status), out);
-	ctx = tctx_new();
-	tctx_set(ctx, "heading", status_heading(status));
-	tctx_set(ctx, "message", err->explain);
-	tctx_set(ctx, "error_code", err->code);
-	tctx_setf(ctx, "status", "%d", status);
-	tctx_set_bool(ctx, "has_fields", v->fields != NULL &&
+	ctx = template_ctx_new();
+	template_set(ctx, "heading", status_heading(status));
+	template_set(ctx, "message", err->explain);
+	template_set(ctx, "error_code", err->code);
+	template_setf(ctx, "status", "%d", status);
+	template_set_bool(ctx, "has_fields", v->fields != NULL &&
 	    v->fields->n > 0);
-	tctx_list(ctx, "fields");
+	template_list(ctx, "fields");
 	for (i = 0; v->fields != NULL && i < v->fields->n; i++) {
-		item = tctx_list_add(ctx, "fields");
-		tctx_set(item, "field", v->fields->e[i].field);
-		tctx_set(item, "message", v->fields->e[i].message);
+		item = template_list_add(ctx, "fields");
+		template_set(item, "field", v->fields->e[i].field);
+		template_set(item, "message", v->fields->e[i].message);
 	}
 	rc = pages_render(app, PAGE_ERROR, ctx, v->title != NULL ? v->title :
 	    status_heading(status), out);
-	tctx_free(ctx);
+	template_ctx_free(ctx);
 	return rc;
 }
 
@@ -200,7 +200,7 @@ respond(struct http_request *req, const struct app *app, struct view *v)
 	buf_free(&page);
 	buf_free(&headers);
 	json_object_put(v->json);
-	tctx_free(v->ctx);
+	template_ctx_free(v->ctx);
 	v->json = NULL;
 	v->ctx = NULL;
 }

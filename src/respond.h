@@ -20,7 +20,7 @@ struct app;
 struct http_request;
 struct json_object;
 struct report_errors;
-struct tctx;
+struct template_ctx;
 
 struct view {
 	int                         status;        /* 0: the error's, or 200 */
@@ -34,7 +34,7 @@ struct view {
 	 * frees; PAGE_LAYOUT for none, which for an error means the error
 	 * page. */
 	enum page                   page;
-	struct tctx                *ctx;
+	struct template_ctx                *ctx;
 	const char                 *title;         /* NULL: the status heading */
 	/* A plain body instead of JSON or a page (metrics, a redirect). */
 	const char                 *text;

@@ -87,13 +87,13 @@ static const char *const origin_names[ORIGIN__MAX] = {
 };
 
 const char *
-trace_origin_name(enum trace_origin o)
+store_admin_origin_name(enum trace_origin o)
 {
 	return o < ORIGIN__MAX ? origin_names[o] : origin_names[ORIGIN_REPORTS];
 }
 
 int
-trace_origin_from_name(const char *s, enum trace_origin *out)
+store_admin_origin_from_name(const char *s, enum trace_origin *out)
 {
 	int i = store_name_index(origin_names, ORIGIN__MAX, s);
 

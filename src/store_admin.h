@@ -22,8 +22,8 @@
  * both (docs/http-api.md, "Admin"). */
 enum trace_origin { ORIGIN_REPORTS, ORIGIN_EVALS, ORIGIN_ALL, ORIGIN__MAX };
 
-const char *trace_origin_name(enum trace_origin o);
-int         trace_origin_from_name(const char *s, enum trace_origin *out);
+const char *store_admin_origin_name(enum trace_origin o);
+int         store_admin_origin_from_name(const char *s, enum trace_origin *out);
 
 /* The list's filters, validated; a field left empty (or has_status 0,
  * error KR_OK) matches every trace. */

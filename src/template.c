@@ -37,20 +37,20 @@ struct tvalue {
 	enum tv_kind   kind;
 	char          *str;
 	int            b;
-	struct tctx   *obj;           /* TV_OBJECT */
-	struct tctx  **items;         /* TV_LIST */
+	struct template_ctx   *obj;           /* TV_OBJECT */
+	struct template_ctx  **items;         /* TV_LIST */
 	size_t         nitems;
 	struct tvalue *next;
 };
 
-struct tctx {
+struct template_ctx {
 	struct tvalue *values;
 };
 
-struct tctx *
-tctx_new(void)
+struct template_ctx *
+template_ctx_new(void)
 {
-	return calloc(1, sizeof(struct tctx));
+	return calloc(1, sizeof(struct template_ctx));
 }
 
 static void
@@ -60,15 +60,15 @@ tvalue_free(struct tvalue *v)
 
 	free(v->name);
 	free(v->str);
-	tctx_free(v->obj);
+	template_ctx_free(v->obj);
 	for (i = 0; i < v->nitems; i++)
-		tctx_free(v->items[i]);
+		template_ctx_free(v->items[i]);
 	free(v->items);
 	free(v);
 }
 
 void
-tctx_free(struct tctx *c)
+template_ctx_free(struct template_ctx *c)
 {
 	struct tvalue *v, *next;
 
@@ -82,7 +82,7 @@ tctx_free(struct tctx *c)
 }
 
 static struct tvalue *
-find(const struct tctx *c, const char *name)
+find(const struct template_ctx *c, const char *name)
 {
 	struct tvalue *v;
 
@@ -94,7 +94,7 @@ find(const struct tctx *c, const char *name)
 
 /* Returns the value called name, replacing an earlier one of that name. */
 static struct tvalue *
-put(struct tctx *c, const char *name, enum tv_kind kind)
+put(struct template_ctx *c, const char *name, enum tv_kind kind)
 {
 	struct tvalue *v, **pp;
 
@@ -120,7 +120,7 @@ put(struct tctx *c, const char *name, enum tv_kind kind)
 }
 
 void
-tctx_set(struct tctx *c, const char *name, const char *value)
+template_set(struct template_ctx *c, const char *name, const char *value)
 {
 	struct tvalue *v = put(c, name, TV_STRING);
 
@@ -129,7 +129,7 @@ tctx_set(struct tctx *c, const char *name, const char *value)
 }
 
 void
-tctx_setf(struct tctx *c, const char *name, const char *fmt, ...)
+template_setf(struct template_ctx *c, const char *name, const char *fmt, ...)
 {
 	struct buf b;
 	va_list ap;
@@ -138,12 +138,12 @@ tctx_setf(struct tctx *c, const char *name, const char *fmt, ...)
 	va_start(ap, fmt);
 	buf_vprintf(&b, fmt, ap);
 	va_end(ap);
-	tctx_set(c, name, buf_str(&b));
+	template_set(c, name, buf_str(&b));
 	buf_free(&b);
 }
 
 void
-tctx_set_bool(struct tctx *c, const char *name, int value)
+template_set_bool(struct template_ctx *c, const char *name, int value)
 {
 	struct tvalue *v = put(c, name, TV_BOOL);
 
@@ -151,19 +151,19 @@ tctx_set_bool(struct tctx *c, const char *name, int value)
 		v->b = value != 0;
 }
 
-struct tctx *
-tctx_object(struct tctx *c, const char *name)
+struct template_ctx *
+template_object(struct template_ctx *c, const char *name)
 {
 	struct tvalue *v = put(c, name, TV_OBJECT);
 
 	if (v == NULL)
 		return NULL;
-	v->obj = tctx_new();
+	v->obj = template_ctx_new();
 	return v->obj;
 }
 
 void
-tctx_list(struct tctx *c, const char *name)
+template_list(struct template_ctx *c, const char *name)
 {
 	struct tvalue *v = find(c, name);
 
@@ -171,20 +171,20 @@ tctx_list(struct tctx *c, const char *name)
 		put(c, name, TV_LIST);
 }
 
-struct tctx *
-tctx_list_add(struct tctx *c, const char *name)
+struct template_ctx *
+template_list_add(struct template_ctx *c, const char *name)
 {
 	struct tvalue *v;
-	struct tctx **items, *item;
+	struct template_ctx **items, *item;
 
-	tctx_list(c, name);
+	template_list(c, name);
 	if ((v = find(c, name)) == NULL)
 		return NULL;
 	items = realloc(v->items, (v->nitems + 1) * sizeof(*items));
 	if (items == NULL)
 		return NULL;
 	v->items = items;
-	if ((item = tctx_new()) == NULL)
+	if ((item = template_ctx_new()) == NULL)
 		return NULL;
 	v->items[v->nitems++] = item;
 	return item;
@@ -387,7 +387,7 @@ template_free(struct template *t)
 /* ---- rendering --------------------------------------------------------- */
 
 struct scope {
-	const struct tctx  *ctx;
+	const struct template_ctx  *ctx;
 	const struct scope *up;
 };
 
@@ -501,7 +501,7 @@ render_nodes(struct render *r, const struct node *nodes, size_t count,
 
 int
 template_render(const struct template *t, const struct template *layout,
-    const struct tctx *ctx, struct buf *out, char *err, size_t errlen)
+    const struct template_ctx *ctx, struct buf *out, char *err, size_t errlen)
 {
 	struct scope s = { ctx, NULL };
 	struct render r = { t, NULL, out, err, errlen };

@@ -20,7 +20,7 @@
 #include "buf.h"
 
 struct template;
-struct tctx;
+struct template_ctx;
 
 /* Compiles text (name is used in messages). NULL with err set on error. */
 struct template *template_compile(const char *name, const char *text,
@@ -32,21 +32,26 @@ void             template_free(struct template *t);
 /* Renders t with ctx into out; with a layout, renders t first and then the
  * layout around it at {{@content}}. Returns 0, or -1 with err set. */
 int              template_render(const struct template *t,
-                     const struct template *layout, const struct tctx *ctx,
+                     const struct template *layout,
+                     const struct template_ctx *ctx,
                      struct buf *out, char *err, size_t errlen);
 
 /* Contexts: a tree of named values, built per render and freed whole. */
-struct tctx     *tctx_new(void);
-void             tctx_free(struct tctx *c);
-void             tctx_set(struct tctx *c, const char *name, const char *value);
-void             tctx_setf(struct tctx *c, const char *name, const char *fmt,
-                     ...) __attribute__((format(printf, 3, 4)));
-void             tctx_set_bool(struct tctx *c, const char *name, int value);
+struct template_ctx *template_ctx_new(void);
+void             template_ctx_free(struct template_ctx *c);
+void             template_set(struct template_ctx *c, const char *name,
+                     const char *value);
+void             template_setf(struct template_ctx *c, const char *name,
+                     const char *fmt, ...)
+                     __attribute__((format(printf, 3, 4)));
+void             template_set_bool(struct template_ctx *c, const char *name,
+                     int value);
 /* An object value (for {{#name}} with nested names). */
-struct tctx     *tctx_object(struct tctx *c, const char *name);
+struct template_ctx *template_object(struct template_ctx *c, const char *name);
 /* Appends an item to the list called name (creating it); returns the
- * item's context. An empty list is made by tctx_list(c, name). */
-struct tctx     *tctx_list_add(struct tctx *c, const char *name);
-void             tctx_list(struct tctx *c, const char *name);
+ * item's context. An empty list is made by template_list(c, name). */
+struct template_ctx *template_list_add(struct template_ctx *c,
+                     const char *name);
+void             template_list(struct template_ctx *c, const char *name);
 
 #endif

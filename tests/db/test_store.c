@@ -20,7 +20,7 @@ static const char *url;
 static PGconn *
 connect_prepared(void)
 {
-	PGconn *c = db_connect(url);
+	PGconn *c = db_pool_connect(url);
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
 	CU_ASSERT_EQUAL_FATAL(store_prepare(c), 0);

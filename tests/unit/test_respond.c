@@ -336,14 +336,14 @@ test_json_only_and_page_only_views_ignore_accept(void)
 	CU_ASSERT_PTR_NULL(v.json);
 	fake_free(f);
 
-	v = (struct view){ .page = PAGE_ERROR, .ctx = tctx_new(),
+	v = (struct view){ .page = PAGE_ERROR, .ctx = template_ctx_new(),
 	    .title = "T" };
-	tctx_set(v.ctx, "heading", "A heading");
-	tctx_set(v.ctx, "message", "A message");
-	tctx_set(v.ctx, "error_code", "none");
-	tctx_set(v.ctx, "status", "200");
-	tctx_set_bool(v.ctx, "has_fields", 0);
-	tctx_list(v.ctx, "fields");
+	template_set(v.ctx, "heading", "A heading");
+	template_set(v.ctx, "message", "A message");
+	template_set(v.ctx, "error_code", "none");
+	template_set(v.ctx, "status", "200");
+	template_set_bool(v.ctx, "has_fields", 0);
+	template_list(v.ctx, "fields");
 	f = answer("GET", "application/json", NULL, &v);
 	CU_ASSERT_EQUAL(f->req.status, 200);
 	assert_header(f, "Content-Type", "text/html; charset=utf-8");

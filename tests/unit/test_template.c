@@ -11,7 +11,8 @@
 
 /* Renders src with ctx; returns the output (static) or NULL with err. */
 static const char *
-render(const char *src, const struct tctx *ctx, char *err, size_t errlen)
+render(const char *src, const struct template_ctx *ctx, char *err,
+    size_t errlen)
 {
 	static char out[8192];
 	struct template *t = template_compile("t.html", src, err, errlen);
@@ -31,79 +32,79 @@ render(const char *src, const struct tctx *ctx, char *err, size_t errlen)
 static void
 test_escapes_text_and_attributes(void)
 {
-	struct tctx *c = tctx_new();
+	struct template_ctx *c = template_ctx_new();
 	char err[256];
 	const char *out;
 
-	tctx_set(c, "v", "<script>alert('x')</script> & \"q\"");
+	template_set(c, "v", "<script>alert('x')</script> & \"q\"");
 	out = render("<p title=\"{{v}}\">{{v}}</p>", c, err, sizeof(err));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(out);
 	CU_ASSERT_STRING_EQUAL(out, "<p title=\"&lt;script&gt;alert(&#39;x&#39;)"
 	    "&lt;/script&gt; &amp; &quot;q&quot;\">&lt;script&gt;alert(&#39;x"
 	    "&#39;)&lt;/script&gt; &amp; &quot;q&quot;</p>");
-	tctx_set(c, "v", "\"><img src=x onerror=alert(1)>");
+	template_set(c, "v", "\"><img src=x onerror=alert(1)>");
 	out = render("<input value=\"{{v}}\">", c, err, sizeof(err));
 	CU_ASSERT_STRING_EQUAL(out, "<input value=\"&quot;&gt;&lt;img src=x "
 	    "onerror=alert(1)&gt;\">");
-	tctx_free(c);
+	template_ctx_free(c);
 }
 
 static void
 test_sections_loops_and_inverted(void)
 {
-	struct tctx *c = tctx_new(), *item;
+	struct template_ctx *c = template_ctx_new(), *item;
 	char err[256];
 	const char *out;
 
-	tctx_set(c, "name", "outer");
-	tctx_set_bool(c, "yes", 1);
-	tctx_set_bool(c, "no", 0);
-	tctx_set(c, "empty", "");
-	item = tctx_list_add(c, "items");
-	tctx_set(item, "name", "a");
-	item = tctx_list_add(c, "items");
-	tctx_set(item, "name", "<b>");
-	tctx_list(c, "none");
+	template_set(c, "name", "outer");
+	template_set_bool(c, "yes", 1);
+	template_set_bool(c, "no", 0);
+	template_set(c, "empty", "");
+	item = template_list_add(c, "items");
+	template_set(item, "name", "a");
+	item = template_list_add(c, "items");
+	template_set(item, "name", "<b>");
+	template_list(c, "none");
 	out = render("{{#yes}}Y{{/yes}}{{#no}}N{{/no}}{{^no}}!N{{/no}}"
 	    "{{^empty}}E{{/empty}}{{^missing}}M{{/missing}}"
 	    "[{{#items}}{{name}};{{/items}}]{{#none}}X{{/none}}{{^none}}0{{/none}}"
 	    "{{name}}", c, err, sizeof(err));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(out);
 	CU_ASSERT_STRING_EQUAL(out, "Y!NEM[a;&lt;b&gt;;]0outer");
-	tctx_free(c);
+	template_ctx_free(c);
 }
 
 static void
 test_nested_objects_shadow_and_see_outer(void)
 {
-	struct tctx *c = tctx_new(), *o, *inner;
+	struct template_ctx *c = template_ctx_new(), *o, *inner;
 	char err[256];
 	const char *out;
 
-	tctx_set(c, "who", "outer");
-	tctx_set(c, "site", "keyrota");
-	o = tctx_object(c, "card");
-	tctx_set(o, "who", "inner");
-	inner = tctx_list_add(o, "rows");
-	tctx_set(inner, "n", "1");
+	template_set(c, "who", "outer");
+	template_set(c, "site", "keyrota");
+	o = template_object(c, "card");
+	template_set(o, "who", "inner");
+	inner = template_list_add(o, "rows");
+	template_set(inner, "n", "1");
 	out = render("{{#card}}{{who}}@{{site}}:{{#rows}}{{n}}{{who}}{{/rows}}"
 	    "{{/card}}/{{who}}", c, err, sizeof(err));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(out);
 	CU_ASSERT_STRING_EQUAL(out, "inner@keyrota:1inner/outer");
-	tctx_free(c);
+	template_ctx_free(c);
 }
 
 static void
 test_missing_value_is_an_error_with_line(void)
 {
-	struct tctx *c = tctx_new();
+	struct template_ctx *c = template_ctx_new();
 	char err[256] = "";
 
 	CU_ASSERT_PTR_NULL(render("line one\nline two {{nope}}", c, err,
 	    sizeof(err)));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "t.html:2"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "nope"));
-	tctx_free(c);
+	template_ctx_free(c);
 }
 
 static void
@@ -139,12 +140,12 @@ test_layout_places_the_page(void)
 	    sizeof(err));
 	struct template *layout = template_compile("l",
 	    "<main>{{@content}}</main><footer>{{x}}</footer>", err, sizeof(err));
-	struct tctx *c = tctx_new();
+	struct template_ctx *c = template_ctx_new();
 	struct buf b;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(page);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(layout);
-	tctx_set(c, "x", "<i>");
+	template_set(c, "x", "<i>");
 	buf_init(&b, 4096);
 	CU_ASSERT_EQUAL(template_render(page, layout, c, &b, err, sizeof(err)),
 	    0);
@@ -156,7 +157,7 @@ test_layout_places_the_page(void)
 	CU_ASSERT_EQUAL(template_render(layout, NULL, c, &b, err, sizeof(err)),
 	    -1);
 	buf_free(&b);
-	tctx_free(c);
+	template_ctx_free(c);
 	template_free(page);
 	template_free(layout);
 }
@@ -164,7 +165,7 @@ test_layout_places_the_page(void)
 static void
 test_output_is_bounded(void)
 {
-	struct tctx *c = tctx_new();
+	struct template_ctx *c = template_ctx_new();
 	struct template *t;
 	struct buf b;
 	char err[256], big[2000];
@@ -173,20 +174,20 @@ test_output_is_bounded(void)
 	memset(big, 'a', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	for (i = 0; i < 20; i++)
-		tctx_set(tctx_list_add(c, "rows"), "v", big);
+		template_set(template_list_add(c, "rows"), "v", big);
 	t = template_compile("t", "{{#rows}}{{v}}{{/rows}}", err, sizeof(err));
 	buf_init(&b, 10000);
 	CU_ASSERT_EQUAL(template_render(t, NULL, c, &b, err, sizeof(err)), -1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "too large"));
 	buf_free(&b);
 	template_free(t);
-	tctx_free(c);
+	template_ctx_free(c);
 }
 
 /* The real page templates, rendered from a context, say what the README's
  * "The pages" promises a person sees in each state. */
 static char *
-view_text(const char *file, struct tctx *c)
+view_text(const char *file, struct template_ctx *c)
 {
 	char path[512], err[256];
 	struct template *page, *layout;
@@ -199,10 +200,10 @@ view_text(const char *file, struct tctx *c)
 	layout = template_load(path, err, sizeof(err));
 	CU_ASSERT_PTR_NOT_NULL(page);
 	CU_ASSERT_PTR_NOT_NULL(layout);
-	tctx_set(c, "title", "t");
-	tctx_set(c, "provider_name", "fixture");
-	tctx_set(c, "model_name", "keyrota-fixture-1");
-	tctx_set_bool(c, "is_fixture", 1);
+	template_set(c, "title", "t");
+	template_set(c, "provider_name", "fixture");
+	template_set(c, "model_name", "keyrota-fixture-1");
+	template_set_bool(c, "is_fixture", 1);
 	buf_init(&b, 256 * 1024);
 	if (page != NULL && layout != NULL &&
 	    template_render(page, layout, c, &b, err, sizeof(err)) == 0)
@@ -218,15 +219,15 @@ view_text(const char *file, struct tctx *c)
 static void
 test_view_states(void)
 {
-	struct tctx *c;
-	struct tctx *line;
+	struct template_ctx *c;
+	struct template_ctx *line;
 	char *html;
 
-	c = tctx_new();
-	tctx_set(c, "trace_id", "tr_ABCDEFGHIJKLMNOPQRSTUV");
-	tctx_set(c, "created_iso", "2026-01-01T00:00:00.000Z");
-	tctx_set(c, "created_text", "2026-01-01 00:00:00 UTC");
-	tctx_set(c, "refresh", "4");
+	c = template_ctx_new();
+	template_set(c, "trace_id", "tr_ABCDEFGHIJKLMNOPQRSTUV");
+	template_set(c, "created_iso", "2026-01-01T00:00:00.000Z");
+	template_set(c, "created_text", "2026-01-01 00:00:00 UTC");
+	template_set(c, "refresh", "4");
 	html = view_text("trace_running.html", c);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(html);
 	CU_ASSERT_PTR_NOT_NULL(strstr(html, "Checking policy P-7..."));
@@ -240,20 +241,20 @@ test_view_states(void)
 	CU_ASSERT_PTR_NULL(strstr(html, "<button"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(html, "not a language model"));
 	free(html);
-	tctx_free(c);
+	template_ctx_free(c);
 
-	c = tctx_new();
-	tctx_set(c, "trace_id", "tr_ABCDEFGHIJKLMNOPQRSTUV");
-	tctx_set(c, "finished_iso", "2026-01-01T00:00:01.000Z");
-	tctx_set(c, "finished_text", "2026-01-01 00:00:01 UTC");
-	tctx_set(c, "decision", "eligible");
-	tctx_set(c, "headline", "Eligible under P-7");
-	tctx_set(c, "meaning", "m");
-	line = tctx_list_add(c, "lines");
-	tctx_set(line, "line_id", "P-7");
-	tctx_set(line, "summary", "Stale service-account keys may be rotated "
-	    "within 30 days.");
-	tctx_set(line, "window_days", "30");
+	c = template_ctx_new();
+	template_set(c, "trace_id", "tr_ABCDEFGHIJKLMNOPQRSTUV");
+	template_set(c, "finished_iso", "2026-01-01T00:00:01.000Z");
+	template_set(c, "finished_text", "2026-01-01 00:00:01 UTC");
+	template_set(c, "decision", "eligible");
+	template_set(c, "headline", "Eligible under P-7");
+	template_set(c, "meaning", "m");
+	line = template_list_add(c, "lines");
+	template_set(line, "line_id", "P-7");
+	template_set(line, "summary",
+	    "Stale service-account keys may be rotated within 30 days.");
+	template_set(line, "window_days", "30");
 	html = view_text("trace_completed.html", c);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(html);
 	CU_ASSERT_PTR_NOT_NULL(strstr(html, "Eligible under P-7"));
@@ -263,12 +264,12 @@ test_view_states(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(html, "tr_ABCDEFGHIJKLMNOPQRSTUV"));
 	CU_ASSERT_PTR_NULL(strstr(html, "http-equiv=\"refresh\""));
 	free(html);
-	tctx_free(c);
+	template_ctx_free(c);
 
-	c = tctx_new();
-	tctx_set(c, "trace_id", "tr_ABCDEFGHIJKLMNOPQRSTUV");
-	tctx_set(c, "error_code", "provider_timeout");
-	tctx_set(c, "explanation", "The model did not answer in time.");
+	c = template_ctx_new();
+	template_set(c, "trace_id", "tr_ABCDEFGHIJKLMNOPQRSTUV");
+	template_set(c, "error_code", "provider_timeout");
+	template_set(c, "explanation", "The model did not answer in time.");
 	html = view_text("trace_failed.html", c);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(html);
 	CU_ASSERT_PTR_NOT_NULL(strstr(html, "Decision unavailable; retry safely."));
@@ -276,16 +277,17 @@ test_view_states(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(html, "tr_ABCDEFGHIJKLMNOPQRSTUV"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(html, "href=\"/\""));
 	free(html);
-	tctx_free(c);
+	template_ctx_free(c);
 
-	c = tctx_new();
-	tctx_set(c, "csrf_token", "c");
-	tctx_set(c, "request_token", "r");
-	tctx_set(c, "account_id", "\"><script>x</script>");
-	tctx_set(c, "credential_report", "</textarea><script>y</script>");
-	tctx_set(c, "item", "");
-	tctx_set(c, "account_id_error", "The account ID must look like acct_12345");
-	tctx_set_bool(c, "has_errors", 1);
+	c = template_ctx_new();
+	template_set(c, "csrf_token", "c");
+	template_set(c, "request_token", "r");
+	template_set(c, "account_id", "\"><script>x</script>");
+	template_set(c, "credential_report", "</textarea><script>y</script>");
+	template_set(c, "item", "");
+	template_set(c, "account_id_error",
+	    "The account ID must look like acct_12345");
+	template_set_bool(c, "has_errors", 1);
 	html = view_text("form.html", c);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(html);
 	CU_ASSERT_PTR_NULL(strstr(html, "<script>"));
@@ -298,7 +300,7 @@ test_view_states(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(html, "<a href=\"#account_id\">The "
 	    "account ID must look like acct_12345</a>"));
 	free(html);
-	tctx_free(c);
+	template_ctx_free(c);
 }
 
 void
