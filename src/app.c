@@ -9,16 +9,24 @@
 #include "api.h"
 #include "app.h"
 #include "config.h"
+#include "db_pool.h"
 #include "decide.h"
 #include "errors.h"
+#include "executor.h"
+#include "genai.h"
 #include "health.h"
+#include "log.h"
+#include "loop.h"
 #include "metrics.h"
 #include "metrics_page.h"
+#include "otlp.h"
 #include "pages.h"
+#include "provider.h"
 #include "report.h"
 #include "http.h"
 #include "respond.h"
 #include "router.h"
+#include "store.h"
 
 /* JSON clients get the API, browsers the pages. */
 static enum handler_result
@@ -181,4 +189,84 @@ app_metrics_init(void)
 	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
 		names[i] = routes[i].pattern;
 	return metrics_init(names, (int)(sizeof(routes) / sizeof(routes[0])));
+}
+
+/* How long a closing app waits for its last spans to be exported. */
+#define OTLP_DRAIN_MS 2000
+
+/* The OTLP exporter, when an endpoint is configured (docs/telemetry.md);
+ * `serve` has checked the variables before forking. */
+static int
+open_otlp(struct app *app, char *err, size_t errlen)
+{
+	struct otlp_settings *s = malloc(sizeof(*s));
+	char why[512];
+	int rc = -1;
+
+	if (s == NULL || otlp_settings_from_environ(s, why, sizeof(why)) != 0) {
+		kr_errorf(err, errlen, "OTLP export: %s",
+		    s == NULL ? "out of memory" : why);
+		goto out;
+	}
+	rc = 0;
+	if (s->traces_url[0] == '\0')
+		goto out;
+	app->otlp = otlp_create(app->loop, s, genai_base_url(app->cfg,
+	    app->provider->ops->name));
+	if (app->otlp == NULL)
+		rc = kr_errorf(err, errlen, "OTLP export: out of memory");
+out:
+	if (s != NULL)
+		otlp_settings_wipe(s);
+	free(s);
+	return rc;
+}
+
+int
+app_open(struct app *app, enum app_kind kind, const struct config *cfg,
+    const struct model_secrets *model, const struct fingerprint_key *key,
+    char *err, size_t errlen)
+{
+	char why[512];
+
+	memset(app, 0, sizeof(*app));
+	app->cfg = cfg;
+	app->fingerprint_key = key;
+	app->db = db_pool_create(cfg->database_url, cfg->db_pool_size,
+	    store_prepare);
+	app->loop = loop_create();
+	/* One executor thread per connection: each step holds at most one. */
+	if (kind == APP_WORKER)
+		app->exec = executor_create(cfg->db_pool_size);
+	if (app->db == NULL || app->loop == NULL ||
+	    (kind == APP_WORKER && app->exec == NULL))
+		return kr_errorf(err, errlen, "out of memory");
+	app->provider = provider_from_config(cfg, model, app->loop);
+	if (app->provider == NULL)
+		return kr_errorf(err, errlen, "cannot create the %s provider",
+		    config_provider_name(cfg->provider));
+	if (kind == APP_WORKER) {
+		if (open_otlp(app, err, errlen) != 0)
+			return -1;
+		app->pages = pages_load(cfg->template_dir, why, sizeof(why));
+		if (app->pages == NULL)
+			return kr_errorf(err, errlen, "templates: %s", why);
+	}
+	if (loop_start(app->loop) != 0)
+		return kr_errorf(err, errlen, "cannot start the event loop");
+	return 0;
+}
+
+void
+app_close(struct app *app)
+{
+	otlp_drain(app->otlp, OTLP_DRAIN_MS);
+	loop_stop(app->loop);
+	executor_destroy(app->exec);
+	loop_destroy(app->loop);
+	otlp_destroy(app->otlp);
+	pages_free(app->pages);
+	provider_destroy(app->provider);
+	db_pool_destroy(app->db);
+	memset(app, 0, sizeof(*app));
 }

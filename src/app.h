@@ -5,6 +5,7 @@
 #define KEYROTA_APP_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 
 #include "router.h"
 
@@ -14,6 +15,7 @@ struct executor;
 struct fingerprint_key;
 struct http_request;
 struct loop;
+struct model_secrets;
 struct otlp;
 struct pages;
 struct provider;
@@ -36,6 +38,24 @@ struct app {
 	 * its terminal write included: how long a drain may have to wait. */
 	atomic_llong                  newest_deadline_ms;
 };
+
+/* Who an app serves: a worker answers requests (it has the executor, the
+ * templates and the OTLP exporter); a command (keyrota eval) only runs
+ * decisions through the same pool, loop and provider. */
+enum app_kind { APP_WORKER, APP_COMMAND };
+
+/* Builds app: the database pool (the server's size, statements prepared
+ * per connection), the event loop, the configured provider and, for a
+ * worker, the rest; the loop is started last. key and model must outlive
+ * the app. Returns 0, or -1 with err set; either way app_close frees what
+ * was made. */
+int  app_open(struct app *app, enum app_kind kind, const struct config *cfg,
+         const struct model_secrets *model, const struct fingerprint_key *key,
+         char *err, size_t errlen);
+/* Frees what app_open made (a zeroed app too). The last spans are
+ * exported while the loop runs; then the loop stops, so no step is handed
+ * over, and the executor finishes what it holds. */
+void app_close(struct app *app);
 
 /* Routes one request: 404/405/413/415 are answered here, everything else by
  * the route's handler. Unless the handler parked it, the request is

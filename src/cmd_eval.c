@@ -18,7 +18,6 @@
 #include "fingerprint.h"
 #include "genai.h"
 #include "log.h"
-#include "loop.h"
 #include "prompt.h"
 #include "provider.h"
 #include "report.h"
@@ -673,7 +672,7 @@ cmd_eval_run(const struct config *cfg, const struct model_secrets *model,
 	struct eval_run_state run;
 	struct eval_case *cases = NULL;
 	struct app app;
-	char digest[65], started[40];
+	char digest[65], started[40], err[512];
 	PGconn *conn = NULL;
 	size_t n = 0, i;
 	unsigned by_kind[KIND_COUNT][3], *tally;   /* passed, failed, skipped */
@@ -685,8 +684,6 @@ cmd_eval_run(const struct config *cfg, const struct model_secrets *model,
 		return 2;
 	if (fingerprint_key(cfg, &fkey) != 0)
 		goto out;
-	app.cfg = cfg;
-	app.fingerprint_key = &fkey;
 	if ((conn = db_pool_connect(cfg->database_url)) == NULL) {
 		fprintf(stderr, "keyrota eval: database unavailable\n");
 		goto out;
@@ -695,14 +692,13 @@ cmd_eval_run(const struct config *cfg, const struct model_secrets *model,
 	    store_now(conn, started, sizeof(started)) != STORE_OK)
 		snprintf(started, sizeof(started), "now");
 	name_accounts(cases, n);
-	/* The server's pool size: cases run through the same decision code. */
-	app.db = db_pool_create(cfg->database_url, cfg->db_pool_size,
-	    store_prepare);
-	app.loop = loop_create();
-	if (app.db == NULL || app.loop == NULL || loop_start(app.loop) != 0 ||
-	    (app.provider = provider_from_config(cfg, model,
-	    app.loop)) == NULL)
+	/* The server's pool and provider: cases run through the same
+	 * decision code. */
+	if (app_open(&app, APP_COMMAND, cfg, model, &fkey, err,
+	    sizeof(err)) != 0) {
+		fprintf(stderr, "keyrota eval: %s\n", err);
 		goto out;
+	}
 
 	memset(&run, 0, sizeof(run));
 	run.app = &app;
@@ -773,9 +769,7 @@ cmd_eval_run(const struct config *cfg, const struct model_secrets *model,
 		printf("recorded as run %s (/admin/evals)\n", out->run_id);
 	rc = out->failed == 0 ? 0 : 1;
 out:
-	loop_destroy(app.loop);
-	provider_destroy(app.provider);
-	db_pool_destroy(app.db);
+	app_close(&app);
 	if (conn != NULL)
 		PQfinish(conn);
 	free_cases(cases, n);

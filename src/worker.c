@@ -139,38 +139,6 @@ accept_thread(void *arg)
 	return NULL;
 }
 
-/* How long a stopping worker waits for its last spans to be exported. */
-#define OTLP_DRAIN_MS 2000
-
-/* The OTLP exporter, when an endpoint is configured (docs/telemetry.md);
- * `serve` has checked the variables before forking. */
-static int
-start_otlp(struct app *app)
-{
-	struct otlp_settings *s = malloc(sizeof(*s));
-	char err[512];
-	int rc = -1;
-
-	if (s == NULL || otlp_settings_from_environ(s, err, sizeof(err)) != 0) {
-		log_error("OTLP export: %s", s == NULL ? "out of memory" : err);
-		goto out;
-	}
-	rc = 0;
-	if (s->traces_url[0] == '\0')
-		goto out;
-	app->otlp = otlp_create(app->loop, s, genai_base_url(app->cfg,
-	    app->provider->ops->name));
-	if (app->otlp == NULL) {
-		log_error("OTLP export: out of memory");
-		rc = -1;
-	}
-out:
-	if (s != NULL)
-		otlp_settings_wipe(s);
-	free(s);
-	return rc;
-}
-
 static int
 worker_start(struct worker *w, const struct config *cfg,
     const struct worker_secrets *sec, int listen_fd)
@@ -203,42 +171,20 @@ worker_start(struct worker *w, const struct config *cfg,
 		log_error("FCGX_Init failed");
 		return -1;
 	}
-	w->app.cfg = cfg;
-	w->app.fingerprint_key = &sec->fingerprint;
 	metrics_process_start(getpid());
-	w->app.db = db_pool_create(cfg->database_url, cfg->db_pool_size,
-	    store_prepare);
-	if (w->app.db != NULL)
-		db_pool_set_gate(w->app.db, cfg->threads > THREADS_FREE_OF_DB ?
-		    cfg->threads - THREADS_FREE_OF_DB : 1);
-	w->app.loop = loop_create();
-	/* One executor thread per connection: each step holds at most one. */
-	w->app.exec = executor_create(cfg->db_pool_size);
-	w->threads = calloc(cfg->threads, sizeof(*w->threads));
-	if (w->app.db == NULL || w->app.loop == NULL || w->app.exec == NULL ||
-	    w->threads == NULL) {
-		log_error("out of memory starting worker");
-		return -1;
-	}
 	/* Before any model call: retries count against the budget too. */
 	if (cfg->model_budget_per_minute > 0)
 		retry_set_gate(decide_retry_gate, (void *)cfg);
-	w->app.provider = provider_from_config(cfg, &sec->model,
-	    w->app.loop);
-	if (w->app.provider == NULL) {
-		log_error("cannot create the %s provider",
-		    config_provider_name(cfg->provider));
+	if (app_open(&w->app, APP_WORKER, cfg, &sec->model, &sec->fingerprint,
+	    err, sizeof(err)) != 0) {
+		log_error("starting worker: %s", err);
 		return -1;
 	}
-	if (start_otlp(&w->app) != 0)
-		return -1;
-	w->app.pages = pages_load(cfg->template_dir, err, sizeof(err));
-	if (w->app.pages == NULL) {
-		log_error("templates: %s", err);
-		return -1;
-	}
-	if (loop_start(w->app.loop) != 0) {
-		log_error("cannot start the event loop");
+	db_pool_set_gate(w->app.db, cfg->threads > THREADS_FREE_OF_DB ?
+	    cfg->threads - THREADS_FREE_OF_DB : 1);
+	w->threads = calloc(cfg->threads, sizeof(*w->threads));
+	if (w->threads == NULL) {
+		log_error("out of memory starting worker");
 		return -1;
 	}
 	reaper_schedule(&w->app);
@@ -335,17 +281,7 @@ worker_drain(struct worker *w)
 static void
 worker_free(struct worker *w)
 {
-	/* The spans of the last decisions go out while the loop runs; the
-	 * loop stops first (no more steps are handed over), then the
-	 * executor finishes what it holds. */
-	otlp_drain(w->app.otlp, OTLP_DRAIN_MS);
-	loop_stop(w->app.loop);
-	executor_destroy(w->app.exec);
-	loop_destroy(w->app.loop);
-	otlp_destroy(w->app.otlp);
-	pages_free(w->app.pages);
-	provider_destroy(w->app.provider);
-	db_pool_destroy(w->app.db);
+	app_close(&w->app);
 	free(w->threads);
 	pthread_cond_destroy(&w->thread_exited);
 	pthread_mutex_destroy(&w->lock);
