@@ -88,7 +88,6 @@ anthropic_parse_response(const char *body, size_t len,
     struct provider_result *res)
 {
 	struct json_object *root, *type, *content, *text, *usage;
-	size_t n;
 
 	res->error = KR_INVALID_DECISION;
 	if ((root = provider_json_object(body, len)) == NULL)
@@ -113,17 +112,7 @@ anthropic_parse_response(const char *body, size_t len,
 	if (!json_object_object_get_ex(root, "content", &content) ||
 	    (text = only_text(content)) == NULL)
 		goto out;
-	n = (size_t)json_object_get_string_len(text);
-	if (memchr(json_object_get_string(text), '\0', n) != NULL)
-		goto out;
-	if ((res->text = malloc(n + 1)) == NULL) {
-		res->error = KR_INTERNAL_ERROR;
-		goto out;
-	}
-	memcpy(res->text, json_object_get_string(text), n);
-	res->text[n] = '\0';
-	res->text_len = n;
-	res->error = KR_OK;
+	provider_json_answer(res, text);
 out:
 	json_object_put(root);
 }

@@ -71,7 +71,6 @@ openai_parse_response(const char *body, size_t len, struct provider_result *res)
 {
 	struct json_object *root = NULL, *choices, *choice, *msg, *content;
 	struct json_object *refusal, *usage = NULL;
-	size_t n;
 
 	res->error = KR_INVALID_DECISION;
 	if ((root = provider_json_object(body, len)) == NULL)
@@ -104,19 +103,7 @@ openai_parse_response(const char *body, size_t len, struct provider_result *res)
 	if (!json_object_object_get_ex(msg, "content", &content) ||
 	    !json_object_is_type(content, json_type_string))
 		goto out;
-	/* The whole content, NULs included: a NUL must not hide what
-	 * follows it, so one makes the answer invalid. */
-	n = (size_t)json_object_get_string_len(content);
-	if (memchr(json_object_get_string(content), '\0', n) != NULL)
-		goto out;
-	if ((res->text = malloc(n + 1)) == NULL) {
-		res->error = KR_INTERNAL_ERROR;
-		goto out;
-	}
-	memcpy(res->text, json_object_get_string(content), n);
-	res->text[n] = '\0';
-	res->text_len = n;
-	res->error = KR_OK;
+	provider_json_answer(res, content);
 out:
 	json_object_put(root);
 }

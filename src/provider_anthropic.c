@@ -44,16 +44,7 @@ provider_anthropic_create(struct loop *loop,
 	    snprintf(version, sizeof(version), "anthropic-version: %s\n",
 	    opts->api_version) >= (int)sizeof(version))
 		return NULL;
-	memset(&h, 0, sizeof(h));
-	h.wire = &anthropic_wire;
-	h.url = url;
-	h.model = opts->model;
-	h.auth = opts->auth;
-	h.key = opts->key;
+	provider_http_opts_init(&h, &anthropic_wire, url, opts);
 	h.fixed_headers = version;
-	h.extra_headers = opts->headers;
-	h.ca_file = opts->ca_file;
-	h.timeout_ms = opts->timeout_ms;
-	h.max_attempts = opts->max_attempts;
 	return provider_http_create(loop, &h);
 }

@@ -507,3 +507,20 @@ fail:
 	free(p);
 	return NULL;
 }
+
+void
+provider_http_opts_init(struct provider_http_opts *h,
+    const struct provider_wire *wire, const char *url,
+    const struct provider_model_opts *model)
+{
+	memset(h, 0, sizeof(*h));
+	h->wire = wire;
+	h->url = url;
+	h->model = model->model;
+	h->auth = model->auth;
+	h->key = model->key;
+	h->extra_headers = model->headers;
+	h->ca_file = model->ca_file;
+	h->timeout_ms = model->timeout_ms;
+	h->max_attempts = model->max_attempts;
+}

@@ -54,6 +54,13 @@ struct provider_http_opts {
 	unsigned        max_attempts;
 };
 
+/* Fills h for wire and url with what every format takes from the
+ * configured model (model, auth, key, headers file, CA file, limits); the
+ * format adds its own (max_tokens_field, fixed_headers). */
+void provider_http_opts_init(struct provider_http_opts *h,
+         const struct provider_wire *wire, const char *url,
+         const struct provider_model_opts *model);
+
 /* A provider whose every call runs on loop; NULL when the options do not
  * fit (a URL or header too long) or memory runs out. */
 struct provider *provider_http_create(struct loop *loop,

@@ -1,10 +1,13 @@
 #include "autoconfig.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <json-c/json.h>
 
+#include "errors.h"
 #include "json_strict.h"
+#include "provider.h"
 #include "provider_json.h"
 #include "report.h"
 
@@ -94,4 +97,21 @@ provider_json_object(const char *body, size_t len)
 	}
 	json_tokener_free(tok);
 	return root;
+}
+
+void
+provider_json_answer(struct provider_result *res, struct json_object *str)
+{
+	size_t n = (size_t)json_object_get_string_len(str);
+
+	if (memchr(json_object_get_string(str), '\0', n) != NULL)
+		return;
+	if ((res->text = malloc(n + 1)) == NULL) {
+		res->error = KR_INTERNAL_ERROR;
+		return;
+	}
+	memcpy(res->text, json_object_get_string(str), n);
+	res->text[n] = '\0';
+	res->text_len = n;
+	res->error = KR_OK;
 }

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 struct json_object;
+struct provider_result;
 
 /* The body as one strict JSON object (the caller puts it), or NULL. */
 struct json_object *provider_json_object(const char *body, size_t len);
@@ -22,5 +23,12 @@ void provider_json_metadata(struct json_object *obj, const char *key,
 
 /* A token count: a non-negative integer below 10^8, else -1. */
 long provider_json_count(struct json_object *obj, const char *key);
+
+/* Takes str, a JSON string, as the answer: res->text gets all of it and
+ * res->error KR_OK. A NUL must not hide what follows it, so a string
+ * holding one leaves res as it was (no answer); out of memory sets
+ * KR_INTERNAL_ERROR. */
+void provider_json_answer(struct provider_result *res,
+         struct json_object *str);
 
 #endif

@@ -45,16 +45,7 @@ provider_openai_create(struct loop *loop, const struct provider_model_opts *opts
 	    provider_http_query(url, sizeof(url), "api-version",
 	    opts->api_version) != 0)
 		return NULL;
-	memset(&h, 0, sizeof(h));
-	h.wire = &openai_wire;
-	h.url = url;
-	h.model = opts->model;
+	provider_http_opts_init(&h, &openai_wire, url, opts);
 	h.max_tokens_field = opts->max_tokens_field;
-	h.auth = opts->auth;
-	h.key = opts->key;
-	h.extra_headers = opts->headers;
-	h.ca_file = opts->ca_file;
-	h.timeout_ms = opts->timeout_ms;
-	h.max_attempts = opts->max_attempts;
 	return provider_http_create(loop, &h);
 }
