@@ -135,21 +135,19 @@ filter_params(const struct trace_filter *f, const char **p)
 static void
 read_summary(const PGresult *res, int row, struct trace_summary *t)
 {
-	const char *v;
+	struct trace_outcome o;
 	int c = 0;
 
 	memset(t, 0, sizeof(*t));
 	store_text(t->trace_id, sizeof(t->trace_id), res, row, c++);
 	store_text(t->account_id, sizeof(t->account_id), res, row, c++);
-	if (store_traces_status_from_name(PQgetvalue(res, row, c++), &t->status) != 0)
-		t->status = TRACE_RUNNING;
-	v = PQgetvalue(res, row, c++);
-	t->has_decision = t->status == TRACE_COMPLETED &&
-	    answer_decision_from_name(v, &t->decision) == 0;
-	v = PQgetvalue(res, row, c++);
-	if (t->status == TRACE_FAILED &&
-	    (t->error = kr_error_from_code(v)) == KR_ERROR__MAX)
-		t->error = KR_INTERNAL_ERROR;
+	store_traces_outcome(PQgetvalue(res, row, c), PQgetvalue(res, row,
+	    c + 1), PQgetvalue(res, row, c + 2), &o);
+	c += 3;
+	t->status = o.status;
+	t->has_decision = o.has_decision;
+	t->decision = o.decision;
+	t->error = o.error;
 	store_text(t->created_at, sizeof(t->created_at), res, row, c++);
 	t->latency_ms = store_long(res, row, c++);
 	t->attempts = store_long(res, row, c++);

@@ -104,6 +104,20 @@ store_traces_status_from_name(const char *s, enum trace_status *out)
 	return i >= 0 ? 0 : -1;
 }
 
+void
+store_traces_outcome(const char *status, const char *decision,
+    const char *error_code, struct trace_outcome *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (store_traces_status_from_name(status, &out->status) != 0)
+		out->status = TRACE_RUNNING;
+	out->has_decision = out->status == TRACE_COMPLETED &&
+	    answer_decision_from_name(decision, &out->decision) == 0;
+	if (out->status == TRACE_FAILED &&
+	    (out->error = kr_error_from_code(error_code)) == KR_ERROR__MAX)
+		out->error = KR_INTERNAL_ERROR;
+}
+
 int
 store_traces_prepare(PGconn *conn)
 {
@@ -131,27 +145,22 @@ split_sources(struct trace_row *t, const char *list)
 static void
 read_row(const PGresult *res, int row, struct trace_row *t)
 {
-	const char *code;
+	const char *status, *decision;
+	struct trace_outcome o;
 	int c = 0;
 
 	memset(t, 0, sizeof(*t));
 	store_text(t->trace_id, sizeof(t->trace_id), res, row, c++);
 	store_text(t->account_id, sizeof(t->account_id), res, row, c++);
-	/* The names become enums here, once. The CHECK constraints admit
-	 * no others; a failed trace with an unknown code reads as
-	 * internal_error. */
-	if (store_traces_status_from_name(PQgetvalue(res, row, c++), &t->status) != 0)
-		t->status = TRACE_RUNNING;
-	t->has_decision = t->status == TRACE_COMPLETED && answer_decision_from_name(
-	    PQgetvalue(res, row, c++), &t->decision) == 0;
-	if (t->status != TRACE_COMPLETED)
-		c++;
+	status = PQgetvalue(res, row, c++);
+	decision = PQgetvalue(res, row, c++);
 	t->rotation_window_days = (int)store_long(res, row, c++);
 	split_sources(t, PQgetvalue(res, row, c++));
-	code = PQgetvalue(res, row, c++);
-	if (t->status == TRACE_FAILED &&
-	    (t->error = kr_error_from_code(code)) == KR_ERROR__MAX)
-		t->error = KR_INTERNAL_ERROR;
+	store_traces_outcome(status, decision, PQgetvalue(res, row, c++), &o);
+	t->status = o.status;
+	t->has_decision = o.has_decision;
+	t->decision = o.decision;
+	t->error = o.error;
 	t->has_model_decision = answer_decision_from_name(PQgetvalue(res, row, c++),
 	    &t->model_decision) == 0;
 	store_text(t->prompt_version, sizeof(t->prompt_version), res, row, c++);

@@ -28,6 +28,20 @@ const char *store_traces_status_name(enum trace_status s);
 /* 0 and *out set, or -1 when s names no status. */
 int         store_traces_status_from_name(const char *s, enum trace_status *out);
 
+/* A trace's outcome as stored (status, decision, error_code) as the
+ * enums, converted once for every reader of trace rows. The CHECK
+ * constraints admit no other names; an unknown status reads as running,
+ * and a failed trace with an unknown code as internal_error. The decision
+ * counts only on a completed trace, the code only on a failed one. */
+struct trace_outcome {
+	enum trace_status status;
+	int               has_decision;
+	enum decision     decision;
+	enum kr_error     error;
+};
+void        store_traces_outcome(const char *status, const char *decision,
+                const char *error_code, struct trace_outcome *out);
+
 struct trace_new {
 	const char *trace_id;
 	const char *account_id;
