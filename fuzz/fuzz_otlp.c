@@ -7,6 +7,7 @@
 
 #include <json-c/json.h>
 
+#include "../tests/unit/json_check.h"
 #include "fuzz.h"
 #include "otlp.h"
 #include "otlp_json.h"
@@ -23,29 +24,6 @@ env_get(const char *name, void *ctx)
 	if (strcmp(name, "OTEL_RESOURCE_ATTRIBUTES") == 0)
 		return f[2];
 	return NULL;
-}
-
-/* Strict JSON, valid UTF-8, and nothing after the document: what a
- * collector's parser would accept (json_tokener_parse is laxer). */
-static struct json_object *
-parse_strict(const char *s)
-{
-	struct json_tokener *tok = json_tokener_new();
-	struct json_object *doc = NULL;
-	size_t n = strlen(s);
-
-	if (tok == NULL)
-		return NULL;
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
-	    JSON_TOKENER_VALIDATE_UTF8);
-	doc = json_tokener_parse_ex(tok, s, (int)n);
-	if (doc != NULL && (json_tokener_get_error(tok) != json_tokener_success
-	    || (size_t)json_tokener_get_parse_end(tok) != n)) {
-		json_object_put(doc);
-		doc = NULL;
-	}
-	json_tokener_free(tok);
-	return doc;
 }
 
 int
@@ -84,7 +62,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	buf_init(&b, 1 << 20);
 	if (otlp_json_encode(&b, &set.resource, f[3], list, 1) != BUF_OK)
 		abort();
-	if ((doc = parse_strict(buf_str(&b))) == NULL)
+	if ((doc = json_check_parse(buf_str(&b))) == NULL)
 		abort();
 	json_object_put(doc);
 	buf_free(&b);

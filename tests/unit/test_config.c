@@ -6,22 +6,10 @@
 #include "config.h"
 #include "unit.h"
 
-/* An environment given as NULL-terminated name, value pairs. */
-static const char *
-table_get(const char *name, void *ctx)
-{
-	const char *const *kv = ctx;
-
-	for (; kv[0] != NULL; kv += 2)
-		if (strcmp(kv[0], name) == 0)
-			return kv[1];
-	return NULL;
-}
-
 static int
 load(const char *const *env, struct config *cfg, char *err, size_t errlen)
 {
-	return config_load(cfg, table_get, (void *)env, err, errlen);
+	return config_load(cfg, unit_env, (void *)env, err, errlen);
 }
 
 static void

@@ -6,6 +6,17 @@
 
 #include "unit.h"
 
+const char *
+unit_env(const char *name, void *ctx)
+{
+	const char *const *kv = ctx;
+
+	for (; kv[0] != NULL; kv += 2)
+		if (strcmp(kv[0], name) == 0)
+			return kv[1];
+	return NULL;
+}
+
 int
 main(int argc, char **argv)
 {

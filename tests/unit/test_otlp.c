@@ -5,48 +5,15 @@
 #include <json-c/json.h>
 
 #include "genai.h"
+#include "json_check.h"
 #include "otlp.h"
 #include "otlp_json.h"
 #include "unit.h"
 
-/* Strict JSON, valid UTF-8, and nothing after the document: what a
- * collector's parser would accept (json_tokener_parse is laxer). */
-static struct json_object *
-parse_strict(const char *s)
-{
-	struct json_tokener *tok = json_tokener_new();
-	struct json_object *doc = NULL;
-	size_t n = strlen(s);
-
-	if (tok == NULL)
-		return NULL;
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
-	    JSON_TOKENER_VALIDATE_UTF8);
-	doc = json_tokener_parse_ex(tok, s, (int)n);
-	if (doc != NULL && (json_tokener_get_error(tok) != json_tokener_success
-	    || (size_t)json_tokener_get_parse_end(tok) != n)) {
-		json_object_put(doc);
-		doc = NULL;
-	}
-	json_tokener_free(tok);
-	return doc;
-}
-
-static const char *
-table_get(const char *name, void *ctx)
-{
-	const char *const *kv = ctx;
-
-	for (; kv[0] != NULL; kv += 2)
-		if (strcmp(kv[0], name) == 0)
-			return kv[1];
-	return NULL;
-}
-
 static int
 load(const char *const *env, struct otlp_settings *s, char *err, size_t n)
 {
-	return otlp_settings_load(s, table_get, (void *)env, err, n);
+	return otlp_settings_load(s, unit_env, (void *)env, err, n);
 }
 
 static void
@@ -171,7 +138,7 @@ test_encode_spans(void)
 	buf_init(&b, 1 << 20);
 	CU_ASSERT_EQUAL_FATAL(otlp_json_encode(&b, &res,
 	    "https://contoso.openai.azure.com/openai", list, 1), BUF_OK);
-	doc = parse_strict(buf_str(&b));
+	doc = json_check_parse(buf_str(&b));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
 	spans = json_object_object_get(json_object_array_get_idx(
 	    json_object_object_get(json_object_array_get_idx(
@@ -240,7 +207,7 @@ test_encode_spans(void)
 	buf_reset(&b);
 	CU_ASSERT_EQUAL_FATAL(otlp_json_encode(&b, &res, NULL, list, 1),
 	    BUF_OK);
-	doc = parse_strict(buf_str(&b));
+	doc = json_check_parse(buf_str(&b));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
 	CU_ASSERT(strstr(buf_str(&b), "\"parentSpanId\":\"abcdefabcdefabcd\"")
 	    != NULL);
@@ -365,7 +332,7 @@ test_encode_not_utf8(void)
 	buf_init(&b, 1 << 20);
 	CU_ASSERT_EQUAL_FATAL(otlp_json_encode(&b, &res, NULL, list, 1),
 	    BUF_OK);
-	doc = parse_strict(buf_str(&b));
+	doc = json_check_parse(buf_str(&b));
 	CU_ASSERT_PTR_NOT_NULL(doc);
 	json_object_put(doc);
 	CU_ASSERT(strstr(buf_str(&b), "\"gpt-\\ufffd\\ufffdx\"") != NULL);

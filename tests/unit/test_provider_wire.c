@@ -321,17 +321,6 @@ test_api_version_query(void)
 	    "https://x.example/v1/", "/chat/completions/xy"), -1);
 }
 
-static const char *
-table_get(const char *name, void *ctx)
-{
-	const char *const *kv = ctx;
-
-	for (; kv[0] != NULL; kv += 2)
-		if (strcmp(kv[0], name) == 0)
-			return kv[1];
-	return NULL;
-}
-
 static void
 test_gateway_config(void)
 {
@@ -365,34 +354,34 @@ test_gateway_config(void)
 	char err[256];
 
 	/* Each provider's key goes to its own endpoint by default. */
-	CU_ASSERT_EQUAL_FATAL(config_load(&cfg, table_get, openai_key, err,
+	CU_ASSERT_EQUAL_FATAL(config_load(&cfg, unit_env, openai_key, err,
 	    sizeof(err)), 0);
 	CU_ASSERT_EQUAL(cfg.provider, PROVIDER_OPENAI);
 	CU_ASSERT_STRING_EQUAL(cfg.model_base_url, "https://api.openai.com/v1");
 	CU_ASSERT_STRING_EQUAL(cfg.model, "gpt-4o-mini");
-	CU_ASSERT_EQUAL_FATAL(config_load(&cfg, table_get, anthropic_own, err,
+	CU_ASSERT_EQUAL_FATAL(config_load(&cfg, unit_env, anthropic_own, err,
 	    sizeof(err)), 0);
 	CU_ASSERT_STRING_EQUAL(cfg.model_base_url,
 	    "https://gw.example/anthropic/v1");
 	CU_ASSERT_STRING_EQUAL(cfg.model, "claude-x");
 	/* An explicit keyless setting means a model server, not the fixture. */
-	CU_ASSERT_EQUAL_FATAL(config_load(&cfg, table_get, none_implicit, err,
+	CU_ASSERT_EQUAL_FATAL(config_load(&cfg, unit_env, none_implicit, err,
 	    sizeof(err)), 0);
 	CU_ASSERT_EQUAL(cfg.provider, PROVIDER_OPENAI);
 	CU_ASSERT_EQUAL(cfg.model_auth, MODEL_AUTH_NONE);
 	none_implicit[3] = NULL;
-	CU_ASSERT_EQUAL(config_load(&cfg, table_get, none_implicit, err,
+	CU_ASSERT_EQUAL(config_load(&cfg, unit_env, none_implicit, err,
 	    sizeof(err)), -1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "KEYROTA_MODEL_AUTH: none"));
 	/* A query or fragment in the base URL would swallow the path. */
-	CU_ASSERT_EQUAL(config_load(&cfg, table_get, query, err,
+	CU_ASSERT_EQUAL(config_load(&cfg, unit_env, query, err,
 	    sizeof(err)), -1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "KEYROTA_MODEL_API_VERSION"));
-	CU_ASSERT_EQUAL(config_load(&cfg, table_get, fragment, err,
+	CU_ASSERT_EQUAL(config_load(&cfg, unit_env, fragment, err,
 	    sizeof(err)), -1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "KEYROTA_MODEL_BASE_URL"));
 
-	CU_ASSERT_EQUAL_FATAL(config_load(&cfg, table_get, anthropic, err,
+	CU_ASSERT_EQUAL_FATAL(config_load(&cfg, unit_env, anthropic, err,
 	    sizeof(err)), 0);
 	CU_ASSERT_EQUAL(cfg.provider, PROVIDER_ANTHROPIC);
 	CU_ASSERT_STRING_EQUAL(cfg.model_base_url,
@@ -403,19 +392,19 @@ test_gateway_config(void)
 	CU_ASSERT_STRING_EQUAL(config_provider_name(cfg.provider), "anthropic");
 	anthropic[4] = "KEYROTA_MODEL_API_VERSION";
 	anthropic[5] = "";
-	CU_ASSERT_EQUAL(config_load(&cfg, table_get, anthropic, err,
+	CU_ASSERT_EQUAL(config_load(&cfg, unit_env, anthropic, err,
 	    sizeof(err)), -1);
-	CU_ASSERT_EQUAL_FATAL(config_load(&cfg, table_get, none_local, err,
+	CU_ASSERT_EQUAL_FATAL(config_load(&cfg, unit_env, none_local, err,
 	    sizeof(err)), 0);
 	CU_ASSERT_EQUAL(cfg.model_auth, MODEL_AUTH_NONE);
 	CU_ASSERT_FALSE(config_needs_model_key(&cfg));
-	CU_ASSERT_EQUAL(config_load(&cfg, table_get, none_remote, err,
+	CU_ASSERT_EQUAL(config_load(&cfg, unit_env, none_remote, err,
 	    sizeof(err)), -1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "KEYROTA_MODEL_AUTH"));
-	CU_ASSERT_EQUAL(config_load(&cfg, table_get, bad_auth, err,
+	CU_ASSERT_EQUAL(config_load(&cfg, unit_env, bad_auth, err,
 	    sizeof(err)), -1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "KEYROTA_MODEL_AUTH"));
-	CU_ASSERT_EQUAL_FATAL(config_load(&cfg, table_get, azure, err,
+	CU_ASSERT_EQUAL_FATAL(config_load(&cfg, unit_env, azure, err,
 	    sizeof(err)), 0);
 	CU_ASSERT_EQUAL(cfg.model_auth, MODEL_AUTH_API_KEY);
 	CU_ASSERT_STRING_EQUAL(config_model_auth_header(cfg.model_auth),
@@ -441,7 +430,7 @@ test_key_control_character(void)
 
 	CU_ASSERT_FATAL((fd = mkstemp(path)) >= 0);
 	close(fd);
-	CU_ASSERT_EQUAL_FATAL(config_load(&cfg, table_get, env, err,
+	CU_ASSERT_EQUAL_FATAL(config_load(&cfg, unit_env, env, err,
 	    sizeof(err)), 0);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		CU_ASSERT_FATAL((fd = open(path, O_WRONLY | O_TRUNC)) >= 0);

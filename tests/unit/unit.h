@@ -6,6 +6,10 @@
 
 #define ADD_TEST(suite, fn) CU_add_test((suite), #fn, (fn))
 
+/* An environment for config_load and otlp_settings_load: ctx is a
+ * NULL-terminated array of name, value pairs. */
+const char *unit_env(const char *name, void *ctx);
+
 void suite_buf(void);
 void suite_config(void);
 void suite_export(void);
