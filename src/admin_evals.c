@@ -12,8 +12,8 @@
 #include "app.h"
 #include "db_pool.h"
 #include "errors.h"
+#include "eval_json.h"
 #include "form.h"
-#include "genai.h"
 #include "http.h"
 #include "log.h"
 #include "pages.h"
@@ -31,8 +31,8 @@ valid_run_id(const char *s)
 	return strncmp(s, "ev_", 3) == 0 && token_valid(s + 3, 22);
 }
 
-/* A run's text, named as in its JSON (NULL: given by its GenAI names
- * instead, genai.h) and as on its pages: the same in the list and for one
+/* A run's text, named as in its JSON (NULL: given by eval_json_run
+ * instead) and as on its pages: the same in the list and for one
  * run. */
 struct run_text {
 	const char *json, *page, *value;
@@ -46,32 +46,26 @@ run_texts(const struct eval_run_row *run, struct run_text t[RUN_TEXTS])
 	t[1] = (struct run_text){ "eval_file", "eval_file", run->eval_file };
 	t[2] = (struct run_text){ NULL, "provider", run->provider };
 	t[3] = (struct run_text){ NULL, "model", run->model };
-	t[4] = (struct run_text){ "prompt_version", "prompt_version",
+	t[4] = (struct run_text){ NULL, "prompt_version",
 	    run->prompt_version };
 }
 
 static struct json_object *
 run_object(const struct config *cfg, const struct eval_run_row *run)
 {
-	struct json_object *o = json_object_new_object();
+	struct json_object *o;
 	struct run_text t[RUN_TEXTS];
-	struct genai g;
 	size_t i;
 
+	o = eval_json_run(cfg, run->provider, run->model, run->prompt_version,
+	    run->passed, run->failed);
 	run_texts(run, t);
 	for (i = 0; i < RUN_TEXTS; i++)
 		if (t[i].json != NULL)
 			json_object_object_add(o, t[i].json,
 			    json_object_new_string(t[i].value));
-	genai_describe(&g, run->provider, run->model,
-	    genai_base_url(cfg, run->provider), run->prompt_version);
-	genai_json_add(o, &g);
 	json_object_object_add(o, "started_at",
 	    json_object_new_string(run->started_at));
-	json_object_object_add(o, "passed", json_object_new_int(
-	    (int)run->passed));
-	json_object_object_add(o, "failed", json_object_new_int(
-	    (int)run->failed));
 	json_object_object_add(o, "total", json_object_new_int(
 	    (int)(run->passed + run->failed)));
 	return o;
@@ -157,15 +151,8 @@ run_json(const struct config *cfg, const struct eval_run_row *run,
 	json_object_object_add(o, "previous_run_id", run->previous_run_id[0] ?
 	    json_object_new_string(run->previous_run_id) : NULL);
 	for (i = 0; i < n; i++) {
-		c = json_object_new_object();
-		json_object_object_add(c, "name",
-		    json_object_new_string(cases[i].name));
-		json_object_object_add(c, "passed",
-		    json_object_new_boolean(cases[i].passed));
-		json_object_object_add(c, "expected",
-		    json_object_new_string(cases[i].expected));
-		json_object_object_add(c, "got",
-		    json_object_new_string(cases[i].got));
+		c = eval_json_case(cases[i].name, cases[i].passed,
+		    cases[i].expected, cases[i].got);
 		json_object_object_add(c, "changed",
 		    json_object_new_boolean(case_changed(run, &cases[i])));
 		json_object_array_add(arr, c);

@@ -14,9 +14,9 @@
 #include "config.h"
 #include "db_pool.h"
 #include "decide.h"
+#include "eval_json.h"
 #include "cmd_eval.h"
 #include "fingerprint.h"
-#include "genai.h"
 #include "log.h"
 #include "prompt.h"
 #include "provider.h"
@@ -595,38 +595,26 @@ write_json(const char *path, const char *file, const struct eval_summary *s,
     const struct config *cfg, const struct provider *prov,
     struct eval_case *cases, size_t n)
 {
-	struct genai g;
-	struct json_object *root = json_object_new_object();
-	struct json_object *arr = json_object_new_array(), *c;
+	struct json_object *root, *arr = json_object_new_array(), *c;
 	FILE *f;
 	size_t i;
 
+	root = eval_json_run(cfg, prov->ops->name, prov->model, PROMPT_VERSION,
+	    s->passed, s->failed);
 	json_object_object_add(root, "eval_file", json_object_new_string(file));
 	json_object_object_add(root, "run_id", s->run_id[0] ?
 	    json_object_new_string(s->run_id) : NULL);
-	genai_describe(&g, prov->ops->name, prov->model,
-	    genai_base_url(cfg, prov->ops->name), PROMPT_VERSION);
-	genai_json_add(root, &g);
-	json_object_object_add(root, "prompt_version",
-	    json_object_new_string(PROMPT_VERSION));
-	json_object_object_add(root, "passed", json_object_new_int((int)s->passed));
-	json_object_object_add(root, "failed", json_object_new_int((int)s->failed));
 	json_object_object_add(root, "skipped",
 	    json_object_new_int((int)s->skipped));
 	for (i = 0; i < n; i++) {
-		c = json_object_new_object();
-		json_object_object_add(c, "name", json_object_new_string(cases[i].name));
+		c = eval_json_case(cases[i].name, cases[i].passed,
+		    cases[i].expected, cases[i].got);
 		json_object_object_add(c, "kind",
 		    json_object_new_string(case_kind_names[cases[i].kind]));
 		json_object_object_add(c, "real_model",
 		    json_object_new_boolean(cases[i].real_model));
 		json_object_object_add(c, "skipped",
 		    json_object_new_boolean(cases[i].skipped));
-		json_object_object_add(c, "passed",
-		    json_object_new_boolean(cases[i].passed));
-		json_object_object_add(c, "expected",
-		    json_object_new_string(cases[i].expected));
-		json_object_object_add(c, "got", json_object_new_string(cases[i].got));
 		json_object_object_add(c, "latency_ms",
 		    json_object_new_int64(cases[i].latency_ms));
 		json_object_object_add(c, "trace_id", cases[i].trace_id[0] ?
