@@ -216,6 +216,17 @@ view_text(const char *file, struct template_ctx *c)
 	return out;
 }
 
+/* A context holding the NULL-terminated name, value pairs kv. */
+static struct template_ctx *
+ctx_of(const char *const *kv)
+{
+	struct template_ctx *c = template_ctx_new();
+
+	for (; kv[0] != NULL; kv += 2)
+		template_set(c, kv[0], kv[1]);
+	return c;
+}
+
 static void
 test_view_states(void)
 {
@@ -243,13 +254,10 @@ test_view_states(void)
 	free(html);
 	template_ctx_free(c);
 
-	c = template_ctx_new();
-	template_set(c, "trace_id", "tr_ABCDEFGHIJKLMNOPQRSTUV");
-	template_set(c, "finished_iso", "2026-01-01T00:00:01.000Z");
-	template_set(c, "finished_text", "2026-01-01 00:00:01 UTC");
-	template_set(c, "decision", "eligible");
-	template_set(c, "headline", "Eligible under P-7");
-	template_set(c, "meaning", "m");
+	c = ctx_of((const char *const[]){ "trace_id", "tr_ABCDEFGHIJKLMNOPQRSTUV",
+	    "finished_iso", "2026-01-01T00:00:01.000Z",
+	    "finished_text", "2026-01-01 00:00:01 UTC", "decision", "eligible",
+	    "headline", "Eligible under P-7", "meaning", "m", NULL });
 	line = template_list_add(c, "lines");
 	template_set(line, "line_id", "P-7");
 	template_set(line, "summary",
@@ -266,10 +274,9 @@ test_view_states(void)
 	free(html);
 	template_ctx_free(c);
 
-	c = template_ctx_new();
-	template_set(c, "trace_id", "tr_ABCDEFGHIJKLMNOPQRSTUV");
-	template_set(c, "error_code", "provider_timeout");
-	template_set(c, "explanation", "The model did not answer in time.");
+	c = ctx_of((const char *const[]){ "trace_id", "tr_ABCDEFGHIJKLMNOPQRSTUV",
+	    "error_code", "provider_timeout",
+	    "explanation", "The model did not answer in time.", NULL });
 	html = view_text("trace_failed.html", c);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(html);
 	CU_ASSERT_PTR_NOT_NULL(strstr(html, "Decision unavailable; retry safely."));
@@ -279,14 +286,11 @@ test_view_states(void)
 	free(html);
 	template_ctx_free(c);
 
-	c = template_ctx_new();
-	template_set(c, "csrf_token", "c");
-	template_set(c, "request_token", "r");
-	template_set(c, "account_id", "\"><script>x</script>");
-	template_set(c, "credential_report", "</textarea><script>y</script>");
-	template_set(c, "item", "");
-	template_set(c, "account_id_error",
-	    "The account ID must look like acct_12345");
+	c = ctx_of((const char *const[]){ "csrf_token", "c",
+	    "request_token", "r", "account_id", "\"><script>x</script>",
+	    "credential_report", "</textarea><script>y</script>", "item", "",
+	    "account_id_error", "The account ID must look like acct_12345",
+	    NULL });
 	template_set_bool(c, "has_errors", 1);
 	html = view_text("form.html", c);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(html);
