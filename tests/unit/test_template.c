@@ -254,7 +254,8 @@ test_view_states(void)
 	free(html);
 	template_ctx_free(c);
 
-	c = ctx_of((const char *const[]){ "trace_id", "tr_ABCDEFGHIJKLMNOPQRSTUV",
+	c = ctx_of((const char *const[]){
+	    "trace_id", "tr_ABCDEFGHIJKLMNOPQRSTUV",
 	    "finished_iso", "2026-01-01T00:00:01.000Z",
 	    "finished_text", "2026-01-01 00:00:01 UTC", "decision", "eligible",
 	    "headline", "Eligible under P-7", "meaning", "m", NULL });
@@ -274,7 +275,8 @@ test_view_states(void)
 	free(html);
 	template_ctx_free(c);
 
-	c = ctx_of((const char *const[]){ "trace_id", "tr_ABCDEFGHIJKLMNOPQRSTUV",
+	c = ctx_of((const char *const[]){
+	    "trace_id", "tr_ABCDEFGHIJKLMNOPQRSTUV",
 	    "error_code", "provider_timeout",
 	    "explanation", "The model did not answer in time.", NULL });
 	html = view_text("trace_failed.html", c);
