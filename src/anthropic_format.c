@@ -11,16 +11,14 @@
 #include "prompt.h"
 #include "provider_json.h"
 
-#define REQUEST_MAX (64 * 1024)
-
 char *
 anthropic_build_request(const char *model, const struct provider_call *call)
 {
-	struct json_object *req, *msgs, *msg, *fmt, *oc;
-	struct buf user, out;
+	struct json_object *req, *msgs, *fmt, *oc;
+	struct buf user;
 	char *body = NULL;
 
-	buf_init(&user, REQUEST_MAX);
+	buf_init(&user, PROVIDER_PROMPT_MAX);
 	if (prompt_user(&user, call) != 0)
 		goto out;
 	req = json_object_new_object();
@@ -31,11 +29,8 @@ anthropic_build_request(const char *model, const struct provider_call *call)
 	json_object_object_add(req, "system",
 	    json_object_new_string(prompt_system));
 	msgs = json_object_new_array();
-	msg = json_object_new_object();
-	json_object_object_add(msg, "role", json_object_new_string("user"));
-	json_object_object_add(msg, "content",
-	    json_object_new_string(buf_str(&user)));
-	json_object_array_add(msgs, msg);
+	json_object_array_add(msgs, provider_json_message("user",
+	    buf_str(&user)));
 	json_object_object_add(req, "messages", msgs);
 	/* The same schema as every provider's, without the numeric and array
 	 * bounds Anthropic refuses; answer_parse enforces them. */
@@ -47,12 +42,7 @@ anthropic_build_request(const char *model, const struct provider_call *call)
 	json_object_object_add(oc, "format", fmt);
 	json_object_object_add(req, "output_config", oc);
 
-	buf_init(&out, REQUEST_MAX * 2);
-	if (buf_puts(&out, json_object_to_json_string_ext(req,
-	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) == BUF_OK)
-		body = buf_detach(&out);
-	buf_free(&out);
-	json_object_put(req);
+	body = provider_json_body(req);
 out:
 	buf_free(&user);
 	return body;

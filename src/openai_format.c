@@ -12,17 +12,15 @@
 #include "prompt.h"
 #include "provider_json.h"
 
-#define REQUEST_MAX (64 * 1024)
-
 char *
 openai_build_request(const struct openai_request_opts *opts,
     const struct provider_call *call)
 {
-	struct json_object *req, *msgs, *msg, *fmt, *js;
-	struct buf user, out;
+	struct json_object *req, *msgs, *fmt, *js;
+	struct buf user;
 	char *body = NULL;
 
-	buf_init(&user, REQUEST_MAX);
+	buf_init(&user, PROVIDER_PROMPT_MAX);
 	if (prompt_user(&user, call) != 0)
 		goto out;
 
@@ -33,16 +31,10 @@ openai_build_request(const struct openai_request_opts *opts,
 	json_object_object_add(req, opts->max_tokens_field,
 	    json_object_new_int(OPENAI_MAX_OUTPUT_TOKENS));
 	msgs = json_object_new_array();
-	msg = json_object_new_object();
-	json_object_object_add(msg, "role", json_object_new_string("system"));
-	json_object_object_add(msg, "content",
-	    json_object_new_string(prompt_system));
-	json_object_array_add(msgs, msg);
-	msg = json_object_new_object();
-	json_object_object_add(msg, "role", json_object_new_string("user"));
-	json_object_object_add(msg, "content",
-	    json_object_new_string(buf_str(&user)));
-	json_object_array_add(msgs, msg);
+	json_object_array_add(msgs, provider_json_message("system",
+	    prompt_system));
+	json_object_array_add(msgs, provider_json_message("user",
+	    buf_str(&user)));
 	json_object_object_add(req, "messages", msgs);
 	js = json_object_new_object();
 	json_object_object_add(js, "name",
@@ -55,12 +47,7 @@ openai_build_request(const struct openai_request_opts *opts,
 	json_object_object_add(fmt, "json_schema", js);
 	json_object_object_add(req, "response_format", fmt);
 
-	buf_init(&out, REQUEST_MAX * 2);
-	if (buf_puts(&out, json_object_to_json_string_ext(req,
-	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) == BUF_OK)
-		body = buf_detach(&out);
-	buf_free(&out);
-	json_object_put(req);
+	body = provider_json_body(req);
 out:
 	buf_free(&user);
 	return body;

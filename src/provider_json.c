@@ -5,6 +5,7 @@
 
 #include <json-c/json.h>
 
+#include "buf.h"
 #include "errors.h"
 #include "json_strict.h"
 #include "provider.h"
@@ -114,4 +115,29 @@ provider_json_answer(struct provider_result *res, struct json_object *str)
 	res->text[n] = '\0';
 	res->text_len = n;
 	res->error = KR_OK;
+}
+
+struct json_object *
+provider_json_message(const char *role, const char *text)
+{
+	struct json_object *msg = json_object_new_object();
+
+	json_object_object_add(msg, "role", json_object_new_string(role));
+	json_object_object_add(msg, "content", json_object_new_string(text));
+	return msg;
+}
+
+char *
+provider_json_body(struct json_object *req)
+{
+	struct buf out;
+	char *body = NULL;
+
+	buf_init(&out, PROVIDER_PROMPT_MAX * 2);
+	if (buf_puts(&out, json_object_to_json_string_ext(req,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) == BUF_OK)
+		body = buf_detach(&out);
+	buf_free(&out);
+	json_object_put(req);
+	return body;
 }

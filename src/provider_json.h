@@ -10,6 +10,16 @@
 struct json_object;
 struct provider_result;
 
+/* The most a request's user prompt may hold; its whole body may hold
+ * twice that (JSON escapes). */
+#define PROVIDER_PROMPT_MAX (64 * 1024)
+
+/* A chat message: {"role": role, "content": text}. */
+struct json_object *provider_json_message(const char *role, const char *text);
+/* The request body req stands for (malloc'd), or NULL when it passes
+ * 2 * PROVIDER_PROMPT_MAX bytes or memory runs out. Puts req. */
+char *provider_json_body(struct json_object *req);
+
 /* The body as one strict JSON object (the caller puts it), or NULL. */
 struct json_object *provider_json_object(const char *body, size_t len);
 
