@@ -108,6 +108,20 @@ store_exec(PGconn *conn, const struct store_stmt *st,
 	return r;
 }
 
+enum store_result
+store_exec_one(PGconn *conn, const struct store_stmt *st,
+    const char *const *params, PGresult **res)
+{
+	enum store_result r = store_exec(conn, st, params, res);
+
+	if (r == STORE_OK && PQntuples(*res) != 1) {
+		PQclear(*res);
+		*res = NULL;
+		r = STORE_NOT_FOUND;
+	}
+	return r;
+}
+
 void
 store_text(char *dst, size_t dstlen, const PGresult *res, int row, int col)
 {

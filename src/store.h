@@ -46,6 +46,10 @@ int               store_prepare_table(PGconn *conn,
  * name, without the server's DETAIL (it would copy the refused row). */
 enum store_result store_exec(PGconn *conn, const struct store_stmt *st,
                       const char *const *params, PGresult **res);
+/* Runs a prepared statement that reads one row: as store_exec, and
+ * STORE_NOT_FOUND with *res NULL when it returns none or more than one. */
+enum store_result store_exec_one(PGconn *conn, const struct store_stmt *st,
+                      const char *const *params, PGresult **res);
 /* The class of a failed result of conn (for streamed results). */
 enum store_result store_classify(PGconn *conn, const PGresult *res);
 

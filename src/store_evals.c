@@ -154,14 +154,11 @@ store_evals_run(PGconn *conn, const char *run_id, struct eval_run_row *out)
 	enum store_result r;
 	PGresult *res;
 
-	if ((r = store_exec(conn, &stmts[STMT_RUN], p, &res)) != STORE_OK)
+	if ((r = store_exec_one(conn, &stmts[STMT_RUN], p, &res)) != STORE_OK)
 		return r;
-	if (PQntuples(res) == 1)
-		read_run(res, 0, out);
-	else
-		r = STORE_NOT_FOUND;
+	read_run(res, 0, out);
 	PQclear(res);
-	return r;
+	return STORE_OK;
 }
 
 enum store_result
@@ -208,17 +205,14 @@ store_evals_freshness(PGconn *conn, const char *run_id, const char *max_age,
 	enum store_result r;
 	PGresult *res;
 
-	if ((r = store_exec(conn, &stmts[STMT_FRESHNESS], p, &res)) !=
+	if ((r = store_exec_one(conn, &stmts[STMT_FRESHNESS], p, &res)) !=
 	    STORE_OK)
 		return r;
-	if (PQntuples(res) == 1) {
-		*passed = store_long(res, 0, 0);
-		*failed = store_long(res, 0, 1);
-		*recent = store_bool(res, 0, 2);
-	} else
-		r = STORE_NOT_FOUND;
+	*passed = store_long(res, 0, 0);
+	*failed = store_long(res, 0, 1);
+	*recent = store_bool(res, 0, 2);
 	PQclear(res);
-	return r;
+	return STORE_OK;
 }
 
 enum store_result
@@ -228,15 +222,12 @@ store_evals_last_run(PGconn *conn, long *passed, long *failed,
 	enum store_result r;
 	PGresult *res;
 
-	if ((r = store_exec(conn, &stmts[STMT_LAST_RUN], NULL, &res)) !=
+	if ((r = store_exec_one(conn, &stmts[STMT_LAST_RUN], NULL, &res)) !=
 	    STORE_OK)
 		return r;
-	if (PQntuples(res) == 1) {
-		*passed = store_long(res, 0, 0);
-		*failed = store_long(res, 0, 1);
-		*started_s = store_long(res, 0, 2);
-	} else
-		r = STORE_NOT_FOUND;
+	*passed = store_long(res, 0, 0);
+	*failed = store_long(res, 0, 1);
+	*started_s = store_long(res, 0, 2);
 	PQclear(res);
-	return r;
+	return STORE_OK;
 }

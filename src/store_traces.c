@@ -194,12 +194,10 @@ get_one(PGconn *conn, enum stmt s, const char *key, struct trace_row *out)
 {
 	const char *params[1] = { key };
 	PGresult *res;
-	enum store_result r = store_exec(conn, &stmts[s], params, &res);
+	enum store_result r = store_exec_one(conn, &stmts[s], params, &res);
 
-	if (r == STORE_OK && PQntuples(res) == 1)
+	if (r == STORE_OK)
 		read_row(res, 0, out);
-	else if (r == STORE_OK)
-		r = STORE_NOT_FOUND;
 	PQclear(res);
 	return r;
 }
