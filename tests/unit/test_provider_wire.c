@@ -104,38 +104,36 @@ test_error_classification(void)
 static void
 test_retry_of_exhausted_credit(void)
 {
+	/* Attempt 1 of 3 with time left: status, credits out, and the plan. */
+	static const struct {
+		long          http_status;
+		int           insufficient_quota;
+		int           retry;
+		enum kr_error error;
+	} cases[] = {
+		{ 402, 0, 0, KR_PROVIDER_RATE_LIMITED },
+		{ 400, 1, 0, KR_PROVIDER_RATE_LIMITED },
+		{ 529, 0, 1, KR_PROVIDER_UNAVAILABLE },
+		{ 400, 0, 0, KR_PROVIDER_UNAVAILABLE },
+		/* A server error whose message says the credits ran out. */
+		{ 502, 1, 0, KR_PROVIDER_RATE_LIMITED },
+	};
 	struct attempt_outcome o;
 	struct retry_plan p;
+	size_t i;
 
-	memset(&o, 0, sizeof(o));
-	o.attempt = 1;
-	o.max_attempts = 3;
-	o.retry_after_ms = -1;
-	o.remaining_ms = 5000;
-	o.http_status = 402;
-	p = retry_plan(&o, 0.5);
-	CU_ASSERT_EQUAL(p.retry, 0);
-	CU_ASSERT_EQUAL(p.error, KR_PROVIDER_RATE_LIMITED);
-	o.http_status = 400;
-	o.insufficient_quota = 1;
-	p = retry_plan(&o, 0.5);
-	CU_ASSERT_EQUAL(p.retry, 0);
-	CU_ASSERT_EQUAL(p.error, KR_PROVIDER_RATE_LIMITED);
-	o.http_status = 529;
-	o.insufficient_quota = 0;
-	p = retry_plan(&o, 0.5);
-	CU_ASSERT_EQUAL(p.retry, 1);
-	CU_ASSERT_EQUAL(p.error, KR_PROVIDER_UNAVAILABLE);
-	o.http_status = 400;
-	p = retry_plan(&o, 0.5);
-	CU_ASSERT_EQUAL(p.retry, 0);
-	CU_ASSERT_EQUAL(p.error, KR_PROVIDER_UNAVAILABLE);
-	/* A server error whose message says the credits ran out. */
-	o.http_status = 502;
-	o.insufficient_quota = 1;
-	p = retry_plan(&o, 0.5);
-	CU_ASSERT_EQUAL(p.retry, 0);
-	CU_ASSERT_EQUAL(p.error, KR_PROVIDER_RATE_LIMITED);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&o, 0, sizeof(o));
+		o.attempt = 1;
+		o.max_attempts = 3;
+		o.retry_after_ms = -1;
+		o.remaining_ms = 5000;
+		o.http_status = cases[i].http_status;
+		o.insufficient_quota = cases[i].insufficient_quota;
+		p = retry_plan(&o, 0.5);
+		CU_ASSERT_EQUAL(p.retry, cases[i].retry);
+		CU_ASSERT_EQUAL(p.error, cases[i].error);
+	}
 }
 
 static void
