@@ -10,6 +10,7 @@ import uuid
 
 from harness import (VAR, check, eq, get, get_json, psql, request, restart_keyrota,
                      db_now, running_traces, stack, test, wait_for)
+from harness import trace_row
 
 STALE = "The CI deploy key for this service account is stale."
 
@@ -32,11 +33,6 @@ def provider_calls():
 
 def trace_count():
     return int(psql("SELECT count(*) FROM traces")[0][0])
-
-
-def row(trace_id):
-    rows = psql("SELECT row_to_json(t)::text FROM traces t WHERE trace_id = :'p1'", trace_id)
-    return json.loads(rows[0][0]) if rows else None
 
 
 def six_fields(body):
@@ -73,7 +69,7 @@ def policy_conflict_when_the_model_says_eligible_for_45_days():
     eq(body["decision"], None)
     eq(body["error_code"], "policy_conflict")
     eq(body["error"], "Decision unavailable; retry safely.")
-    stored = row(body["trace_id"])
+    stored = trace_row(body["trace_id"])
     eq(stored["model_decision"], "eligible", "what the model said is kept")
     eq(stored["decision"], None, "but no decision is recorded")
 
@@ -92,7 +88,7 @@ def not_eligible_and_needs_review_follow_the_report():
 def unknown_account_fails_without_a_provider_call():
     body = decide({"account_id": "acct_99999", "credential_report": STALE}).json()
     eq((body["status"], body["error_code"]), ("failed", "unknown_account"))
-    stored = row(body["trace_id"])
+    stored = trace_row(body["trace_id"])
     eq(stored["provider_attempts"], 0, "no provider call")
     eq(stored["response_model"], None)
 
@@ -194,7 +190,7 @@ def stored_trace_holds_fingerprint_and_never_the_report_text():
     marker = "report-marker-" + uuid.uuid4().hex
     body = decide({"account_id": "acct_10234", "credential_report": STALE + " " + marker,
                    "item": "item-" + marker[-12:]}).json()
-    stored = row(body["trace_id"])
+    stored = trace_row(body["trace_id"])
     check(len(stored["input_fingerprint"]) == 12 and
           all(c in "0123456789abcdef" for c in stored["input_fingerprint"]), stored)
     check(stored["fingerprint_key_id"].startswith("fk_"), stored)
@@ -213,7 +209,7 @@ def stored_trace_holds_fingerprint_and_never_the_report_text():
     with open(os.path.join(VAR, "log", "keyrota.log")) as f:
         check(marker[-12:] not in f.read(), "report text in the log")
     # The same report under the same key gets the same fingerprint.
-    again = row(decide({"account_id": "acct_10236",
+    again = trace_row(decide({"account_id": "acct_10236",
                         "credential_report": STALE + " " + marker}).json()["trace_id"])
     eq(again["input_fingerprint"], stored["input_fingerprint"])
 
@@ -243,9 +239,9 @@ def reaper_fails_traces_left_running():
              " input_fingerprint, fingerprint_key_id, created_at)"
              " VALUES (:'p1', 'acct_10234', 'rotation_decision@2', 'fixture', 'm',"
              " 'abcdef012345', 'fk_test', now() - interval '10 seconds')", tid)
-        done = wait_for(lambda: row(tid)["status"] != "running", timeout=5)
+        done = wait_for(lambda: trace_row(tid)["status"] != "running", timeout=5)
         check(done, "still running")
-        stored = row(tid)
+        stored = trace_row(tid)
         eq((stored["status"], stored["error_code"]), ("failed", "worker_lost"))
     finally:
         restart_keyrota()

@@ -18,12 +18,12 @@ import socket
 import subprocess
 import tempfile
 import time
-import urllib.request
 import uuid
 
 from harness import (BINARY, ROOT, TEMPLATE_DIR, VAR, check, database_url, eq, fcgi_get, get,
                      psql, restart_keyrota, stack, start_fake_model, stop_fake_model, test,
                      wait_for)
+from harness import fake_model_control
 
 EVALS = os.path.join(ROOT, "evals", "rotations.jsonl")
 STALE = "The CI deploy key for this service account is stale."
@@ -40,10 +40,7 @@ def figures(scenario, **measured):
 
 
 def control(obj):
-    req = urllib.request.Request("http://127.0.0.1:%d/__control" % fake["port"],
-                                 data=json.dumps(obj).encode(), method="POST")
-    with urllib.request.urlopen(req, timeout=5) as r:
-        r.read()
+    fake_model_control(fake, "/__control", obj)
 
 
 def base_env(**extra):

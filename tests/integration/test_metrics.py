@@ -14,7 +14,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 import uuid
 
 try:
@@ -28,6 +27,7 @@ except ImportError:
 from harness import (BINARY, ROOT, VAR, check, eq, get, request, restart_keyrota,
                      runtime_database_url, start_fake_model, stop_fake_model,
                      supervisor_pid, test, wait_for, worker_pids)
+from harness import fake_model_control, fake_model_script
 
 RULES_DIR = os.path.join(ROOT, "contrib", "prometheus")
 STALE = "The CI deploy key for this service account is stale."
@@ -72,16 +72,11 @@ FAMILIES = {
 
 
 def control(path, obj=None):
-    data = json.dumps(obj or {}).encode()
-    req = urllib.request.Request("http://127.0.0.1:%d%s" % (fake["port"], path), data=data,
-                                 method="POST" if obj is not None else "GET")
-    with urllib.request.urlopen(req, timeout=5) as r:
-        return json.loads(r.read())
+    return fake_model_control(fake, path, obj)
 
 
 def script(*replies):
-    control("/__control", {"scenario": "script", "replies": list(replies)})
-    control("/__reset", {})
+    fake_model_script(fake, *replies)
 
 
 def record_eval_run():

@@ -11,12 +11,12 @@ import subprocess
 import tempfile
 import threading
 import time
-import urllib.request
 import uuid
 
 from harness import (BINARY, ROOT, TEMPLATE_DIR, VAR, check, database_url, eq, fcgi_get, get,
                      psql, request, restart_keyrota, runtime_database_url, start_fake_model,
                      stop_fake_model, supervisor_pid, test, wait_for, worker_pids, write_secret)
+from harness import fake_model_control, fake_model_scenario, reload_and_wait
 
 PGBIN = "/usr/lib/postgresql/15/bin"
 SQL_DIR = os.path.join(ROOT, "sql")
@@ -275,14 +275,6 @@ def admin_auth():
 
 # --- key rotation on SIGHUP ---------------------------------------------------
 
-def reload_and_wait():
-    before = set(worker_pids())
-    os.kill(supervisor_pid(), signal.SIGHUP)
-    fresh = wait_for(lambda: (lambda p: p if p and not set(p) & before else None)(worker_pids()),
-                     timeout=15)
-    check(fresh, "no new generation of workers")
-
-
 def trace_key(tid):
     return psql("SELECT input_fingerprint, fingerprint_key_id FROM traces WHERE trace_id = :'p1'",
                 tid)[0]
@@ -328,31 +320,24 @@ def sighup_rotates_the_model_key_while_a_decision_finishes_with_the_old_one():
     fake = start_fake_model("ops", old_key)
     key_file, port = fake["key_file"], fake["port"]
     try:
-        def control(path, obj=None):
-            req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path),
-                                         data=json.dumps(obj or {}).encode(),
-                                         method="POST" if obj is not None else "GET")
-            with urllib.request.urlopen(req, timeout=5) as r:
-                return json.loads(r.read())
-
         restart_keyrota(KEYROTA_PROVIDER="openai", KEYROTA_MODEL="gpt-test",
                         KEYROTA_MODEL_BASE_URL="http://127.0.0.1:%d/v1" % port,
                         KEYROTA_MODEL_KEY_FILE=key_file, KEYROTA_MODEL_TIMEOUT_MS=8000)
-        control("/__control", {"scenario": "delay_by_model", "delays": {"gpt-test": 2500}})
-        control("/__reset", {})
+        fake_model_scenario(fake, "delay_by_model", delays={"gpt-test": 2500})
         slow = {}
         t = threading.Thread(target=lambda: slow.setdefault("r", decide()))
         t.start()
-        check(wait_for(lambda: len(control("/__requests")) == 1, timeout=5), "call in flight")
+        check(wait_for(lambda: len(fake_model_control(fake, "/__requests")) == 1, timeout=5),
+              "call in flight")
         write_secret(key_file, new_key + "\n")
         reload_and_wait()
-        control("/__control", {"scenario": "success"})
+        fake_model_control(fake, "/__control", {"scenario": "success"})
         fresh = decide()
         t.join(timeout=15)
         eq((fresh.status, fresh.json()["status"]), (200, "completed"))
         eq((slow["r"].status, slow["r"].json()["status"]), (200, "completed"),
            "the decision in flight across the reload finished")
-        auth = [r["headers"].get("Authorization") for r in control("/__requests")]
+        auth = [r["headers"].get("Authorization") for r in fake_model_control(fake, "/__requests")]
         eq(auth, ["Bearer " + old_key, "Bearer " + new_key], "old key first, then the new one")
     finally:
         stop_fake_model(fake)

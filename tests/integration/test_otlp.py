@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from harness import (VAR, check, eq, get, request, restart_keyrota, start_fake_model,
                      stop_fake_model, test, wait_for)
+from harness import fake_model_script
 
 MODEL_KEY = "sk-test-otlp-" + uuid.uuid4().hex
 # Header values are secrets: the receiver must get them as headers, and
@@ -82,17 +83,8 @@ def keyrota_env(endpoint=None, **extra):
     return env
 
 
-def fake_control(path, obj):
-    req = urllib.request.Request("http://127.0.0.1:%d%s" % (fake["port"], path),
-                                 data=json.dumps(obj).encode(), method="POST")
-    with urllib.request.urlopen(req, timeout=5) as r:
-        return json.loads(r.read())
-
-
 def script(*replies):
-    """The fake model plays these replies, one per call; the last repeats."""
-    fake_control("/__control", {"scenario": "script", "replies": list(replies)})
-    fake_control("/__reset", {})
+    fake_model_script(fake, *replies)
 
 
 def setup_module():

@@ -18,6 +18,7 @@ import uuid
 
 from harness import (ROOT, STACK, VAR, check, eq, get, psql, request, restart_keyrota, stack,
                      stop_fake_model, supervisor_pid, test, wait_for, worker_pids)
+from harness import fake_model_control, fake_model_scenario
 from harness import start_fake_model as harness_start_fake_model
 
 STALE = "The CI deploy key for this service account is stale."
@@ -201,11 +202,7 @@ fake = {}
 
 
 def control(path, obj=None):
-    data = json.dumps(obj or {}).encode() if obj is not None else None
-    req = urllib.request.Request("http://127.0.0.1:%d%s" % (fake["port"], path), data=data,
-                                 method="POST" if obj is not None else "GET")
-    with urllib.request.urlopen(req, timeout=5) as r:
-        return json.loads(r.read())
+    return fake_model_control(fake, path, obj)
 
 
 def start_fake_model():
@@ -213,8 +210,7 @@ def start_fake_model():
 
 
 def scenario(name):
-    control("/__control", {"scenario": name})
-    control("/__reset", {})
+    fake_model_scenario(fake, name)
 
 
 def fake_calls():

@@ -9,11 +9,11 @@ import json
 import os
 import subprocess
 import time
-import urllib.request
 import uuid
 
 from harness import (BINARY, VAR, check, database_url, eq, get, psql, request,
                      restart_keyrota, start_fake_model, stop_fake_model, test, write_secret)
+from harness import fake_model_control, fake_model_scenario, trace_row
 
 MODEL_KEY = "sk-ant-test-" + uuid.uuid4().hex
 HEADER_SECRET = "gw-secret-" + uuid.uuid4().hex
@@ -55,16 +55,11 @@ FAULT_MATRIX = [
 
 
 def control(path, obj=None):
-    data = json.dumps(obj).encode() if obj is not None else None
-    req = urllib.request.Request("http://127.0.0.1:%d%s" % (fake["port"], path), data=data,
-                                 method="POST" if obj is not None else "GET")
-    with urllib.request.urlopen(req, timeout=5) as r:
-        return json.loads(r.read())
+    return fake_model_control(fake, path, obj)
 
 
 def scenario(name, **options):
-    control("/__control", dict(options, scenario=name))
-    control("/__reset", {})
+    fake_model_scenario(fake, name, **options)
 
 
 def calls():
@@ -107,11 +102,6 @@ def decide(account="acct_10234", report=STALE):
     return r
 
 
-def row(trace_id):
-    return json.loads(psql("SELECT row_to_json(t)::text FROM traces t WHERE trace_id = :'p1'",
-                           trace_id)[0][0])
-
-
 def without_keyrota_env():
     return {k: v for k, v in os.environ.items() if not k.startswith("KEYROTA_")}
 
@@ -149,7 +139,7 @@ def messages_request_has_system_max_tokens_schema_and_anthropic_headers():
     eq(schema["properties"]["rotation_window_days"]["type"], "integer")
     check(MODEL_KEY not in json.dumps(sent) and HEADER_SECRET not in json.dumps(sent),
           "a secret in the body")
-    stored = row(body["trace_id"])
+    stored = trace_row(body["trace_id"])
     eq(stored["provider"], "anthropic")
     eq(stored["request_model"], "claude-test")
     eq(stored["response_model"], "claude-fake-1")
@@ -169,7 +159,7 @@ def fault_matrix_gives_the_named_error_and_attempt_count():
         body = r.json()
         got = body["status"] if body["status"] == "completed" else body.get("error_code")
         ncalls = len(calls())
-        stored = row(body["trace_id"])["provider_attempts"]
+        stored = trace_row(body["trace_id"])["provider_attempts"]
         if (got, ncalls, stored) != (want, attempts, attempts):
             problems.append("%s: got %s after %d calls (trace says %d), want %s after %d"
                             % (name, got, ncalls, stored, want, attempts))
@@ -207,7 +197,7 @@ def invalid_utf8_metadata_is_dropped_not_stored():
     scenario("raw", body_b64=base64.b64encode(raw).decode())
     body = decide().json()
     eq(body["status"], "completed", body)
-    stored = row(body["trace_id"])
+    stored = trace_row(body["trace_id"])
     eq((stored["response_id"], stored["response_model"]), (None, None))
 
 

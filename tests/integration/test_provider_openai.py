@@ -11,6 +11,8 @@ import uuid
 from harness import (BINARY, ROOT, TEMPLATE_DIR, VAR, check, database_url, eq, get, psql, request,
                      restart_keyrota, stack, start_fake_model, stop_fake_model, test, wait_for,
                      worker_pids, supervisor_pid, write_secret)
+from harness import (fake_model_control, fake_model_scenario, fake_model_script, reload_and_wait,
+                     trace_row)
 
 MODEL_KEY = "sk-test-keyrota-" + uuid.uuid4().hex
 TIMEOUT_MS = 2500
@@ -19,21 +21,15 @@ fake = {}
 
 
 def control(path, obj=None):
-    data = json.dumps(obj or {}).encode()
-    req = urllib.request.Request("http://127.0.0.1:%d%s" % (fake["port"], path), data=data,
-                                 method="POST" if obj is not None else "GET")
-    with urllib.request.urlopen(req, timeout=5) as r:
-        return json.loads(r.read())
+    return fake_model_control(fake, path, obj)
 
 
 def scenario(name, **options):
-    control("/__control", dict(options, scenario=name))
-    control("/__reset", {})
+    fake_model_scenario(fake, name, **options)
 
 
 def script(*replies):
-    """The fake plays these replies, one per call; the last one repeats."""
-    scenario("script", replies=list(replies))
+    fake_model_script(fake, *replies)
 
 
 def calls():
@@ -65,11 +61,6 @@ def decide(account="acct_10234", report=STALE, headers=None):
                 body=json.dumps({"account_id": account, "credential_report": report}).encode())
     r.elapsed = time.monotonic() - started
     return r
-
-
-def row(trace_id):
-    return json.loads(psql("SELECT row_to_json(t)::text FROM traces t WHERE trace_id = :'p1'",
-                           trace_id)[0][0])
 
 
 def expect_failure(name, code, ncalls):
@@ -112,7 +103,7 @@ def success_sends_a_strict_schema_request_with_the_key_in_the_header_only():
     check("P-7" in user and "within 30 days" in user, "policy lines in the prompt")
     check("<report>" in user and json.dumps(STALE) in user, "report passed as JSON data")
     check(MODEL_KEY not in json.dumps(sent), "key in the body")
-    stored = row(body["trace_id"])
+    stored = trace_row(body["trace_id"])
     eq(stored["provider"], "openai")
     eq(stored["request_model"], "gpt-test")
     eq(stored["response_model"], "fake-model-1")
@@ -139,14 +130,14 @@ def policy_conflict_from_a_real_model_answer():
     scenario("success")
     body = decide(account="acct_10235").json()
     eq(body["error_code"], "policy_conflict")
-    eq(row(body["trace_id"])["model_decision"], "eligible")
+    eq(trace_row(body["trace_id"])["model_decision"], "eligible")
 
 
 @test
 def timeout_answers_within_the_deadline():
     body, r = expect_failure("slow", "provider_timeout", 1)
     check(r.elapsed < TIMEOUT_MS / 1000 + 1, "answered after %.2fs" % r.elapsed)
-    eq(row(body["trace_id"])["provider_attempts"], 1)
+    eq(trace_row(body["trace_id"])["provider_attempts"], 1)
 
 
 @test
@@ -178,7 +169,7 @@ def form_flow_shows_the_failed_page_for_a_provider_timeout():
 @test
 def server_errors_are_retried_then_unavailable():
     body, _ = expect_failure("error500", "provider_unavailable", 2)
-    eq(row(body["trace_id"])["provider_attempts"], 2)
+    eq(trace_row(body["trace_id"])["provider_attempts"], 2)
 
 
 @test
@@ -190,7 +181,7 @@ def retry_after_is_honoured_then_success():
     eq(len(reqs), 2)
     gap = reqs[1]["time"] - reqs[0]["time"]
     check(gap >= 0.9, "waited %.2fs for Retry-After: 1" % gap)
-    eq(row(body["trace_id"])["provider_attempts"], 2)
+    eq(trace_row(body["trace_id"])["provider_attempts"], 2)
 
 
 @test
@@ -205,7 +196,7 @@ def retry_after_ms_is_honoured():
     eq(len(reqs), 2)
     gap = reqs[1]["time"] - reqs[0]["time"]
     check(gap >= 1.1, "waited %.2fs for retry-after-ms: 1200" % gap)
-    eq(row(body["trace_id"])["provider_attempts"], 2)
+    eq(trace_row(body["trace_id"])["provider_attempts"], 2)
 
 
 @test
@@ -231,7 +222,7 @@ def retry_classes_through_libcurl():
         body = r.json()
         eq((body["status"], body["error_code"]), ("failed", "provider_unavailable"), status)
         eq(len(calls()), 2, "%d is retried" % status)
-        eq(row(body["trace_id"])["provider_attempts"], 2, status)
+        eq(trace_row(body["trace_id"])["provider_attempts"], 2, status)
     # Not retried.
     for status, code in ((403, "provider_auth"), (404, "provider_unavailable"),
                          (422, "provider_unavailable")):
@@ -254,7 +245,7 @@ def one_deadline_across_attempts():
     eq(len(calls()), 2, "the 500 was retried")
     check(r.elapsed < TIMEOUT_MS / 1000 + 0.8, "answered after %.2fs, deadline %d ms" %
           (r.elapsed, TIMEOUT_MS))
-    eq(row(body["trace_id"])["provider_attempts"], 2)
+    eq(trace_row(body["trace_id"])["provider_attempts"], 2)
 
 
 @test
@@ -305,12 +296,12 @@ def malformed_answers_are_invalid_decisions():
                  "trailing_bytes", "content_nul"):
         body, r = expect_failure(name, "invalid_decision", 1)
         check("<script" not in r.text and "onerror" not in r.text, r.text)
-        stored = row(body["trace_id"])
+        stored = trace_row(body["trace_id"])
         eq(stored["decision"], None, name)
     for name in ("window45", "no_p7"):
         scenario(name)
         body = decide().json()
-        eq(row(body["trace_id"])["model_decision"], "eligible", "the model's word is kept")
+        eq(trace_row(body["trace_id"])["model_decision"], "eligible", "the model's word is kept")
 
 
 @test
@@ -425,7 +416,7 @@ def connection_refused_is_unavailable():
         r = decide()
         body = r.json()
         eq((body["status"], body["error_code"]), ("failed", "provider_unavailable"))
-        eq(row(body["trace_id"])["provider_attempts"], 2)
+        eq(trace_row(body["trace_id"])["provider_attempts"], 2)
     finally:
         restart_keyrota(**keyrota_env())
 
@@ -456,14 +447,6 @@ def headers_file(text, name="gateway.headers"):
     path = os.path.join(VAR, "secrets", name)
     write_secret(path, text)
     return path
-
-
-def reload_and_wait():
-    before = set(worker_pids())
-    os.kill(supervisor_pid(), signal.SIGHUP)
-    fresh = wait_for(lambda: (lambda p: p if p and not set(p) & before else None)(worker_pids()),
-                     timeout=15)
-    check(fresh, "no new generation of workers")
 
 
 @test
@@ -621,7 +604,7 @@ def error_bodies_map_to_named_errors():
         scenario(name)
         body = decide().json()
         got = (body["status"], body.get("error_code"), len(calls()),
-               row(body["trace_id"])["provider_attempts"])
+               trace_row(body["trace_id"])["provider_attempts"])
         if got != ("failed", code, ncalls, ncalls):
             problems.append("%s: got %r, want %r" % (name, got, ("failed", code, ncalls, ncalls)))
     check(not problems, "\n".join(problems))

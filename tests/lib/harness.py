@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import traceback
+import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STACK = os.path.join(ROOT, "scripts", "stack")
@@ -137,6 +138,28 @@ def start_fake_model(name, key=None, command=None):
     return {"proc": proc, "port": port(), "key_file": key_file}
 
 
+def fake_model_control(fake, path, obj=None):
+    """Talks to a fake model's control routes: POSTs obj as JSON to path
+    (a GET without obj) and returns the JSON answer."""
+    data = json.dumps(obj).encode() if obj is not None else None
+    req = urllib.request.Request("http://127.0.0.1:%d%s" % (fake["port"], path), data=data,
+                                 method="POST" if obj is not None else "GET")
+    with urllib.request.urlopen(req, timeout=5) as r:
+        return json.loads(r.read())
+
+
+def fake_model_scenario(fake, name, **options):
+    """Sets the fake's scenario (with its options) and forgets the calls it
+    recorded."""
+    fake_model_control(fake, "/__control", dict(options, scenario=name))
+    fake_model_control(fake, "/__reset", {})
+
+
+def fake_model_script(fake, *replies):
+    """The fake plays these replies, one per call; the last one repeats."""
+    fake_model_scenario(fake, "script", replies=list(replies))
+
+
 def stop_fake_model(fake):
     fake["proc"].send_signal(signal.SIGTERM)
     try:
@@ -144,6 +167,12 @@ def stop_fake_model(fake):
     except subprocess.TimeoutExpired:
         fake["proc"].kill()
         fake["proc"].wait()
+
+
+def trace_row(trace_id):
+    """The stored trace as a dict (its row as JSON), or None."""
+    rows = psql("SELECT row_to_json(t)::text FROM traces t WHERE trace_id = :'p1'", trace_id)
+    return json.loads(rows[0][0]) if rows else None
 
 
 def supervisor_pid():
@@ -154,6 +183,16 @@ def supervisor_pid():
 def worker_pids():
     out = subprocess.run(["pgrep", "-P", str(supervisor_pid())], capture_output=True, text=True)
     return sorted(int(p) for p in out.stdout.split())
+
+
+def reload_and_wait():
+    """SIGHUP to the supervisor; returns once a new generation of workers
+    has replaced the old one."""
+    before = set(worker_pids())
+    os.kill(supervisor_pid(), signal.SIGHUP)
+    fresh = wait_for(lambda: (lambda p: p if p and not set(p) & before else None)(worker_pids()),
+                     timeout=15)
+    check(fresh, "no new generation of workers")
 
 
 def wait_for(predicate, timeout=10.0, interval=0.05):
