@@ -527,6 +527,7 @@ sample_d(struct buf *out, const char *name, const char *const *labels,
 	buf_printf(out, " %.17g\n", v);
 }
 
+
 static unsigned long
 hist_count(const struct histogram *h)
 {
@@ -686,6 +687,38 @@ boot_time(void)
 	return errno != 0 || end == p ? 0 : (double)v;
 }
 
+/* The process_* families, one unlabelled sample each. */
+static void
+process_families(struct buf *out, const struct proc_usage *u, double start_s)
+{
+	const struct {
+		const char *name, *type, *help;
+		double      v;
+	} fams[] = {
+		{ "process_cpu_seconds_total", "counter", "User and system CPU "
+		    "time of the supervisor and its workers, exited workers "
+		    "included, in seconds.", u->cpu_s },
+		{ "process_resident_memory_bytes", "gauge", "Resident memory of "
+		    "the supervisor and its live workers, in bytes.",
+		    u->rss_bytes },
+		{ "process_virtual_memory_bytes", "gauge", "Virtual memory of the "
+		    "supervisor and its live workers, in bytes.", u->vm_bytes },
+		{ "process_open_fds", "gauge", "Open file descriptors of the "
+		    "supervisor and its live workers.", u->open_fds },
+		{ "process_max_fds", "gauge", "The descriptor limits of the same "
+		    "processes, added up.", u->max_fds },
+		{ "process_start_time_seconds", "gauge", "When the supervisor "
+		    "started, in seconds since the epoch.",
+		    start_s },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(fams) / sizeof(fams[0]); i++) {
+		family(out, fams[i].name, fams[i].type, fams[i].help);
+		sample_d(out, fams[i].name, NULL, 0, fams[i].v);
+	}
+}
+
 /* process_*: the supervisor and every live worker added up, so the
  * figures are the instance's (README, "Metrics"). */
 static void
@@ -705,26 +738,7 @@ render_process(struct buf *out)
 			(void)proc_add(pid, 0, &u);
 			u.open_fds += atomic_load(&shm->procs[i].open_fds);
 		}
-	family(out, "process_cpu_seconds_total", "counter",
-	    "User and system CPU time of the supervisor and its workers, "
-	    "exited workers included, in seconds.");
-	sample_d(out, "process_cpu_seconds_total", NULL, 0, u.cpu_s);
-	family(out, "process_resident_memory_bytes", "gauge",
-	    "Resident memory of the supervisor and its live workers, in bytes.");
-	sample_d(out, "process_resident_memory_bytes", NULL, 0, u.rss_bytes);
-	family(out, "process_virtual_memory_bytes", "gauge",
-	    "Virtual memory of the supervisor and its live workers, in bytes.");
-	sample_d(out, "process_virtual_memory_bytes", NULL, 0, u.vm_bytes);
-	family(out, "process_open_fds", "gauge",
-	    "Open file descriptors of the supervisor and its live workers.");
-	sample_d(out, "process_open_fds", NULL, 0, u.open_fds);
-	family(out, "process_max_fds", "gauge",
-	    "The descriptor limits of the same processes, added up.");
-	sample_d(out, "process_max_fds", NULL, 0, u.max_fds);
-	family(out, "process_start_time_seconds", "gauge",
-	    "When the supervisor started, in seconds since the epoch.");
-	sample_d(out, "process_start_time_seconds", NULL, 0,
-	    boot_time() + sup.start_s);
+	process_families(out, &u, boot_time() + sup.start_s);
 }
 
 static void
