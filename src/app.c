@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "admin.h"
+#include "alloc.h"
 #include "api.h"
 #include "app.h"
 #include "config.h"
@@ -158,7 +159,7 @@ app_park_on_decision(struct app *app, struct http_request *req,
 {
 	struct app_parked *p;
 
-	if ((p = calloc(1, sizeof(*p))) == NULL) {
+	if ((p = kr_calloc(1, sizeof(*p))) == NULL) {
 		report_free(report);
 		respond_http_error(req, app, KR_HTTP_SERVER_ERROR, NULL);
 		return HANDLER_ANSWERED;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "buf.h"
 
 void
@@ -48,7 +49,7 @@ buf_reserve(struct buf *b, size_t len)
 		cap = cap > (b->max + 1) / 2 ? b->max + 1 : cap * 2;
 	if (cap < need)
 		cap = need;
-	if ((p = realloc(b->data, cap)) == NULL)
+	if ((p = kr_realloc(b->data, cap)) == NULL)
 		return BUF_NOMEM;
 	b->data = p;
 	b->cap = cap;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "buf.h"
 #include "fingerprint.h"
 #include "log.h"
@@ -83,7 +84,7 @@ load_migrations(const char *dir, struct migration **out, size_t *count,
 	if ((d = opendir(dir)) == NULL)
 		return fail(err, errlen, "KEYROTA_SQL_DIR: cannot open %s: %s",
 		    dir, strerror(errno));
-	if ((m = calloc(MIGRATION_MAX_FILES, sizeof(*m))) == NULL) {
+	if ((m = kr_calloc(MIGRATION_MAX_FILES, sizeof(*m))) == NULL) {
 		closedir(d);
 		return fail(err, errlen, "out of memory");
 	}
@@ -104,7 +105,7 @@ load_migrations(const char *dir, struct migration **out, size_t *count,
 		memcpy(m[n].name, de->d_name, strlen(de->d_name) + 1);
 		fingerprint_sha256_hex(buf_str(&text), text.len, m[n].checksum);
 		if ((m[n].sql = buf_detach(&text)) == NULL)
-			m[n].sql = strdup("");
+			m[n].sql = kr_strdup("");
 		n++;
 	}
 	closedir(d);
@@ -282,7 +283,7 @@ cmd_migrate_run(PGconn *conn, const char *sql_dir, int dry_run,
 	*pending = 0;
 	if (load_migrations(sql_dir, &m, &n, err, errlen) != 0)
 		return -1;
-	if ((applied = calloc(n + 1, 1)) == NULL) {
+	if ((applied = kr_calloc(n + 1, 1)) == NULL) {
 		fail(err, errlen, "out of memory");
 		goto out;
 	}

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "alloc.h"
 #include "app.h"
 #include "clock.h"
 #include "config.h"
@@ -621,7 +622,7 @@ start(struct app *app, struct report *report, const char *key,
 		on_done(ctx, &o);
 		return;
 	}
-	if ((job = calloc(1, sizeof(*job))) == NULL) {
+	if ((job = kr_calloc(1, sizeof(*job))) == NULL) {
 		report_free(report);
 		if (app->cfg->model_budget_per_minute > 0)
 			metrics_budget_refund(minute);

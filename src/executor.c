@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "alloc.h"
 #include "clock.h"
 #include "executor.h"
 
@@ -76,7 +77,7 @@ executor_create(unsigned nthreads)
 
 	if (nthreads == 0)
 		nthreads = 1;
-	ex = calloc(1, sizeof(*ex) + nthreads * sizeof(ex->threads[0]));
+	ex = kr_calloc(1, sizeof(*ex) + nthreads * sizeof(ex->threads[0]));
 	if (ex == NULL)
 		return NULL;
 	pthread_mutex_init(&ex->lock, NULL);
@@ -96,7 +97,7 @@ submit(struct executor *ex, enum lane lane, executor_fn fn, void *arg)
 	struct queue *q = &ex->lanes[lane];
 	struct job *j;
 
-	if ((j = malloc(sizeof(*j))) == NULL)
+	if ((j = kr_malloc(sizeof(*j))) == NULL)
 		return -1;
 	j->fn = fn;
 	j->arg = arg;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "form.h"
 
 static int
@@ -58,8 +59,8 @@ form_add(struct form *f, const char *name, size_t namelen, const char *value,
 
 	if (f->n == FORM_MAX_FIELDS)
 		return FORM_TOO_MANY;
-	if ((n = malloc(namelen + 1)) == NULL ||
-	    (v = malloc(valuelen + 1)) == NULL) {
+	if ((n = kr_malloc(namelen + 1)) == NULL ||
+	    (v = kr_malloc(valuelen + 1)) == NULL) {
 		st = FORM_NOMEM;
 		goto fail;
 	}
@@ -70,7 +71,7 @@ form_add(struct form *f, const char *name, size_t namelen, const char *value,
 		st = FORM_EMPTY_NAME;
 		goto fail;
 	}
-	fl = realloc(f->fields, (f->n + 1) * sizeof(*fl));
+	fl = kr_realloc(f->fields, (f->n + 1) * sizeof(*fl));
 	if (fl == NULL) {
 		st = FORM_NOMEM;
 		goto fail;

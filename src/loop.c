@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "alloc.h"
 #include "clock.h"
 #include "log.h"
 #include "loop.h"
@@ -55,7 +56,7 @@ loop_create(void)
 {
 	struct loop *l;
 
-	if ((l = calloc(1, sizeof(*l))) == NULL)
+	if ((l = kr_calloc(1, sizeof(*l))) == NULL)
 		return NULL;
 	if ((l->multi = curl_multi_init()) == NULL) {
 		free(l);
@@ -91,7 +92,7 @@ loop_add_transfer(struct loop *l, CURL *easy, unsigned timeout_ms,
 {
 	struct transfer *t;
 
-	if ((t = calloc(1, sizeof(*t))) == NULL)
+	if ((t = kr_calloc(1, sizeof(*t))) == NULL)
 		return -1;
 	if (timeout_ms > 0)
 		t->deadline_ms = clock_now_ms() + timeout_ms + DEADLINE_SLACK_MS;

@@ -12,6 +12,7 @@
 
 #include <curl/curl.h>
 
+#include "alloc.h"
 #include "app.h"
 #include "config.h"
 #include "cmd_check.h"
@@ -134,7 +135,7 @@ load_config(struct config *cfg)
 static int
 check_otlp(void)
 {
-	struct otlp_settings *s = malloc(sizeof(*s));
+	struct otlp_settings *s = kr_malloc(sizeof(*s));
 	char err[512];
 	int rc = -1;
 

@@ -12,6 +12,7 @@
 #include <curl/curl.h>
 #include <openssl/rand.h>
 
+#include "alloc.h"
 #include "buf.h"
 #include "log.h"
 #include "loop.h"
@@ -439,7 +440,7 @@ otlp_create(struct loop *loop, const struct otlp_settings *s,
 	pthread_condattr_t ca;
 	size_t i;
 
-	if (s->traces_url[0] == '\0' || (o = calloc(1, sizeof(*o))) == NULL)
+	if (s->traces_url[0] == '\0' || (o = kr_calloc(1, sizeof(*o))) == NULL)
 		return NULL;
 	pthread_mutex_init(&o->lock, NULL);
 	/* otlp_drain's bound must not move with the wall clock. */
@@ -452,8 +453,8 @@ otlp_create(struct loop *loop, const struct otlp_settings *s,
 	snprintf(o->base_url, sizeof(o->base_url), "%s",
 	    base_url != NULL ? base_url : "");
 	o->cap = s->queue_spans;
-	o->ring = calloc(o->cap, sizeof(*o->ring));
-	o->batch = calloc(s->batch_spans, sizeof(*o->batch));
+	o->ring = kr_calloc(o->cap, sizeof(*o->ring));
+	o->batch = kr_calloc(s->batch_spans, sizeof(*o->batch));
 	o->headers = curl_slist_append(NULL, "Content-Type: application/json");
 	if (o->headers != NULL &&
 	    (h = curl_slist_append(o->headers, "Expect:")) != NULL)
@@ -500,7 +501,7 @@ otlp_submit(struct otlp *o, const struct otlp_trace *t)
 
 	if (o == NULL)
 		return;
-	if ((c = malloc(sizeof(*c))) == NULL) {
+	if ((c = kr_malloc(sizeof(*c))) == NULL) {
 		metrics_otlp(METRICS_OTLP_DROPPED, (long)spans);
 		return;
 	}

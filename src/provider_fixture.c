@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "alloc.h"
 #include "loop.h"
 #include "provider.h"
 
@@ -76,7 +77,7 @@ fixture_decide(struct provider *p, const struct provider_call *call,
 	size_t i;
 	char text[256];
 
-	if ((job = calloc(1, sizeof(*job))) == NULL) {
+	if ((job = kr_calloc(1, sizeof(*job))) == NULL) {
 		provider_result_init(&fail);
 		fail.error = KR_INTERNAL_ERROR;
 		done(ctx, &fail);
@@ -93,7 +94,7 @@ fixture_decide(struct provider *p, const struct provider_call *call,
 	    "\"rotation_window_days\":%d,"
 	    "\"source_line_ids\":[\"" POLICY_LINE "\"]}",
 	    fixture_decision(call), window);
-	job->result.text = strndup(text, (size_t)n);
+	job->result.text = kr_strndup(text, (size_t)n);
 	job->result.text_len = job->result.text ? (size_t)n : 0;
 	job->result.error = job->result.text ? KR_OK : KR_INTERNAL_ERROR;
 	job->result.attempts = 1;
@@ -125,8 +126,8 @@ provider_fixture_create(struct loop *loop, unsigned delay_ms)
 	struct provider *p;
 	struct fixture *f;
 
-	p = calloc(1, sizeof(*p));
-	f = calloc(1, sizeof(*f));
+	p = kr_calloc(1, sizeof(*p));
+	f = kr_calloc(1, sizeof(*f));
 	if (p == NULL || f == NULL) {
 		free(p);
 		free(f);

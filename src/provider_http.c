@@ -22,6 +22,7 @@
 #include <curl/curl.h>
 #include <openssl/rand.h>
 
+#include "alloc.h"
 #include "buf.h"
 #include "clock.h"
 #include "log.h"
@@ -304,7 +305,7 @@ http_decide(struct provider *p, const struct provider_call *call,
 	struct http_job *job;
 	struct provider_result fail;
 
-	if ((job = calloc(1, sizeof(*job))) == NULL) {
+	if ((job = kr_calloc(1, sizeof(*job))) == NULL) {
 		provider_result_init(&fail);
 		fail.error = KR_INTERNAL_ERROR;
 		done(ctx, &fail);
@@ -467,8 +468,8 @@ provider_http_create(struct loop *loop, const struct provider_http_opts *opts)
 	struct provider *p;
 	struct http_provider *o;
 
-	p = calloc(1, sizeof(*p));
-	o = calloc(1, sizeof(*o));
+	p = kr_calloc(1, sizeof(*p));
+	o = kr_calloc(1, sizeof(*o));
 	if (p == NULL || o == NULL)
 		goto fail;
 	if (snprintf(o->url, sizeof(o->url), "%s", opts->url) >=

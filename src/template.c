@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "html.h"
 #include "template.h"
 
@@ -50,7 +51,7 @@ struct tctx {
 struct tctx *
 tctx_new(void)
 {
-	return calloc(1, sizeof(struct tctx));
+	return kr_calloc(1, sizeof(struct tctx));
 }
 
 static void
@@ -107,9 +108,9 @@ put(struct tctx *c, const char *name, enum tv_kind kind)
 			tvalue_free(v);
 			break;
 		}
-	if ((v = calloc(1, sizeof(*v))) == NULL)
+	if ((v = kr_calloc(1, sizeof(*v))) == NULL)
 		return NULL;
-	if ((v->name = strdup(name)) == NULL) {
+	if ((v->name = kr_strdup(name)) == NULL) {
 		free(v);
 		return NULL;
 	}
@@ -125,7 +126,7 @@ tctx_set(struct tctx *c, const char *name, const char *value)
 	struct tvalue *v = put(c, name, TV_STRING);
 
 	if (v != NULL)
-		v->str = strdup(value != NULL ? value : "");
+		v->str = kr_strdup(value != NULL ? value : "");
 }
 
 void
@@ -180,7 +181,7 @@ tctx_list_add(struct tctx *c, const char *name)
 	tctx_list(c, name);
 	if ((v = find(c, name)) == NULL)
 		return NULL;
-	items = realloc(v->items, (v->nitems + 1) * sizeof(*items));
+	items = kr_realloc(v->items, (v->nitems + 1) * sizeof(*items));
 	if (items == NULL)
 		return NULL;
 	v->items = items;
@@ -208,7 +209,7 @@ add_child(struct node *parent)
 {
 	struct node *c;
 
-	c = realloc(parent->children, (parent->nchildren + 1) * sizeof(*c));
+	c = kr_realloc(parent->children, (parent->nchildren + 1) * sizeof(*c));
 	if (c == NULL)
 		return NULL;
 	parent->children = c;
@@ -251,7 +252,7 @@ template_compile(const char *name, const char *text, char *err,
 	size_t depth = 0, taglen;
 	int line;
 
-	if ((t = calloc(1, sizeof(*t))) == NULL || (t->name = strdup(name)) ==
+	if ((t = kr_calloc(1, sizeof(*t))) == NULL || (t->name = kr_strdup(name)) ==
 	    NULL) {
 		free(t);
 		snprintf(err, errlen, "%s: out of memory", name);
@@ -267,7 +268,7 @@ template_compile(const char *name, const char *text, char *err,
 				goto nomem;
 			n->kind = N_TEXT;
 			n->len = (size_t)(open - p);
-			if ((n->text = strndup(p, n->len)) == NULL)
+			if ((n->text = kr_strndup(p, n->len)) == NULL)
 				goto nomem;
 		}
 		if (*open == '\0')
@@ -310,7 +311,7 @@ template_compile(const char *name, const char *text, char *err,
 			if ((n = add_child(stack[depth])) == NULL)
 				goto nomem;
 			n->line = line;
-			if ((n->text = strndup(tag, taglen)) == NULL)
+			if ((n->text = kr_strndup(tag, taglen)) == NULL)
 				goto nomem;
 			if (kind == '@') {
 				if (strcmp(n->text, "content") != 0)
@@ -333,7 +334,7 @@ template_compile(const char *name, const char *text, char *err,
 			goto nomem;
 		n->kind = N_VAR;
 		n->line = line;
-		if ((n->text = strndup(tag, taglen)) == NULL)
+		if ((n->text = kr_strndup(tag, taglen)) == NULL)
 			goto nomem;
 		continue;
 badname:

@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "alloc.h"
 #include "timer_heap.h"
 
 #define HEAP_FIRST_CAP 64
@@ -85,7 +86,7 @@ timer_heap_push(struct timer_heap *h, long long due_ms,
 		cap = h->cap ? h->cap * 2 : HEAP_FIRST_CAP;
 		if (cap < h->cap || cap > SIZE_MAX / sizeof(*v))
 			return -1;
-		if ((v = realloc(h->v, cap * sizeof(*v))) == NULL)
+		if ((v = kr_realloc(h->v, cap * sizeof(*v))) == NULL)
 			return -1;
 		h->v = v;
 		h->cap = cap;

@@ -12,6 +12,7 @@
 
 #include <fcgiapp.h>
 
+#include "alloc.h"
 #include "app.h"
 #include "clock.h"
 #include "config.h"
@@ -147,7 +148,7 @@ accept_thread(void *arg)
 static int
 start_otlp(struct app *app)
 {
-	struct otlp_settings *s = malloc(sizeof(*s));
+	struct otlp_settings *s = kr_malloc(sizeof(*s));
 	char err[512];
 	int rc = -1;
 
@@ -214,7 +215,7 @@ worker_start(struct worker *w, const struct config *cfg,
 	w->app.loop = loop_create();
 	/* One executor thread per connection: each step holds at most one. */
 	w->app.exec = executor_create(cfg->db_pool_size);
-	w->threads = calloc(cfg->threads, sizeof(*w->threads));
+	w->threads = kr_calloc(cfg->threads, sizeof(*w->threads));
 	if (w->app.db == NULL || w->app.loop == NULL || w->app.exec == NULL ||
 	    w->threads == NULL) {
 		log_error("out of memory starting worker");
