@@ -218,3 +218,26 @@ kr_json_push(struct json_object *arr, struct json_object *val)
 	if (arr == NULL || val == NULL || json_object_array_add(arr, val) != 0)
 		kr_oom(sizeof(struct json_object *));
 }
+
+struct json_tokener *
+kr_json_tokener(int depth)
+{
+	struct json_tokener *tok = json_tokener_new_ex(depth);
+
+	if (tok == NULL)
+		kr_oom(sizeof(*tok));
+	return tok;
+}
+
+const char *
+kr_json_text(struct json_object *obj, int flags, size_t *len)
+{
+	const char *s;
+	size_t n;
+
+	if ((s = json_object_to_json_string_length(obj, flags, &n)) == NULL)
+		kr_oom(0);
+	if (len != NULL)
+		*len = n;
+	return s;
+}

@@ -43,5 +43,11 @@ void kr_json_add(struct json_object *obj, const char *key,
     struct json_object *val);
 void kr_json_add_null(struct json_object *obj, const char *key);
 void kr_json_push(struct json_object *arr, struct json_object *val);
+/* The text of obj as json_object_to_json_string_length writes it (owned by
+ * obj); len may be NULL. */
+const char *kr_json_text(struct json_object *obj, int flags, size_t *len);
+/* A tokener nesting at most depth levels; its parse failures are bad
+ * input, handled by the caller. */
+struct json_tokener *kr_json_tokener(int depth);
 
 #endif

@@ -101,8 +101,7 @@ answer_parse(const char *text, size_t len, struct model_answer *out)
 	memset(out, 0, sizeof(*out));
 	if (text == NULL || len == 0 || len > ANSWER_MAX_BYTES)
 		return KR_INVALID_DECISION;
-	if ((tok = json_tokener_new_ex(4)) == NULL)
-		return KR_INTERNAL_ERROR;
+	tok = kr_json_tokener(4);
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
 	    JSON_TOKENER_VALIDATE_UTF8);
 	root = json_tokener_parse_ex(tok, text, (int)len);

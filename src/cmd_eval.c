@@ -308,13 +308,7 @@ load_cases(const char *file, struct eval_case **out, size_t *count,
 	}
 	fingerprint_sha256_hex(buf_str(&text), text.len, digest);
 	cases = kr_calloc(EVAL_MAX_CASES, sizeof(*cases));
-	tok = json_tokener_new();
-	if (cases == NULL || tok == NULL) {
-		free(cases);
-		json_tokener_free(tok);
-		buf_free(&text);
-		return -1;
-	}
+	tok = kr_json_tokener(JSON_TOKENER_DEFAULT_DEPTH);
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
 	    JSON_TOKENER_VALIDATE_UTF8);
 	for (p = buf_str(&text); *p != '\0'; p = nl + (*nl != '\0')) {
@@ -486,7 +480,7 @@ start_case(struct eval_run_state *run, struct eval_case *c)
 	struct json_object *body;
 	struct buf fields;
 	const char *text;
-	size_t i;
+	size_t i, len;
 	int rc;
 
 	clock_gettime(CLOCK_MONOTONIC, &c->started);
@@ -499,15 +493,9 @@ start_case(struct eval_run_state *run, struct eval_case *c)
 	json_object_object_foreach(c->report, key, val) {
 		kr_json_add(body, key, json_object_get(val));
 	}
-	text = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN);
-	rc = text != NULL ? report_from_json(text, strlen(text), &report,
-	    &errs) : -1;
+	text = kr_json_text(body, JSON_C_TO_STRING_PLAIN, &len);
+	rc = report_from_json(text, len, &report, &errs);
 	json_object_put(body);
-	if (text == NULL) {
-		snprintf(c->got, sizeof(c->got), "error internal_error");
-		case_finished(run);
-		return;
-	}
 	if (rc != 0) {
 		buf_init(&fields, sizeof(c->got));
 		for (i = 0; i < errs.n; i++)
@@ -522,12 +510,7 @@ start_case(struct eval_run_state *run, struct eval_case *c)
 		case_finished(run);
 		return;
 	}
-	if ((ctx = kr_calloc(1, sizeof(*ctx))) == NULL) {
-		report_free(&report);
-		snprintf(c->got, sizeof(c->got), "error internal_error");
-		case_finished(run);
-		return;
-	}
+	ctx = kr_calloc(1, sizeof(*ctx));
 	ctx->run = run;
 	ctx->c = c;
 	decide_start_eval(run->app, &report, c->age_days, case_done, ctx);
@@ -560,8 +543,7 @@ record_run(PGconn *conn, const char *file, const char *digest,
 	memcpy(run.run_id, "ev_", 3);
 	if (token_random(run.run_id + 3, sizeof(run.run_id) - 3, 16) != 0)
 		return;
-	if ((rows = kr_calloc(n > 0 ? n : 1, sizeof(*rows))) == NULL)
-		return;
+	rows = kr_calloc(n > 0 ? n : 1, sizeof(*rows));
 	snprintf(run.eval_file, sizeof(run.eval_file), "%s",
 	    base != NULL ? base + 1 : file);
 	snprintf(run.eval_digest, sizeof(run.eval_digest), "%s", digest);
@@ -644,8 +626,8 @@ write_json(const char *path, const char *file, const struct eval_summary *s,
 	if ((f = fopen(path, "we")) == NULL)
 		fprintf(stderr, "keyrota eval: cannot write %s\n", path);
 	else {
-		fputs(json_object_to_json_string_ext(root,
-		    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE), f);
+		fputs(kr_json_text(root, JSON_C_TO_STRING_PRETTY |
+		    JSON_C_TO_STRING_NOSLASHESCAPE, NULL), f);
 		fputc('\n', f);
 		fclose(f);
 	}

@@ -64,13 +64,13 @@ json_has_repeated_key(const char *s, size_t len)
 		if (depth == 0 || seen[depth - 1] == NULL || j >= len ||
 		    s[j] != ':')
 			continue;
-		if ((raw = kr_strndup(s + start, i - start)) == NULL ||
-		    (key = json_tokener_parse(raw)) == NULL) {
-			free(raw);
+		raw = kr_strndup(s + start, i - start);
+		key = json_tokener_parse(raw);
+		free(raw);
+		if (key == NULL) {
 			repeated = 1;
 			break;
 		}
-		free(raw);
 		/* As C strings: keys that differ only after an escaped NUL
 		 * count as repeats, which refuses them too. */
 		if (json_object_object_get_ex(seen[depth - 1],

@@ -42,8 +42,8 @@ report_data(struct buf *b, const struct provider_call *call)
 	if (call->item != NULL)
 		kr_json_add(obj, "item",
 		    kr_json_string(call->item));
-	s = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
-	    JSON_C_TO_STRING_NOSLASHESCAPE);
+	s = kr_json_text(obj, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE, NULL);
 	for (p = s; *p != '\0'; p++) {
 		if (*p == '<')
 			buf_puts(b, "\\u003c");

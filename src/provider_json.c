@@ -4,6 +4,7 @@
 
 #include <json-c/json.h>
 
+#include "alloc.h"
 #include "json_strict.h"
 #include "provider_json.h"
 #include "report.h"
@@ -78,8 +79,9 @@ provider_json_object(const char *body, size_t len)
 	struct json_object *root = NULL;
 	struct json_tokener *tok;
 
-	if (len > RESPONSE_PARSE_MAX || (tok = json_tokener_new_ex(16)) == NULL)
+	if (len > RESPONSE_PARSE_MAX)
 		return NULL;
+	tok = kr_json_tokener(16);
 	/* Strict JSON; bytes that are not UTF-8 are judged where they are
 	 * (metadata is dropped, the answer is refused by answer_parse). */
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);

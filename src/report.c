@@ -179,10 +179,7 @@ take_value(const struct field_rule *rule, const char *v, size_t len,
 		add_error(errs, rule->name, msg);
 		return;
 	}
-	if ((copy = kr_malloc(len + 1)) == NULL) {
-		add_error(errs, rule->name, "could not be stored");
-		return;
-	}
+	copy = kr_malloc(len + 1);
 	memcpy(copy, v, len);
 	copy[len] = '\0';
 	if (strcmp(rule->name, "credential_report") == 0)
@@ -320,8 +317,7 @@ scan_raw(const char *s, size_t len, struct report_errors *errs)
 				    MSG_SURROGATE);
 			continue;
 		}
-		if ((raw = kr_strndup(s + start, i - start)) == NULL)
-			break;
+		raw = kr_strndup(s + start, i - start);
 		key = json_tokener_parse(raw);
 		free(raw);
 		if (key == NULL)
@@ -355,10 +351,7 @@ report_from_json(const char *body, size_t len, struct report *r,
 
 	memset(r, 0, sizeof(*r));
 	errs->n = 0;
-	if ((tok = json_tokener_new_ex(8)) == NULL) {
-		add_error(errs, "body", "could not be read");
-		return -1;
-	}
+	tok = kr_json_tokener(8);
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
 	    JSON_TOKENER_VALIDATE_UTF8);
 	root = json_tokener_parse_ex(tok, body, (int)len);

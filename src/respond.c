@@ -103,9 +103,9 @@ json_body(const struct view *v, const struct kr_error_row *err,
 			    kr_json_string(v->fields->e[i].message));
 		kr_json_add(obj, "fields", fields);
 	}
-	s = json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN |
+	s = kr_json_text(obj, JSON_C_TO_STRING_PLAIN |
 	    JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-	rc = s != NULL && buf_append(out, s, len) == BUF_OK ? 0 : -1;
+	rc = buf_append(out, s, len) == BUF_OK ? 0 : -1;
 	json_object_put(obj);
 	return rc;
 }
