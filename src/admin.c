@@ -733,8 +733,8 @@ admin_list(struct app *app, struct http_request *req)
 		return list_invalid(app, req, &errs);
 	if (f.format != EXPORT_NONE)
 		return list_export(app, req, &f);
-	if ((rows = kr_calloc(ADMIN_PAGE_SIZE + 1, sizeof(*rows))) == NULL ||
-	    (conn = db_pool_acquire(app->db, DB_WAIT_MS)) == NULL) {
+	rows = kr_calloc(ADMIN_PAGE_SIZE + 1, sizeof(*rows));
+	if ((conn = db_pool_acquire(app->db, DB_WAIT_MS)) == NULL) {
 		respond_error(req, app, KR_DATABASE_UNAVAILABLE, 0);
 		goto out;
 	}

@@ -99,12 +99,12 @@ show_runs(struct app *app, struct http_request *req, PGconn *conn)
 	struct view v = { .page = PAGE_ADMIN_EVALS, .title = "Eval runs" };
 	struct json_object *arr;
 	struct tctx *row;
-	enum store_result r = STORE_UNAVAILABLE;
+	enum store_result r;
 	long total;
 	size_t i, n = 0;
 
-	if ((runs = kr_calloc(EVAL_RUNS_SHOWN, sizeof(*runs))) != NULL)
-		r = store_evals_runs(conn, runs, EVAL_RUNS_SHOWN, &n);
+	runs = kr_calloc(EVAL_RUNS_SHOWN, sizeof(*runs));
+	r = store_evals_runs(conn, runs, EVAL_RUNS_SHOWN, &n);
 	db_pool_release(app->db, conn);
 	if (r != STORE_OK) {
 		respond_error(req, app, KR_DATABASE_UNAVAILABLE, 0);

@@ -159,11 +159,7 @@ app_park_on_decision(struct app *app, struct http_request *req,
 {
 	struct app_parked *p;
 
-	if ((p = kr_calloc(1, sizeof(*p))) == NULL) {
-		report_free(report);
-		respond_http_error(req, app, KR_HTTP_SERVER_ERROR, NULL);
-		return HANDLER_ANSWERED;
-	}
+	p = kr_calloc(1, sizeof(*p));
 	p->app = app;
 	p->req = req;
 	/* on_done answers and finishes the request, maybe before

@@ -476,8 +476,7 @@ start_op(PGconn *conn, void *arg)
 	if (job->trusted_result == STORE_OK ||
 	    job->trusted_result == STORE_NOT_FOUND) {
 		policy_set_release(job->policy);    /* a second try */
-		if ((job->policy = policy_set_share(lines, nlines)) == NULL)
-			job->trusted_result = STORE_UNAVAILABLE;
+		job->policy = policy_set_share(lines, nlines);
 	}
 	return job->trusted_result == STORE_RETRY ? -1 : 0;
 }
@@ -622,15 +621,7 @@ start(struct app *app, struct report *report, const char *key,
 		on_done(ctx, &o);
 		return;
 	}
-	if ((job = kr_calloc(1, sizeof(*job))) == NULL) {
-		report_free(report);
-		if (app->cfg->model_budget_per_minute > 0)
-			metrics_budget_refund(minute);
-		o.error = KR_INTERNAL_ERROR;
-		on_done(ctx, &o);
-		in_flight(app, -1);
-		return;
-	}
+	job = kr_calloc(1, sizeof(*job));
 	job->budget_minute = minute;
 	clock_gettime(CLOCK_MONOTONIC, &job->started);
 	clock_gettime(CLOCK_REALTIME, &wall);

@@ -78,8 +78,6 @@ executor_create(unsigned nthreads)
 	if (nthreads == 0)
 		nthreads = 1;
 	ex = kr_calloc(1, sizeof(*ex) + nthreads * sizeof(ex->threads[0]));
-	if (ex == NULL)
-		return NULL;
 	pthread_mutex_init(&ex->lock, NULL);
 	pthread_cond_init(&ex->work, NULL);
 	for (; ex->nthreads < nthreads; ex->nthreads++)
@@ -97,8 +95,7 @@ submit(struct executor *ex, enum lane lane, executor_fn fn, void *arg)
 	struct queue *q = &ex->lanes[lane];
 	struct job *j;
 
-	if ((j = kr_malloc(sizeof(*j))) == NULL)
-		return -1;
+	j = kr_malloc(sizeof(*j));
 	j->fn = fn;
 	j->arg = arg;
 	j->queued_ms = clock_now_ms();

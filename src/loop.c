@@ -56,8 +56,7 @@ loop_create(void)
 {
 	struct loop *l;
 
-	if ((l = kr_calloc(1, sizeof(*l))) == NULL)
-		return NULL;
+	l = kr_calloc(1, sizeof(*l));
 	if ((l->multi = curl_multi_init()) == NULL) {
 		free(l);
 		return NULL;

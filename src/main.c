@@ -139,14 +139,11 @@ check_otlp(void)
 	char err[512];
 	int rc = -1;
 
-	if (s == NULL)
-		fprintf(stderr, "keyrota: out of memory\n");
-	else if (otlp_settings_from_environ(s, err, sizeof(err)) != 0)
+	if (otlp_settings_from_environ(s, err, sizeof(err)) != 0)
 		fprintf(stderr, "keyrota: configuration error: %s\n", err);
 	else
 		rc = 0;
-	if (s != NULL)
-		otlp_settings_wipe(s);
+	otlp_settings_wipe(s);
 	free(s);
 	return rc;
 }

@@ -305,10 +305,7 @@ supervisor_run(const struct config *cfg, struct worker_secrets *sec,
 	p.secrets = sec;
 	p.as = as;
 	p.listen_fd = listen_fd;
-	if ((p.slots = kr_calloc(cfg->workers, sizeof(*p.slots))) == NULL) {
-		log_error("out of memory");
-		return 1;
-	}
+	p.slots = kr_calloc(cfg->workers, sizeof(*p.slots));
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, SIGTERM);
