@@ -49,8 +49,8 @@ anthropic_build_request(const char *model, const struct provider_call *call)
 	kr_json_add(req, "output_config", oc);
 
 	buf_init(&out, REQUEST_MAX * 2);
-	if (buf_puts(&out, json_object_to_json_string_ext(req,
-	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) == BUF_OK)
+	if (buf_puts(&out, kr_json_text(req, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE, NULL)) == BUF_OK)
 		body = buf_detach(&out);
 	buf_free(&out);
 	json_object_put(req);
@@ -117,10 +117,7 @@ anthropic_parse_response(const char *body, size_t len,
 	n = (size_t)json_object_get_string_len(text);
 	if (memchr(json_object_get_string(text), '\0', n) != NULL)
 		goto out;
-	if ((res->text = kr_malloc(n + 1)) == NULL) {
-		res->error = KR_INTERNAL_ERROR;
-		goto out;
-	}
+	res->text = kr_malloc(n + 1);
 	memcpy(res->text, json_object_get_string(text), n);
 	res->text[n] = '\0';
 	res->text_len = n;

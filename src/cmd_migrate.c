@@ -84,10 +84,7 @@ load_migrations(const char *dir, struct migration **out, size_t *count,
 	if ((d = opendir(dir)) == NULL)
 		return fail(err, errlen, "KEYROTA_SQL_DIR: cannot open %s: %s",
 		    dir, strerror(errno));
-	if ((m = kr_calloc(MIGRATION_MAX_FILES, sizeof(*m))) == NULL) {
-		closedir(d);
-		return fail(err, errlen, "out of memory");
-	}
+	m = kr_calloc(MIGRATION_MAX_FILES, sizeof(*m));
 	while (rc == 0 && (de = readdir(d)) != NULL) {
 		if (!is_migration_name(de->d_name))
 			continue;
@@ -283,10 +280,7 @@ cmd_migrate_run(PGconn *conn, const char *sql_dir, int dry_run,
 	*pending = 0;
 	if (load_migrations(sql_dir, &m, &n, err, errlen) != 0)
 		return -1;
-	if ((applied = kr_calloc(n + 1, 1)) == NULL) {
-		fail(err, errlen, "out of memory");
-		goto out;
-	}
+	applied = kr_calloc(n + 1, 1);
 	if (simple(conn, "SET client_min_messages = warning", err,
 	    errlen) != 0 ||
 	    command_ok(conn, PQexecParams(conn, "SELECT pg_advisory_lock("

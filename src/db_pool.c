@@ -196,16 +196,9 @@ db_pool_create(const char *conninfo, unsigned size,
 
 	if (size > DB_POOL_MAX)
 		size = DB_POOL_MAX;
-	if ((pool = kr_calloc(1, sizeof(*pool))) == NULL)
-		return NULL;
+	pool = kr_calloc(1, sizeof(*pool));
 	pool->slots = kr_calloc(size, sizeof(*pool->slots));
 	pool->conninfo = kr_strdup(conninfo);
-	if (pool->slots == NULL || pool->conninfo == NULL) {
-		free(pool->slots);
-		free(pool->conninfo);
-		free(pool);
-		return NULL;
-	}
 	pthread_mutex_init(&pool->lock, NULL);
 	pthread_cond_init(&pool->freed, NULL);
 	pthread_cond_init(&pool->stop, NULL);

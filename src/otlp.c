@@ -440,8 +440,9 @@ otlp_create(struct loop *loop, const struct otlp_settings *s,
 	pthread_condattr_t ca;
 	size_t i;
 
-	if (s->traces_url[0] == '\0' || (o = kr_calloc(1, sizeof(*o))) == NULL)
+	if (s->traces_url[0] == '\0')
 		return NULL;
+	o = kr_calloc(1, sizeof(*o));
 	pthread_mutex_init(&o->lock, NULL);
 	/* otlp_drain's bound must not move with the wall clock. */
 	pthread_condattr_init(&ca);
@@ -462,7 +463,7 @@ otlp_create(struct loop *loop, const struct otlp_settings *s,
 			h = curl_slist_append(o->headers, s->headers[i]);
 	else
 		h = NULL;
-	if (o->ring == NULL || o->batch == NULL || h == NULL) {
+	if (h == NULL) {
 		otlp_destroy(o);
 		return NULL;
 	}
@@ -501,10 +502,7 @@ otlp_submit(struct otlp *o, const struct otlp_trace *t)
 
 	if (o == NULL)
 		return;
-	if ((c = kr_malloc(sizeof(*c))) == NULL) {
-		metrics_otlp(METRICS_OTLP_DROPPED, (long)spans);
-		return;
-	}
+	c = kr_malloc(sizeof(*c));
 	*c = *t;
 	if (c->nlog > PROVIDER_ATTEMPTS_MAX)
 		c->nlog = PROVIDER_ATTEMPTS_MAX;

@@ -72,17 +72,11 @@ fixture_decide(struct provider *p, const struct provider_call *call,
 {
 	struct fixture *f = p->state;
 	struct fixture_job *job;
-	struct provider_result fail;
 	int window = 0, n;
 	size_t i;
 	char text[256];
 
-	if ((job = kr_calloc(1, sizeof(*job))) == NULL) {
-		provider_result_init(&fail);
-		fail.error = KR_INTERNAL_ERROR;
-		done(ctx, &fail);
-		return;
-	}
+	job = kr_calloc(1, sizeof(*job));
 	provider_result_init(&job->result);
 	provider_attempt_begin(&job->result);
 	job->done = done;
@@ -95,8 +89,8 @@ fixture_decide(struct provider *p, const struct provider_call *call,
 	    "\"source_line_ids\":[\"" POLICY_LINE "\"]}",
 	    fixture_decision(call), window);
 	job->result.text = kr_strndup(text, (size_t)n);
-	job->result.text_len = job->result.text ? (size_t)n : 0;
-	job->result.error = job->result.text ? KR_OK : KR_INTERNAL_ERROR;
+	job->result.text_len = (size_t)n;
+	job->result.error = KR_OK;
 	job->result.attempts = 1;
 	snprintf(job->result.response_model, sizeof(job->result.response_model),
 	    "%s", FIXTURE_MODEL);
@@ -128,11 +122,6 @@ provider_fixture_create(struct loop *loop, unsigned delay_ms)
 
 	p = kr_calloc(1, sizeof(*p));
 	f = kr_calloc(1, sizeof(*f));
-	if (p == NULL || f == NULL) {
-		free(p);
-		free(f);
-		return NULL;
-	}
 	f->loop = loop;
 	f->delay_ms = delay_ms;
 	p->ops = &fixture_ops;

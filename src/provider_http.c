@@ -303,14 +303,8 @@ http_decide(struct provider *p, const struct provider_call *call,
 	struct http_provider *o = p->state;
 	struct provider_wire_opts opts = { p->model, o->tokens_field };
 	struct http_job *job;
-	struct provider_result fail;
 
-	if ((job = kr_calloc(1, sizeof(*job))) == NULL) {
-		provider_result_init(&fail);
-		fail.error = KR_INTERNAL_ERROR;
-		done(ctx, &fail);
-		return;
-	}
+	job = kr_calloc(1, sizeof(*job));
 	job->p = p;
 	job->o = o;
 	job->done = done;
@@ -470,8 +464,6 @@ provider_http_create(struct loop *loop, const struct provider_http_opts *opts)
 
 	p = kr_calloc(1, sizeof(*p));
 	o = kr_calloc(1, sizeof(*o));
-	if (p == NULL || o == NULL)
-		goto fail;
 	if (snprintf(o->url, sizeof(o->url), "%s", opts->url) >=
 	    (int)sizeof(o->url) ||
 	    (opts->ca_file != NULL && snprintf(o->ca_file, sizeof(o->ca_file),

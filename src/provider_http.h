@@ -24,7 +24,7 @@ struct provider_wire_opts {
 
 struct provider_wire {
 	const char *name;                /* the provider's ops->name */
-	/* A malloc'd request body, or NULL when out of memory. */
+	/* A malloc'd request body, or NULL when it passes its bound. */
 	char *(*build)(const struct provider_wire_opts *opts,
 	          const struct provider_call *call);
 	/* Reads a 200 response that is an answer into res (res->error set). */

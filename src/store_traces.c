@@ -229,8 +229,7 @@ store_traces_insert_running(PGconn *conn, const struct trace_new *t)
 	PQclear(res);
 	if (r == STORE_CONFLICT) {
 		/* A retried insert that had committed is ours, not a clash. */
-		if ((row = kr_malloc(sizeof(*row))) == NULL)
-			return STORE_UNAVAILABLE;
+		row = kr_malloc(sizeof(*row));
 		if (store_traces_get(conn, t->trace_id, row) == STORE_OK)
 			r = STORE_OK;
 		free(row);

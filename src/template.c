@@ -99,8 +99,6 @@ put(struct tctx *c, const char *name, enum tv_kind kind)
 {
 	struct tvalue *v, **pp;
 
-	if (c == NULL)
-		return NULL;
 	for (pp = &c->values; *pp != NULL; pp = &(*pp)->next)
 		if (strcmp((*pp)->name, name) == 0) {
 			v = *pp;
@@ -108,12 +106,8 @@ put(struct tctx *c, const char *name, enum tv_kind kind)
 			tvalue_free(v);
 			break;
 		}
-	if ((v = kr_calloc(1, sizeof(*v))) == NULL)
-		return NULL;
-	if ((v->name = kr_strdup(name)) == NULL) {
-		free(v);
-		return NULL;
-	}
+	v = kr_calloc(1, sizeof(*v));
+	v->name = kr_strdup(name);
 	v->kind = kind;
 	v->next = c->values;
 	c->values = v;
@@ -123,10 +117,7 @@ put(struct tctx *c, const char *name, enum tv_kind kind)
 void
 tctx_set(struct tctx *c, const char *name, const char *value)
 {
-	struct tvalue *v = put(c, name, TV_STRING);
-
-	if (v != NULL)
-		v->str = kr_strdup(value != NULL ? value : "");
+	put(c, name, TV_STRING)->str = kr_strdup(value != NULL ? value : "");
 }
 
 void
@@ -146,10 +137,7 @@ tctx_setf(struct tctx *c, const char *name, const char *fmt, ...)
 void
 tctx_set_bool(struct tctx *c, const char *name, int value)
 {
-	struct tvalue *v = put(c, name, TV_BOOL);
-
-	if (v != NULL)
-		v->b = value != 0;
+	put(c, name, TV_BOOL)->b = value != 0;
 }
 
 struct tctx *
@@ -157,8 +145,6 @@ tctx_object(struct tctx *c, const char *name)
 {
 	struct tvalue *v = put(c, name, TV_OBJECT);
 
-	if (v == NULL)
-		return NULL;
 	v->obj = tctx_new();
 	return v->obj;
 }
@@ -176,17 +162,12 @@ struct tctx *
 tctx_list_add(struct tctx *c, const char *name)
 {
 	struct tvalue *v;
-	struct tctx **items, *item;
+	struct tctx *item;
 
 	tctx_list(c, name);
-	if ((v = find(c, name)) == NULL)
-		return NULL;
-	items = kr_realloc(v->items, (v->nitems + 1) * sizeof(*items));
-	if (items == NULL)
-		return NULL;
-	v->items = items;
-	if ((item = tctx_new()) == NULL)
-		return NULL;
+	v = find(c, name);
+	v->items = kr_reallocarray(v->items, v->nitems + 1, sizeof(*v->items));
+	item = tctx_new();
 	v->items[v->nitems++] = item;
 	return item;
 }
@@ -209,9 +190,7 @@ add_child(struct node *parent)
 {
 	struct node *c;
 
-	c = kr_realloc(parent->children, (parent->nchildren + 1) * sizeof(*c));
-	if (c == NULL)
-		return NULL;
+	c = kr_reallocarray(parent->children, parent->nchildren + 1, sizeof(*c));
 	parent->children = c;
 	c = &parent->children[parent->nchildren++];
 	memset(c, 0, sizeof(*c));
@@ -252,24 +231,18 @@ template_compile(const char *name, const char *text, char *err,
 	size_t depth = 0, taglen;
 	int line;
 
-	if ((t = kr_calloc(1, sizeof(*t))) == NULL || (t->name = kr_strdup(name)) ==
-	    NULL) {
-		free(t);
-		snprintf(err, errlen, "%s: out of memory", name);
-		return NULL;
-	}
+	t = kr_calloc(1, sizeof(*t));
+	t->name = kr_strdup(name);
 	stack[0] = &t->root;
 	while (*p != '\0') {
 		open = strstr(p, "{{");
 		if (open == NULL)
 			open = p + strlen(p);
 		if (open > p) {
-			if ((n = add_child(stack[depth])) == NULL)
-				goto nomem;
+			n = add_child(stack[depth]);
 			n->kind = N_TEXT;
 			n->len = (size_t)(open - p);
-			if ((n->text = kr_strndup(p, n->len)) == NULL)
-				goto nomem;
+			n->text = kr_strndup(p, n->len);
 		}
 		if (*open == '\0')
 			break;
@@ -308,11 +281,9 @@ template_compile(const char *name, const char *text, char *err,
 				depth--;
 				continue;
 			}
-			if ((n = add_child(stack[depth])) == NULL)
-				goto nomem;
+			n = add_child(stack[depth]);
 			n->line = line;
-			if ((n->text = kr_strndup(tag, taglen)) == NULL)
-				goto nomem;
+			n->text = kr_strndup(tag, taglen);
 			if (kind == '@') {
 				if (strcmp(n->text, "content") != 0)
 					goto badname;
@@ -330,12 +301,10 @@ template_compile(const char *name, const char *text, char *err,
 		}
 		if (!valid_name(tag, taglen))
 			goto badname;
-		if ((n = add_child(stack[depth])) == NULL)
-			goto nomem;
+		n = add_child(stack[depth]);
 		n->kind = N_VAR;
 		n->line = line;
-		if ((n->text = kr_strndup(tag, taglen)) == NULL)
-			goto nomem;
+		n->text = kr_strndup(tag, taglen);
 		continue;
 badname:
 		snprintf(err, errlen, "%s:%d: bad tag {{%.*s}}", name, line,
@@ -348,8 +317,6 @@ badname:
 		goto fail;
 	}
 	return t;
-nomem:
-	snprintf(err, errlen, "%s: out of memory", name);
 fail:
 	template_free(t);
 	return NULL;

@@ -103,11 +103,7 @@ accept_thread(void *arg)
 	int rc;
 
 	while (!atomic_load(&w->stopping) && !atomic_load(&w->recycle_due)) {
-		if ((req = http_request_new(w->listen_fd)) == NULL) {
-			log_error("out of memory for a request");
-			usleep(100 * 1000);
-			continue;
-		}
+		req = http_request_new(w->listen_fd);
 		if ((rc = http_request_accept(req)) < 0) {
 			http_request_discard(req);
 			if (rc == -EMFILE || rc == -ENFILE || rc == -ENOBUFS ||
@@ -152,8 +148,8 @@ start_otlp(struct app *app)
 	char err[512];
 	int rc = -1;
 
-	if (s == NULL || otlp_settings_from_environ(s, err, sizeof(err)) != 0) {
-		log_error("OTLP export: %s", s == NULL ? "out of memory" : err);
+	if (otlp_settings_from_environ(s, err, sizeof(err)) != 0) {
+		log_error("OTLP export: %s", err);
 		goto out;
 	}
 	rc = 0;
@@ -166,8 +162,7 @@ start_otlp(struct app *app)
 		rc = -1;
 	}
 out:
-	if (s != NULL)
-		otlp_settings_wipe(s);
+	otlp_settings_wipe(s);
 	free(s);
 	return rc;
 }
@@ -216,9 +211,9 @@ worker_start(struct worker *w, const struct config *cfg,
 	/* One executor thread per connection: each step holds at most one. */
 	w->app.exec = executor_create(cfg->db_pool_size);
 	w->threads = kr_calloc(cfg->threads, sizeof(*w->threads));
-	if (w->app.db == NULL || w->app.loop == NULL || w->app.exec == NULL ||
-	    w->threads == NULL) {
-		log_error("out of memory starting worker");
+	if (w->app.db == NULL || w->app.loop == NULL || w->app.exec == NULL) {
+		log_error("cannot start the worker: a thread or libcurl's "
+		    "multi handle could not be made");
 		return -1;
 	}
 	/* Before any model call: retries count against the budget too. */
