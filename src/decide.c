@@ -211,8 +211,8 @@ submit(struct decide_job *job, executor_fn fn, int urgent)
 	if ((urgent ? executor_submit_urgent : executor_submit)(job->app->exec,
 	    fn, job) == 0)
 		return;
-	/* Out of memory (or stopping): the trace, if any, stays running and
-	 * the reaper ends it at its deadline. */
+	/* Stopping: the trace, if any, stays running and the reaper ends it
+	 * at its deadline. */
 	log_trace(LOG_LEVEL_ERROR, job->trace_id,
 	    "cannot queue the decision's database step");
 	if (job->written) {
@@ -327,9 +327,9 @@ finish_step(void *arg)
 	    job);
 	if (r != DB_RUN_OK) {
 		now = clock_now_ms();
-		if (now + job->retry_ms < job->deadline_ms &&
-		    loop_after(job->app->loop, job->retry_ms, finish_retry,
-		    job) == 0) {
+		if (now + job->retry_ms < job->deadline_ms) {
+			loop_after(job->app->loop, job->retry_ms, finish_retry,
+			    job);
 			job->retry_ms = job->retry_ms * 2 > RETRY_MAX_MS ?
 			    RETRY_MAX_MS : job->retry_ms * 2;
 			return;

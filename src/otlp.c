@@ -488,10 +488,9 @@ schedule_locked(struct otlp *o)
 	now = o->draining || o->spans >= o->s.batch_spans;
 	if (o->scheduled && (o->due_now || !now))
 		return;
-	if (loop_after(o->loop, now ? 0 : o->s.delay_ms, flush, o) == 0) {
-		o->scheduled = 1;
-		o->due_now = now;
-	}
+	loop_after(o->loop, now ? 0 : o->s.delay_ms, flush, o);
+	o->scheduled = 1;
+	o->due_now = now;
 }
 
 void
@@ -632,8 +631,8 @@ flush(void *arg)
 	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, discard);
 	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)o->s.timeout_ms);
 	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)o->s.timeout_ms);
-	if (loop_add_transfer(o->loop, easy, o->s.timeout_ms, sent, o) == 0)
-		return;
+	loop_add_transfer(o->loop, easy, o->s.timeout_ms, sent, o);
+	return;
 fail:
 	buf_free(&body);
 	if (easy != NULL)

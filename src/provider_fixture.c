@@ -96,9 +96,10 @@ fixture_decide(struct provider *p, const struct provider_call *call,
 	    "%s", FIXTURE_MODEL);
 	snprintf(job->result.finish_reason, sizeof(job->result.finish_reason),
 	    "stop");
-	if (f->delay_ms == 0 || f->loop == NULL ||
-	    loop_after(f->loop, f->delay_ms, fixture_finish, job) != 0)
+	if (f->delay_ms == 0 || f->loop == NULL)
 		fixture_finish(job);
+	else
+		loop_after(f->loop, f->delay_ms, fixture_finish, job);
 }
 
 static void

@@ -233,10 +233,11 @@ transfer_done(void *arg, CURL *easy, CURLcode rc)
 	plan = retry_plan(&ao, jitter());
 	provider_attempt_end(&job->result, rc == CURLE_OK ? status : 0,
 	    plan.error);
-	if (plan.retry && loop_after(job->o->loop, (unsigned)plan.wait_ms,
-	    start_attempt, job) == 0)
-		return;
-	job_finish(job, plan.error);
+	if (plan.retry)
+		loop_after(job->o->loop, (unsigned)plan.wait_ms, start_attempt,
+		    job);
+	else
+		job_finish(job, plan.error);
 }
 
 static void
@@ -289,11 +290,8 @@ start_attempt(void *arg)
 	curl_easy_setopt(job->easy, CURLOPT_TIMEOUT_MS, remaining);
 	curl_easy_setopt(job->easy, CURLOPT_CONNECTTIMEOUT_MS,
 	    remaining < CONNECT_MAX_MS ? remaining : CONNECT_MAX_MS);
-	if (loop_add_transfer(o->loop, job->easy, (unsigned)remaining,
-	    transfer_done, job) != 0) {
-		provider_attempt_end(&job->result, 0, KR_INTERNAL_ERROR);
-		job_finish(job, KR_INTERNAL_ERROR);
-	}
+	loop_add_transfer(o->loop, job->easy, (unsigned)remaining,
+	    transfer_done, job);
 }
 
 static void
