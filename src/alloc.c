@@ -83,9 +83,13 @@ kr_oom(size_t size)
 	p = put_uint(p, (unsigned long long)(ts.tv_nsec / 1000000), 3);
 	p = put_str(p, "Z\",\"level\":\"error\",\"pid\":");
 	p = put_uint(p, (unsigned long long)getpid(), 1);
-	p = put_str(p, ",\"msg\":\"out of memory allocating ");
-	p = put_uint(p, (unsigned long long)size, 1);
-	p = put_str(p, " bytes: aborting\"}\n");
+	p = put_str(p, ",\"msg\":\"out of memory");
+	if (size > 0) {
+		p = put_str(p, " allocating ");
+		p = put_uint(p, (unsigned long long)size, 1);
+		p = put_str(p, " bytes");
+	}
+	p = put_str(p, ": aborting\"}\n");
 	n = write(STDERR_FILENO, line, (size_t)(p - line));
 	(void)n;
 	abort();
@@ -146,12 +150,13 @@ kr_strndup(const char *s, size_t n)
 	return p;
 }
 
-/* json-c allocates inside its constructors; a NULL from any of them is OOM. */
+/* json-c allocates inside its constructors; a NULL from any of them is OOM
+ * (of a size json-c does not tell: 0). */
 static struct json_object *
 json_made(struct json_object *o)
 {
 	if (o == NULL)
-		kr_oom(sizeof(struct json_object *));
+		kr_oom(0);
 	return o;
 }
 
@@ -202,21 +207,21 @@ kr_json_add(struct json_object *obj, const char *key, struct json_object *val)
 {
 	if (obj == NULL || val == NULL ||
 	    json_object_object_add(obj, key, val) != 0)
-		kr_oom(strlen(key));
+		kr_oom(0);
 }
 
 void
 kr_json_add_null(struct json_object *obj, const char *key)
 {
 	if (obj == NULL || json_object_object_add(obj, key, NULL) != 0)
-		kr_oom(strlen(key));
+		kr_oom(0);
 }
 
 void
 kr_json_push(struct json_object *arr, struct json_object *val)
 {
 	if (arr == NULL || val == NULL || json_object_array_add(arr, val) != 0)
-		kr_oom(sizeof(struct json_object *));
+		kr_oom(0);
 }
 
 struct json_tokener *
@@ -225,7 +230,7 @@ kr_json_tokener(int depth)
 	struct json_tokener *tok = json_tokener_new_ex(depth);
 
 	if (tok == NULL)
-		kr_oom(sizeof(*tok));
+		kr_oom(0);
 	return tok;
 }
 

@@ -16,8 +16,9 @@
 
 #include <json-c/json.h>
 
-/* Writes {"level":"error","msg":"out of memory",...} to stderr with one
- * write(2), allocating nothing, and aborts. */
+/* Writes {"time":...,"level":"error","pid":...,"msg":"out of memory
+ * allocating SIZE bytes: aborting"} (SIZE 0: not known, left out) to stderr
+ * with one write(2), allocating nothing, and aborts. */
 void  kr_oom(size_t size) __attribute__((noreturn));
 
 void *kr_malloc(size_t size);

@@ -55,7 +55,7 @@ struct provider_http_opts {
 };
 
 /* A provider whose every call runs on loop; NULL when the options do not
- * fit (a URL or header too long) or memory runs out. */
+ * fit (a URL or header too long) or libcurl cannot hold a header. */
 struct provider *provider_http_create(struct loop *loop,
                      const struct provider_http_opts *opts);
 

@@ -158,7 +158,7 @@ start_otlp(struct app *app)
 	app->otlp = otlp_create(app->loop, s, genai_base_url(app->cfg,
 	    app->provider->ops->name));
 	if (app->otlp == NULL) {
-		log_error("OTLP export: out of memory");
+		log_error("OTLP export: libcurl cannot hold the headers");
 		rc = -1;
 	}
 out:

@@ -90,3 +90,35 @@ def the_sql_lint_reads_a_call_split_over_lines():
         out = subprocess.run([os.path.join(ROOT, "scripts", "lint")], capture_output=True,
                              text=True, timeout=120, env=dict(os.environ, KEYROTA_LINT_SRC=tmp))
         check("PASS lint.sql_parameterised" in out.stdout, out.stdout)
+
+
+@test
+def the_alloc_lint_refuses_a_bare_allocation_outside_alloc_c():
+    # One out-of-memory policy: only src/alloc.c calls malloc and json-c's
+    # builders; a bare call anywhere else is named with its line.
+    import tempfile as tf
+    lint = os.path.join(ROOT, "scripts", "lint")
+
+    def run(tmp):
+        return subprocess.run([lint], capture_output=True, text=True, timeout=120,
+                              env=dict(os.environ, KEYROTA_LINT_SRC=tmp)).stdout
+
+    with tf.TemporaryDirectory() as tmp:
+        with open(os.path.join(tmp, "page.c"), "w") as f:
+            f.write('#include <stdlib.h>\n#include <json-c/json.h>\n'
+                    'void *p(struct json_object *o)\n{\n'
+                    '\tjson_object_object_add(o, "k", json_object_new_string("v"));\n'
+                    '\treturn malloc(8);\n}\n')
+        out = run(tmp)
+        check("FAIL lint.alloc" in out, out)
+        check("page.c:5:" in out and "page.c:6:" in out, out)
+        with open(os.path.join(tmp, "page.c"), "w") as f:
+            f.write('#include "alloc.h"\n'
+                    'void *p(struct json_object *o)\n{\n'
+                    '\tkr_json_add(o, "k", kr_json_string("v"));\n'
+                    '\treturn kr_malloc(8);\n}\n')
+        with open(os.path.join(tmp, "alloc.c"), "w") as f:
+            f.write('#include <stdlib.h>\nvoid *kr_malloc(size_t n)\n{\n'
+                    '\treturn malloc(n);\n}\n')
+        out = run(tmp)
+        check("PASS lint.alloc" in out, out)

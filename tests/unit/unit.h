@@ -6,6 +6,7 @@
 
 #define ADD_TEST(suite, fn) CU_add_test((suite), #fn, (fn))
 
+void suite_alloc(void);
 void suite_buf(void);
 void suite_config(void);
 void suite_export(void);
