@@ -3,6 +3,7 @@
  * child, so the abort is observed from outside, as the supervisor sees it. */
 #include "autoconfig.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,13 +18,16 @@
 
 /* Under ASan an impossible malloc is a report and an exit of ASan's own;
  * this binary asks it to return NULL instead, as glibc does, so the
- * policy under test is keyrota's. Environment options still apply. */
+ * policy under test is keyrota's. Environment options still apply. The
+ * warning ASan still prints goes to /dev/null in the child (a weak
+ * symbol: absent without ASan). */
 const char *__asan_default_options(void);
 const char *
 __asan_default_options(void)
 {
 	return "allocator_may_return_null=1";
 }
+void __sanitizer_set_report_fd(void *fd) __attribute__((weak));
 
 enum oom_case {
 	OOM_MALLOC, OOM_CALLOC, OOM_REALLOCARRAY, OOM_REALLOC,
@@ -76,6 +80,9 @@ run_child(enum oom_case c, char *out, size_t outlen)
 	CU_ASSERT_FATAL(pid >= 0);
 	if (pid == 0) {
 		close(fds[0]);
+		if (__sanitizer_set_report_fd != NULL)
+			__sanitizer_set_report_fd((void *)(intptr_t)open("/dev/null",
+			    O_WRONLY));
 		dup2(fds[1], STDERR_FILENO);
 		provoke(c);
 		_exit(0);
