@@ -172,35 +172,15 @@ kr_json_array(void)
 	return json_made(json_object_new_array());
 }
 
-struct json_object *
-kr_json_string(const char *s)
-{
-	return json_made(json_object_new_string(s));
-}
-
-struct json_object *
-kr_json_int(int32_t i)
-{
-	return json_made(json_object_new_int(i));
-}
-
-struct json_object *
-kr_json_int64(int64_t i)
-{
-	return json_made(json_object_new_int64(i));
-}
-
-struct json_object *
-kr_json_bool(int b)
-{
-	return json_made(json_object_new_boolean(b));
-}
-
-struct json_object *
-kr_json_double(double d)
-{
-	return json_made(json_object_new_double(d));
-}
+/* The scalar constructors: one line each, name, argument and json-c's. */
+#define SCALAR(name, type, ctor) \
+	struct json_object *name(type v) { return json_made(ctor(v)); }
+SCALAR(kr_json_string, const char *, json_object_new_string)
+SCALAR(kr_json_int, int32_t, json_object_new_int)
+SCALAR(kr_json_int64, int64_t, json_object_new_int64)
+SCALAR(kr_json_bool, int, json_object_new_boolean)
+SCALAR(kr_json_double, double, json_object_new_double)
+#undef SCALAR
 
 void
 kr_json_add(struct json_object *obj, const char *key, struct json_object *val)
