@@ -5,6 +5,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "alloc.h"
 
 /* Appends v in decimal, at least width digits, and returns the new end. */

@@ -14,7 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <json-c/json.h>
+struct json_object;
+struct json_tokener;
 
 /* Writes {"time":...,"level":"error","pid":...,"msg":"out of memory
  * allocating SIZE bytes: aborting"} (SIZE 0: not known, left out) to stderr

@@ -135,7 +135,8 @@ api_trace(struct app *app, struct http_request *req)
 	kr_json_add(v.json, "created_at",
 	    kr_json_string(row.created_at));
 	if (row.finished_at[0])
-		kr_json_add(v.json, "finished_at", kr_json_string(row.finished_at));
+		kr_json_add(v.json, "finished_at",
+		    kr_json_string(row.finished_at));
 	else
 		kr_json_add_null(v.json, "finished_at");
 	kr_json_add(v.json, "provider",

@@ -151,7 +151,8 @@ genai_json_add(struct json_object *o, const struct genai *g)
 	else
 		kr_json_add_null(o, "gen_ai.request.max_tokens");
 	if (g->server_address[0])
-		kr_json_add(o, "server.address", kr_json_string(g->server_address));
+		kr_json_add(o, "server.address",
+		    kr_json_string(g->server_address));
 	else
 		kr_json_add_null(o, "server.address");
 	if (g->server_port > 0)

@@ -190,7 +190,8 @@ add_child(struct node *parent)
 {
 	struct node *c;
 
-	c = kr_reallocarray(parent->children, parent->nchildren + 1, sizeof(*c));
+	c = kr_reallocarray(parent->children, parent->nchildren + 1,
+	    sizeof(*c));
 	parent->children = c;
 	c = &parent->children[parent->nchildren++];
 	memset(c, 0, sizeof(*c));
