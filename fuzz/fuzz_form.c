@@ -28,8 +28,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			report_free(&r);
 		form_free(&f);
 	}
-	if ((out = kr_malloc(size + 1)) == NULL)
-		abort();
+	out = kr_malloc(size + 1);
 	if (form_decode(s, size, out, &n) == FORM_OK && n > size)
 		abort();
 	free(out);
