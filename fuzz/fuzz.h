@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* A NUL-terminated copy, as the server holds request bodies and FastCGI
@@ -15,10 +17,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static inline char *
 fuzz_str(const uint8_t *data, size_t size)
 {
-	char *s = malloc(size + 1);
+	char *s = kr_malloc(size + 1);
 
-	if (s == NULL)
-		abort();
 	memcpy(s, data, size);
 	s[size] = '\0';
 	return s;

@@ -2,6 +2,7 @@
  * goes through (pages.c: form_parse, then report_from_form). */
 #include "autoconfig.h"
 
+#include "alloc.h"
 #include "form.h"
 #include "fuzz.h"
 #include "report.h"
@@ -27,8 +28,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			report_free(&r);
 		form_free(&f);
 	}
-	if ((out = malloc(size + 1)) == NULL)
-		abort();
+	out = kr_malloc(size + 1);
 	if (form_decode(s, size, out, &n) == FORM_OK && n > size)
 		abort();
 	free(out);

@@ -10,6 +10,7 @@
 #include <json-c/json.h>
 
 #include "admin.h"
+#include "alloc.h"
 #include "app.h"
 #include "config.h"
 #include "db_pool.h"
@@ -610,16 +611,23 @@ row_cursor(const struct trace_summary *t, char *out, size_t outlen)
 	snprintf(out, outlen, "%s|%s", t->created_at, t->trace_id);
 }
 
-static struct json_object *
-long_or_null(long v)
+/* A negative count or an empty string is written as JSON null. */
+static void
+add_long_or_null(struct json_object *o, const char *key, long v)
 {
-	return v >= 0 ? json_object_new_int64(v) : NULL;
+	if (v >= 0)
+		kr_json_add(o, key, kr_json_int64(v));
+	else
+		kr_json_add_null(o, key);
 }
 
-static struct json_object *
-str_or_null(const char *s)
+static void
+add_str_or_null(struct json_object *o, const char *key, const char *s)
 {
-	return *s != '\0' ? json_object_new_string(s) : NULL;
+	if (*s != '\0')
+		kr_json_add(o, key, kr_json_string(s));
+	else
+		kr_json_add_null(o, key);
 }
 
 static struct json_object *
@@ -630,43 +638,43 @@ list_json(struct trace_summary *const *rows, size_t n, const char *older,
 	const struct trace_summary *t;
 	size_t i;
 
-	obj = json_object_new_object();
-	arr = json_object_new_array();
+	obj = kr_json_object();
+	arr = kr_json_array();
 	for (i = 0; i < n; i++) {
 		t = rows[i];
-		item = json_object_new_object();
-		json_object_object_add(item, "trace_id",
-		    json_object_new_string(t->trace_id));
-		json_object_object_add(item, "account_id",
-		    json_object_new_string(t->account_id));
-		json_object_object_add(item, "status",
-		    json_object_new_string(store_traces_status_name(t->status)));
-		json_object_object_add(item, "decision", t->has_decision ?
-		    json_object_new_string(answer_decision_name(t->decision)) : NULL);
-		json_object_object_add(item, "error.type",
-		    str_or_null(kr_error_code(t->error)));
-		json_object_object_add(item, "created_at",
-		    json_object_new_string(t->created_at));
-		json_object_object_add(item, "latency_ms",
-		    long_or_null(t->latency_ms));
-		json_object_object_add(item, "provider_attempts",
-		    long_or_null(t->attempts));
-		json_object_object_add(item, "gen_ai.usage.input_tokens",
-		    long_or_null(t->input_tokens));
-		json_object_object_add(item, "gen_ai.usage.output_tokens",
-		    long_or_null(t->output_tokens));
-		json_object_object_add(item, "eval",
-		    json_object_new_boolean(t->eval));
-		json_object_array_add(arr, item);
+		item = kr_json_object();
+		kr_json_add(item, "trace_id",
+		    kr_json_string(t->trace_id));
+		kr_json_add(item, "account_id",
+		    kr_json_string(t->account_id));
+		kr_json_add(item, "status",
+		    kr_json_string(store_traces_status_name(t->status)));
+		if (t->has_decision)
+			kr_json_add(item, "decision",
+			    kr_json_string(answer_decision_name(t->decision)));
+		else
+			kr_json_add_null(item, "decision");
+		add_str_or_null(item, "error.type", kr_error_code(t->error));
+		kr_json_add(item, "created_at",
+		    kr_json_string(t->created_at));
+		add_long_or_null(item, "latency_ms", t->latency_ms);
+		add_long_or_null(item, "provider_attempts", t->attempts);
+		add_long_or_null(item, "gen_ai.usage.input_tokens",
+		    t->input_tokens);
+		add_long_or_null(item, "gen_ai.usage.output_tokens",
+		    t->output_tokens);
+		kr_json_add(item, "eval",
+		    kr_json_bool(t->eval));
+		kr_json_push(arr, item);
 	}
-	json_object_object_add(obj, "traces", arr);
-	json_object_object_add(obj, "next", str_or_null(older));
-	json_object_object_add(obj, "previous", str_or_null(newer));
-	cobj = json_object_new_object();
+	kr_json_add(obj, "traces", arr);
+	add_str_or_null(obj, "next", older);
+	add_str_or_null(obj, "previous", newer);
+	cobj = kr_json_object();
 	for (i = 0; i < NCOUNTS; i++)
-		json_object_object_add(cobj, store_traces_status_name(count_order[i]),
-		    json_object_new_string(counts[i]));
-	json_object_object_add(obj, "counts", cobj);
+		kr_json_add(cobj, store_traces_status_name(count_order[i]),
+		    kr_json_string(counts[i]));
+	kr_json_add(obj, "counts", cobj);
 	return obj;
 }
 
@@ -732,8 +740,8 @@ admin_list(struct app *app, struct http_request *req)
 		return list_invalid(app, req, &errs);
 	if (f.format != EXPORT_NONE)
 		return list_export(app, req, &f);
-	if ((rows = calloc(ADMIN_PAGE_SIZE + 1, sizeof(*rows))) == NULL ||
-	    (conn = db_pool_acquire(app->db, DB_WAIT_MS)) == NULL) {
+	rows = kr_calloc(ADMIN_PAGE_SIZE + 1, sizeof(*rows));
+	if ((conn = db_pool_acquire(app->db, DB_WAIT_MS)) == NULL) {
 		respond_error(req, app, KR_DATABASE_UNAVAILABLE, 0);
 		goto out;
 	}
@@ -847,61 +855,63 @@ span_trace_id(const struct trace_row *t, char out[TRACE_ID_W3C_SIZE])
 static struct json_object *
 detail_json(const struct config *cfg, const struct trace_row *t)
 {
-	struct json_object *o = json_object_new_object(), *ids, *reasons;
+	struct json_object *o = kr_json_object(), *ids, *reasons;
 	char w3c[TRACE_ID_W3C_SIZE];
 	struct genai g;
 	size_t i;
 
-	json_object_object_add(o, "trace_id", json_object_new_string(t->trace_id));
-	json_object_object_add(o, "account_id",
-	    json_object_new_string(t->account_id));
-	json_object_object_add(o, "status", json_object_new_string(
+	kr_json_add(o, "trace_id", kr_json_string(t->trace_id));
+	kr_json_add(o, "account_id",
+	    kr_json_string(t->account_id));
+	kr_json_add(o, "status", kr_json_string(
 	    store_traces_status_name(t->status)));
-	json_object_object_add(o, "eval", json_object_new_boolean(t->eval));
-	json_object_object_add(o, "deadline_at", str_or_null(t->deadline_at));
-	json_object_object_add(o, "decision", t->has_decision ?
-	    json_object_new_string(answer_decision_name(t->decision)) : NULL);
-	json_object_object_add(o, "rotation_window_days",
-	    long_or_null(t->rotation_window_days));
-	ids = json_object_new_array();
+	kr_json_add(o, "eval", kr_json_bool(t->eval));
+	add_str_or_null(o, "deadline_at", t->deadline_at);
+	if (t->has_decision)
+		kr_json_add(o, "decision",
+		    kr_json_string(answer_decision_name(t->decision)));
+	else
+		kr_json_add_null(o, "decision");
+	add_long_or_null(o, "rotation_window_days", t->rotation_window_days);
+	ids = kr_json_array();
 	for (i = 0; i < t->nsources; i++)
-		json_object_array_add(ids, json_object_new_string(t->sources[i]));
-	json_object_object_add(o, "source_line_ids", ids);
-	json_object_object_add(o, "model_decision", t->has_model_decision ?
-	    json_object_new_string(answer_decision_name(t->model_decision)) : NULL);
-	json_object_object_add(o, "error.type",
-	    str_or_null(kr_error_code(t->error)));
+		kr_json_push(ids, kr_json_string(t->sources[i]));
+	kr_json_add(o, "source_line_ids", ids);
+	if (t->has_model_decision)
+		kr_json_add(o, "model_decision",
+		    kr_json_string(answer_decision_name(t->model_decision)));
+	else
+		kr_json_add_null(o, "model_decision");
+	add_str_or_null(o, "error.type", kr_error_code(t->error));
 	genai_describe(&g, t->provider, t->request_model,
 	    genai_base_url(cfg, t->provider), t->prompt_version);
 	genai_json_add(o, &g);
-	json_object_object_add(o, "gen_ai.response.model",
-	    str_or_null(t->response_model));
-	json_object_object_add(o, "gen_ai.response.id", str_or_null(t->response_id));
-	reasons = json_object_new_array();
+	add_str_or_null(o, "gen_ai.response.model", t->response_model);
+	add_str_or_null(o, "gen_ai.response.id", t->response_id);
+	reasons = kr_json_array();
 	if (*t->finish_reason)
-		json_object_array_add(reasons,
-		    json_object_new_string(t->finish_reason));
-	json_object_object_add(o, "gen_ai.response.finish_reasons", reasons);
-	json_object_object_add(o, "gen_ai.usage.input_tokens",
-	    long_or_null(t->input_tokens));
-	json_object_object_add(o, "gen_ai.usage.output_tokens",
-	    long_or_null(t->output_tokens));
-	json_object_object_add(o, "provider_attempts",
-	    json_object_new_int(t->provider_attempts));
-	json_object_object_add(o, "latency_ms", long_or_null(t->latency_ms));
-	json_object_object_add(o, "created_at", json_object_new_string(t->created_at));
-	json_object_object_add(o, "finished_at", str_or_null(t->finished_at));
-	json_object_object_add(o, "idempotency_key", str_or_null(t->idempotency_key));
-	json_object_object_add(o, "input_fingerprint",
-	    json_object_new_string(t->input_fingerprint));
-	json_object_object_add(o, "fingerprint_key_id",
-	    json_object_new_string(t->fingerprint_key_id));
-	json_object_object_add(o, "prompt_version",
-	    json_object_new_string(t->prompt_version));
-	json_object_object_add(o, "w3c_trace_id",
-	    span_trace_id(t, w3c) == 0 ? json_object_new_string(w3c) : NULL);
-	json_object_object_add(o, "otel.parent_span_id",
-	    str_or_null(t->otel_parent_span_id));
+		kr_json_push(reasons,
+		    kr_json_string(t->finish_reason));
+	kr_json_add(o, "gen_ai.response.finish_reasons", reasons);
+	add_long_or_null(o, "gen_ai.usage.input_tokens", t->input_tokens);
+	add_long_or_null(o, "gen_ai.usage.output_tokens", t->output_tokens);
+	kr_json_add(o, "provider_attempts",
+	    kr_json_int(t->provider_attempts));
+	add_long_or_null(o, "latency_ms", t->latency_ms);
+	kr_json_add(o, "created_at", kr_json_string(t->created_at));
+	add_str_or_null(o, "finished_at", t->finished_at);
+	add_str_or_null(o, "idempotency_key", t->idempotency_key);
+	kr_json_add(o, "input_fingerprint",
+	    kr_json_string(t->input_fingerprint));
+	kr_json_add(o, "fingerprint_key_id",
+	    kr_json_string(t->fingerprint_key_id));
+	kr_json_add(o, "prompt_version",
+	    kr_json_string(t->prompt_version));
+	if (span_trace_id(t, w3c) == 0)
+		kr_json_add(o, "w3c_trace_id", kr_json_string(w3c));
+	else
+		kr_json_add_null(o, "w3c_trace_id");
+	add_str_or_null(o, "otel.parent_span_id", t->otel_parent_span_id);
 	return o;
 }
 

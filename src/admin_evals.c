@@ -9,6 +9,7 @@
 
 #include <json-c/json.h>
 #include "admin.h"
+#include "alloc.h"
 #include "app.h"
 #include "db_pool.h"
 #include "errors.h"
@@ -62,11 +63,11 @@ run_object(const struct config *cfg, const struct eval_run_row *run)
 	run_texts(run, t);
 	for (i = 0; i < RUN_TEXTS; i++)
 		if (t[i].json != NULL)
-			json_object_object_add(o, t[i].json,
-			    json_object_new_string(t[i].value));
-	json_object_object_add(o, "started_at",
-	    json_object_new_string(run->started_at));
-	json_object_object_add(o, "total", json_object_new_int(
+			kr_json_add(o, t[i].json,
+			    kr_json_string(t[i].value));
+	kr_json_add(o, "started_at",
+	    kr_json_string(run->started_at));
+	kr_json_add(o, "total", kr_json_int(
 	    (int)(run->passed + run->failed)));
 	return o;
 }
@@ -96,8 +97,8 @@ show_runs(struct app *app, struct http_request *req, PGconn *conn)
 	long total;
 	size_t i, n = 0;
 
-	if ((runs = calloc(EVAL_RUNS_SHOWN, sizeof(*runs))) != NULL)
-		r = store_evals_runs(conn, runs, EVAL_RUNS_SHOWN, &n);
+	runs = kr_calloc(EVAL_RUNS_SHOWN, sizeof(*runs));
+	r = store_evals_runs(conn, runs, EVAL_RUNS_SHOWN, &n);
 	db_pool_release(app->db, conn);
 	if (r != STORE_OK) {
 		respond_error(req, app, KR_DATABASE_UNAVAILABLE, 0);
@@ -105,11 +106,11 @@ show_runs(struct app *app, struct http_request *req, PGconn *conn)
 	}
 	if (http_wants_json(req)) {
 		v.page = PAGE_LAYOUT;
-		v.json = json_object_new_object();
-		arr = json_object_new_array();
+		v.json = kr_json_object();
+		arr = kr_json_array();
 		for (i = 0; i < n; i++)
-			json_object_array_add(arr, run_object(app->cfg, &runs[i]));
-		json_object_object_add(v.json, "runs", arr);
+			kr_json_push(arr, run_object(app->cfg, &runs[i]));
+		kr_json_add(v.json, "runs", arr);
 	} else {
 		v.ctx = template_ctx_new();
 		template_set_bool(v.ctx, "runs", n > 0);
@@ -147,17 +148,20 @@ run_json(const struct config *cfg, const struct eval_run_row *run,
 	size_t i;
 
 	o = run_object(cfg, run);
-	arr = json_object_new_array();
-	json_object_object_add(o, "previous_run_id", run->previous_run_id[0] ?
-	    json_object_new_string(run->previous_run_id) : NULL);
+	arr = kr_json_array();
+	if (run->previous_run_id[0])
+		kr_json_add(o, "previous_run_id",
+		    kr_json_string(run->previous_run_id));
+	else
+		kr_json_add_null(o, "previous_run_id");
 	for (i = 0; i < n; i++) {
 		c = eval_json_case(cases[i].name, cases[i].passed,
 		    cases[i].expected, cases[i].got);
-		json_object_object_add(c, "changed",
-		    json_object_new_boolean(case_changed(run, &cases[i])));
-		json_object_array_add(arr, c);
+		kr_json_add(c, "changed",
+		    kr_json_bool(case_changed(run, &cases[i])));
+		kr_json_push(arr, c);
 	}
-	json_object_object_add(o, "cases", arr);
+	kr_json_add(o, "cases", arr);
 	return o;
 }
 

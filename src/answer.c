@@ -4,6 +4,7 @@
 
 #include <json-c/json.h>
 
+#include "alloc.h"
 #include "answer.h"
 #include "json_strict.h"
 
@@ -100,8 +101,7 @@ answer_parse(const char *text, size_t len, struct model_answer *out)
 	memset(out, 0, sizeof(*out));
 	if (text == NULL || len == 0 || len > ANSWER_MAX_BYTES)
 		return KR_INVALID_DECISION;
-	if ((tok = json_tokener_new_ex(4)) == NULL)
-		return KR_INTERNAL_ERROR;
+	tok = kr_json_tokener(4);
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
 	    JSON_TOKENER_VALIDATE_UTF8);
 	root = json_tokener_parse_ex(tok, text, (int)len);
@@ -156,43 +156,43 @@ answer_schema(enum answer_schema_kind kind)
 	struct json_object *schema, *props, *p, *item, *names, *req;
 	int d;
 
-	names = json_object_new_array();
+	names = kr_json_array();
 	for (d = 0; d < DECISION__MAX; d++)
-		json_object_array_add(names, json_object_new_string(
+		kr_json_push(names, kr_json_string(
 		    answer_decision_name((enum decision)d)));
-	props = json_object_new_object();
-	p = json_object_new_object();
-	json_object_object_add(p, "type", json_object_new_string("string"));
-	json_object_object_add(p, "enum", names);
-	json_object_object_add(props, "decision", p);
-	p = json_object_new_object();
-	json_object_object_add(p, "type", json_object_new_string("integer"));
+	props = kr_json_object();
+	p = kr_json_object();
+	kr_json_add(p, "type", kr_json_string("string"));
+	kr_json_add(p, "enum", names);
+	kr_json_add(props, "decision", p);
+	p = kr_json_object();
+	kr_json_add(p, "type", kr_json_string("integer"));
 	if (kind == ANSWER_SCHEMA_BOUNDED) {
-		json_object_object_add(p, "minimum", json_object_new_int(0));
-		json_object_object_add(p, "maximum",
-		    json_object_new_int(WINDOW_MAX_DAYS));
+		kr_json_add(p, "minimum", kr_json_int(0));
+		kr_json_add(p, "maximum",
+		    kr_json_int(WINDOW_MAX_DAYS));
 	}
-	json_object_object_add(props, "rotation_window_days", p);
-	p = json_object_new_object();
-	json_object_object_add(p, "type", json_object_new_string("array"));
-	item = json_object_new_object();
-	json_object_object_add(item, "type", json_object_new_string("string"));
-	json_object_object_add(p, "items", item);
-	json_object_object_add(p, "minItems", json_object_new_int(1));
+	kr_json_add(props, "rotation_window_days", p);
+	p = kr_json_object();
+	kr_json_add(p, "type", kr_json_string("array"));
+	item = kr_json_object();
+	kr_json_add(item, "type", kr_json_string("string"));
+	kr_json_add(p, "items", item);
+	kr_json_add(p, "minItems", kr_json_int(1));
 	if (kind == ANSWER_SCHEMA_BOUNDED)
-		json_object_object_add(p, "maxItems",
-		    json_object_new_int(DECISION_MAX_SOURCES));
-	json_object_object_add(props, "source_line_ids", p);
-	req = json_object_new_array();
-	json_object_array_add(req, json_object_new_string("decision"));
-	json_object_array_add(req, json_object_new_string(
+		kr_json_add(p, "maxItems",
+		    kr_json_int(DECISION_MAX_SOURCES));
+	kr_json_add(props, "source_line_ids", p);
+	req = kr_json_array();
+	kr_json_push(req, kr_json_string("decision"));
+	kr_json_push(req, kr_json_string(
 	    "rotation_window_days"));
-	json_object_array_add(req, json_object_new_string("source_line_ids"));
-	schema = json_object_new_object();
-	json_object_object_add(schema, "type", json_object_new_string("object"));
-	json_object_object_add(schema, "properties", props);
-	json_object_object_add(schema, "required", req);
-	json_object_object_add(schema, "additionalProperties",
-	    json_object_new_boolean(0));
+	kr_json_push(req, kr_json_string("source_line_ids"));
+	schema = kr_json_object();
+	kr_json_add(schema, "type", kr_json_string("object"));
+	kr_json_add(schema, "properties", props);
+	kr_json_add(schema, "required", req);
+	kr_json_add(schema, "additionalProperties",
+	    kr_json_bool(0));
 	return schema;
 }

@@ -5,6 +5,7 @@
 
 #include <json-c/json.h>
 
+#include "alloc.h"
 #include "anthropic_format.h"
 #include "answer.h"
 #include "buf.h"
@@ -21,26 +22,26 @@ anthropic_build_request(const char *model, const struct provider_call *call)
 	buf_init(&user, PROVIDER_PROMPT_MAX);
 	if (prompt_user(&user, call) != 0)
 		goto out;
-	req = json_object_new_object();
-	json_object_object_add(req, "model", json_object_new_string(model));
-	json_object_object_add(req, "max_tokens",
-	    json_object_new_int(ANTHROPIC_MAX_OUTPUT_TOKENS));
-	json_object_object_add(req, "temperature", json_object_new_int(0));
-	json_object_object_add(req, "system",
-	    json_object_new_string(prompt_system));
-	msgs = json_object_new_array();
-	json_object_array_add(msgs, provider_json_message("user",
+	req = kr_json_object();
+	kr_json_add(req, "model", kr_json_string(model));
+	kr_json_add(req, "max_tokens",
+	    kr_json_int(ANTHROPIC_MAX_OUTPUT_TOKENS));
+	kr_json_add(req, "temperature", kr_json_int(0));
+	kr_json_add(req, "system",
+	    kr_json_string(prompt_system));
+	msgs = kr_json_array();
+	kr_json_push(msgs, provider_json_message("user",
 	    buf_str(&user)));
-	json_object_object_add(req, "messages", msgs);
+	kr_json_add(req, "messages", msgs);
 	/* The same schema as every provider's, without the numeric and array
 	 * bounds Anthropic refuses; answer_parse enforces them. */
-	fmt = json_object_new_object();
-	json_object_object_add(fmt, "type", json_object_new_string("json_schema"));
-	json_object_object_add(fmt, "schema",
+	fmt = kr_json_object();
+	kr_json_add(fmt, "type", kr_json_string("json_schema"));
+	kr_json_add(fmt, "schema",
 	    answer_schema(ANSWER_SCHEMA_UNBOUNDED));
-	oc = json_object_new_object();
-	json_object_object_add(oc, "format", fmt);
-	json_object_object_add(req, "output_config", oc);
+	oc = kr_json_object();
+	kr_json_add(oc, "format", fmt);
+	kr_json_add(req, "output_config", oc);
 
 	body = provider_json_body(req);
 out:

@@ -15,7 +15,8 @@
 
 #define ANTHROPIC_MAX_OUTPUT_TOKENS 200
 
-/* Returns a malloc'd JSON body, or NULL when out of memory. */
+/* Returns a malloc'd JSON body, or NULL when the report does not fit the
+ * request's bound. */
 char *anthropic_build_request(const char *model,
           const struct provider_call *call);
 

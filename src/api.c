@@ -6,6 +6,7 @@
 
 #include <json-c/json.h>
 
+#include "alloc.h"
 #include "api.h"
 #include "app.h"
 #include "db_pool.h"
@@ -23,23 +24,31 @@
 struct json_object *
 api_outcome_json(const struct decide_outcome *o)
 {
-	struct json_object *obj = json_object_new_object();
-	struct json_object *ids = json_object_new_array();
+	struct json_object *obj = kr_json_object();
+	struct json_object *ids = kr_json_array();
 	size_t i;
 
-	json_object_object_add(obj, "trace_id",
-	    json_object_new_string(o->trace_id));
-	json_object_object_add(obj, "status", json_object_new_string(
+	kr_json_add(obj, "trace_id",
+	    kr_json_string(o->trace_id));
+	kr_json_add(obj, "status", kr_json_string(
 	    store_traces_status_name(o->status)));
-	json_object_object_add(obj, "decision", o->has_decision ?
-	    json_object_new_string(answer_decision_name(o->decision)) : NULL);
+	if (o->has_decision)
+		kr_json_add(obj, "decision",
+		    kr_json_string(answer_decision_name(o->decision)));
+	else
+		kr_json_add_null(obj, "decision");
 	for (i = 0; i < o->nsources; i++)
-		json_object_array_add(ids, json_object_new_string(o->sources[i]));
-	json_object_object_add(obj, "source_line_ids", ids);
-	json_object_object_add(obj, "error_code", o->status == TRACE_FAILED ?
-	    json_object_new_string(kr_error_code(o->trace_error)) : NULL);
-	json_object_object_add(obj, "error", o->status == TRACE_FAILED ?
-	    json_object_new_string(FAILED_MESSAGE) : NULL);
+		kr_json_push(ids, kr_json_string(o->sources[i]));
+	kr_json_add(obj, "source_line_ids", ids);
+	if (o->status == TRACE_FAILED)
+		kr_json_add(obj, "error_code",
+		    kr_json_string(kr_error_code(o->trace_error)));
+	else
+		kr_json_add_null(obj, "error_code");
+	if (o->status == TRACE_FAILED)
+		kr_json_add(obj, "error", kr_json_string(FAILED_MESSAGE));
+	else
+		kr_json_add_null(obj, "error");
 	return obj;
 }
 
@@ -123,12 +132,15 @@ api_trace(struct app *app, struct http_request *req)
 	}
 	decide_outcome_from_row(&row, &o);
 	v.json = api_outcome_json(&o);
-	json_object_object_add(v.json, "created_at",
-	    json_object_new_string(row.created_at));
-	json_object_object_add(v.json, "finished_at", row.finished_at[0] ?
-	    json_object_new_string(row.finished_at) : NULL);
-	json_object_object_add(v.json, "provider",
-	    json_object_new_string(row.provider));
+	kr_json_add(v.json, "created_at",
+	    kr_json_string(row.created_at));
+	if (row.finished_at[0])
+		kr_json_add(v.json, "finished_at",
+		    kr_json_string(row.finished_at));
+	else
+		kr_json_add_null(v.json, "finished_at");
+	kr_json_add(v.json, "provider",
+	    kr_json_string(row.provider));
 	respond(req, app, &v);
 	return HANDLER_ANSWERED;
 }

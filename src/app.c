@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "admin.h"
+#include "alloc.h"
 #include "api.h"
 #include "app.h"
 #include "config.h"
@@ -166,11 +167,7 @@ app_park_on_decision(struct app *app, struct http_request *req,
 {
 	struct app_parked *p;
 
-	if ((p = calloc(1, sizeof(*p))) == NULL) {
-		report_free(report);
-		respond_http_error(req, app, KR_HTTP_SERVER_ERROR, NULL);
-		return HANDLER_ANSWERED;
-	}
+	p = kr_calloc(1, sizeof(*p));
 	p->app = app;
 	p->req = req;
 	/* on_done answers and finishes the request, maybe before
@@ -199,13 +196,12 @@ app_metrics_init(void)
 static int
 open_otlp(struct app *app, char *err, size_t errlen)
 {
-	struct otlp_settings *s = malloc(sizeof(*s));
+	struct otlp_settings *s = kr_malloc(sizeof(*s));
 	char why[512];
 	int rc = -1;
 
-	if (s == NULL || otlp_settings_from_environ(s, why, sizeof(why)) != 0) {
-		kr_errorf(err, errlen, "OTLP export: %s",
-		    s == NULL ? "out of memory" : why);
+	if (otlp_settings_from_environ(s, why, sizeof(why)) != 0) {
+		kr_errorf(err, errlen, "OTLP export: %s", why);
 		goto out;
 	}
 	rc = 0;
@@ -214,10 +210,10 @@ open_otlp(struct app *app, char *err, size_t errlen)
 	app->otlp = otlp_create(app->loop, s, genai_base_url(app->cfg,
 	    app->provider->ops->name));
 	if (app->otlp == NULL)
-		rc = kr_errorf(err, errlen, "OTLP export: out of memory");
+		rc = kr_errorf(err, errlen,
+		    "OTLP export: libcurl cannot hold the headers");
 out:
-	if (s != NULL)
-		otlp_settings_wipe(s);
+	otlp_settings_wipe(s);
 	free(s);
 	return rc;
 }
@@ -240,7 +236,8 @@ app_open(struct app *app, enum app_kind kind, const struct config *cfg,
 		app->exec = executor_create(cfg->db_pool_size);
 	if (app->db == NULL || app->loop == NULL ||
 	    (kind == APP_WORKER && app->exec == NULL))
-		return kr_errorf(err, errlen, "out of memory");
+		return kr_errorf(err, errlen, "a thread or libcurl's multi "
+		    "handle could not be made");
 	app->provider = provider_from_config(cfg, model, app->loop);
 	if (app->provider == NULL)
 		return kr_errorf(err, errlen, "cannot create the %s provider",

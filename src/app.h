@@ -72,8 +72,7 @@ struct app_parked {
 struct decide_outcome;
 struct report;
 /* Starts the decision of report (decide_start) with req parked on it and
- * returns HANDLER_PARKED; out of memory, answers 500 and returns
- * HANDLER_ANSWERED. on_running may be NULL. */
+ * returns HANDLER_PARKED. on_running may be NULL. */
 enum handler_result app_park_on_decision(struct app *app,
          struct http_request *req, struct report *report,
          const char *idempotency_key,

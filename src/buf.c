@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "buf.h"
 
 void
@@ -48,8 +49,7 @@ buf_reserve(struct buf *b, size_t len)
 		cap = cap > (b->max + 1) / 2 ? b->max + 1 : cap * 2;
 	if (cap < need)
 		cap = need;
-	if ((p = realloc(b->data, cap)) == NULL)
-		return BUF_NOMEM;
+	p = kr_realloc(b->data, cap);
 	b->data = p;
 	b->cap = cap;
 	return BUF_OK;
@@ -92,7 +92,7 @@ buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 	n = vsnprintf(NULL, 0, fmt, aq);
 	va_end(aq);
 	if (n < 0)
-		return BUF_NOMEM;
+		return BUF_ERROR;
 	if ((st = buf_reserve(b, (size_t)n)) != BUF_OK)
 		return st;
 	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
@@ -146,11 +146,11 @@ buf_read_file(struct buf *b, const char *path)
 	FILE *f;
 
 	if ((f = fopen(path, "re")) == NULL)
-		return BUF_NOMEM;
+		return BUF_ERROR;
 	while (st == BUF_OK && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
 		st = buf_append(b, chunk, n);
 	if (st == BUF_OK && ferror(f))
-		st = BUF_NOMEM;
+		st = BUF_ERROR;
 	fclose(f);
 	return st;
 }

@@ -10,7 +10,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 
-enum buf_status { BUF_OK = 0, BUF_TOOBIG, BUF_NOMEM };
+/* BUF_TOOBIG: past the bound. BUF_ERROR: a file that cannot be read or a
+ * format vsnprintf refuses. Running out of memory aborts (alloc.h). */
+enum buf_status { BUF_OK = 0, BUF_TOOBIG, BUF_ERROR };
 
 struct buf {
 	char   *data;   /* NUL-terminated; NULL until the first append */
@@ -32,8 +34,8 @@ enum buf_status buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 /* Appends s as the body of a JSON string (no quotes), escaping as RFC 8259
  * requires. */
 enum buf_status buf_json_escape(struct buf *b, const char *s);
-/* Appends the whole file at path; BUF_TOOBIG past the bound, BUF_NOMEM
- * also when the file cannot be read. */
+/* Appends the whole file at path; BUF_TOOBIG past the bound, BUF_ERROR
+ * when the file cannot be read. */
 enum buf_status buf_read_file(struct buf *b, const char *path);
 /* Returns the contents ("" for an empty buffer). */
 const char     *buf_str(const struct buf *b);

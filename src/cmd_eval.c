@@ -8,6 +8,7 @@
 
 #include <json-c/json.h>
 
+#include "alloc.h"
 #include "app.h"
 #include "buf.h"
 #include "clock.h"
@@ -240,15 +241,15 @@ parse_case(struct json_object *o, struct eval_case *c, const char **msg)
 	    !json_object_is_type(v, json_type_string))
 		return -1;
 	/* The request body as a client would send it; account filled later. */
-	body = json_object_new_object();
-	json_object_object_add(body, "credential_report", json_object_get(v));
+	body = kr_json_object();
+	kr_json_add(body, "credential_report", json_object_get(v));
 	if (json_object_object_get_ex(o, "item", &v)) {
 		if (!json_object_is_type(v, json_type_string)) {
 			json_object_put(body);
 			*msg = "item must be a string";
 			return -1;
 		}
-		json_object_object_add(body, "item", json_object_get(v));
+		kr_json_add(body, "item", json_object_get(v));
 	}
 	c->report = body;
 	*msg = "expect is required";
@@ -305,14 +306,8 @@ load_cases(const char *file, struct eval_case **out, size_t *count,
 		return -1;
 	}
 	fingerprint_sha256_hex(buf_str(&text), text.len, digest);
-	cases = calloc(EVAL_MAX_CASES, sizeof(*cases));
-	tok = json_tokener_new();
-	if (cases == NULL || tok == NULL) {
-		free(cases);
-		json_tokener_free(tok);
-		buf_free(&text);
-		return -1;
-	}
+	cases = kr_calloc(EVAL_MAX_CASES, sizeof(*cases));
+	tok = kr_json_tokener(JSON_TOKENER_DEFAULT_DEPTH);
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
 	    JSON_TOKENER_VALIDATE_UTF8);
 	for (p = buf_str(&text); *p != '\0'; p = nl + (*nl != '\0')) {
@@ -484,28 +479,22 @@ start_case(struct eval_run_state *run, struct eval_case *c)
 	struct json_object *body;
 	struct buf fields;
 	const char *text;
-	size_t i;
+	size_t i, len;
 	int rc;
 
 	clock_gettime(CLOCK_MONOTONIC, &c->started);
 	/* The body a client would send: the account first, as the API's
 	 * field order allows any, then the case's fields. Only this thread
 	 * touches the case's objects. */
-	body = json_object_new_object();
-	json_object_object_add(body, "account_id",
-	    json_object_new_string(c->account_id));
+	body = kr_json_object();
+	kr_json_add(body, "account_id",
+	    kr_json_string(c->account_id));
 	json_object_object_foreach(c->report, key, val) {
-		json_object_object_add(body, key, json_object_get(val));
+		kr_json_add(body, key, json_object_get(val));
 	}
-	text = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN);
-	rc = text != NULL ? report_from_json(text, strlen(text), &report,
-	    &errs) : -1;
+	text = kr_json_text(body, JSON_C_TO_STRING_PLAIN, &len);
+	rc = report_from_json(text, len, &report, &errs);
 	json_object_put(body);
-	if (text == NULL) {
-		snprintf(c->got, sizeof(c->got), "error internal_error");
-		case_finished(run);
-		return;
-	}
 	if (rc != 0) {
 		buf_init(&fields, sizeof(c->got));
 		for (i = 0; i < errs.n; i++)
@@ -520,12 +509,7 @@ start_case(struct eval_run_state *run, struct eval_case *c)
 		case_finished(run);
 		return;
 	}
-	if ((ctx = calloc(1, sizeof(*ctx))) == NULL) {
-		report_free(&report);
-		snprintf(c->got, sizeof(c->got), "error internal_error");
-		case_finished(run);
-		return;
-	}
+	ctx = kr_calloc(1, sizeof(*ctx));
 	ctx->run = run;
 	ctx->c = c;
 	decide_start_eval(run->app, &report, c->age_days, case_done, ctx);
@@ -558,8 +542,7 @@ record_run(PGconn *conn, const char *file, const char *digest,
 	memcpy(run.run_id, "ev_", 3);
 	if (token_random(run.run_id + 3, sizeof(run.run_id) - 3, 16) != 0)
 		return;
-	if ((rows = calloc(n > 0 ? n : 1, sizeof(*rows))) == NULL)
-		return;
+	rows = kr_calloc(n > 0 ? n : 1, sizeof(*rows));
 	snprintf(run.eval_file, sizeof(run.eval_file), "%s",
 	    base != NULL ? base + 1 : file);
 	snprintf(run.eval_digest, sizeof(run.eval_digest), "%s", digest);
@@ -595,38 +578,43 @@ write_json(const char *path, const char *file, const struct eval_summary *s,
     const struct config *cfg, const struct provider *prov,
     struct eval_case *cases, size_t n)
 {
-	struct json_object *root, *arr = json_object_new_array(), *c;
+	struct json_object *root, *arr = kr_json_array(), *c;
 	FILE *f;
 	size_t i;
 
 	root = eval_json_run(cfg, prov->ops->name, prov->model, PROMPT_VERSION,
 	    s->passed, s->failed);
-	json_object_object_add(root, "eval_file", json_object_new_string(file));
-	json_object_object_add(root, "run_id", s->run_id[0] ?
-	    json_object_new_string(s->run_id) : NULL);
-	json_object_object_add(root, "skipped",
-	    json_object_new_int((int)s->skipped));
+	kr_json_add(root, "eval_file", kr_json_string(file));
+	if (s->run_id[0])
+		kr_json_add(root, "run_id", kr_json_string(s->run_id));
+	else
+		kr_json_add_null(root, "run_id");
+	kr_json_add(root, "skipped",
+	    kr_json_int((int)s->skipped));
 	for (i = 0; i < n; i++) {
 		c = eval_json_case(cases[i].name, cases[i].passed,
 		    cases[i].expected, cases[i].got);
-		json_object_object_add(c, "kind",
-		    json_object_new_string(case_kind_names[cases[i].kind]));
-		json_object_object_add(c, "real_model",
-		    json_object_new_boolean(cases[i].real_model));
-		json_object_object_add(c, "skipped",
-		    json_object_new_boolean(cases[i].skipped));
-		json_object_object_add(c, "latency_ms",
-		    json_object_new_int64(cases[i].latency_ms));
-		json_object_object_add(c, "trace_id", cases[i].trace_id[0] ?
-		    json_object_new_string(cases[i].trace_id) : NULL);
-		json_object_array_add(arr, c);
+		kr_json_add(c, "kind",
+		    kr_json_string(case_kind_names[cases[i].kind]));
+		kr_json_add(c, "real_model",
+		    kr_json_bool(cases[i].real_model));
+		kr_json_add(c, "skipped",
+		    kr_json_bool(cases[i].skipped));
+		kr_json_add(c, "latency_ms",
+		    kr_json_int64(cases[i].latency_ms));
+		if (cases[i].trace_id[0])
+			kr_json_add(c, "trace_id",
+			    kr_json_string(cases[i].trace_id));
+		else
+			kr_json_add_null(c, "trace_id");
+		kr_json_push(arr, c);
 	}
-	json_object_object_add(root, "cases", arr);
+	kr_json_add(root, "cases", arr);
 	if ((f = fopen(path, "we")) == NULL)
 		fprintf(stderr, "keyrota eval: cannot write %s\n", path);
 	else {
-		fputs(json_object_to_json_string_ext(root,
-		    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE), f);
+		fputs(kr_json_text(root, JSON_C_TO_STRING_PRETTY |
+		    JSON_C_TO_STRING_NOSLASHESCAPE, NULL), f);
 		fputc('\n', f);
 		fclose(f);
 	}

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "buf.h"
 #include "errors.h"
 #include "fingerprint.h"
@@ -70,10 +71,7 @@ load_migrations(const char *dir, struct migration **out, size_t *count,
 		return kr_errorf(err, errlen,
 		    "KEYROTA_SQL_DIR: cannot open %s: %s",
 		    dir, strerror(errno));
-	if ((m = calloc(MIGRATION_MAX_FILES, sizeof(*m))) == NULL) {
-		closedir(d);
-		return kr_errorf(err, errlen, "out of memory");
-	}
+	m = kr_calloc(MIGRATION_MAX_FILES, sizeof(*m));
 	while (rc == 0 && (de = readdir(d)) != NULL) {
 		if (!is_migration_name(de->d_name))
 			continue;
@@ -92,7 +90,7 @@ load_migrations(const char *dir, struct migration **out, size_t *count,
 		memcpy(m[n].name, de->d_name, strlen(de->d_name) + 1);
 		fingerprint_sha256_hex(buf_str(&text), text.len, m[n].checksum);
 		if ((m[n].sql = buf_detach(&text)) == NULL)
-			m[n].sql = strdup("");
+			m[n].sql = kr_strdup("");
 		n++;
 	}
 	closedir(d);
@@ -272,10 +270,7 @@ cmd_migrate_run(PGconn *conn, const char *sql_dir, int dry_run,
 	*pending = 0;
 	if (load_migrations(sql_dir, &m, &n, err, errlen) != 0)
 		return -1;
-	if ((applied = calloc(n + 1, 1)) == NULL) {
-		kr_errorf(err, errlen, "out of memory");
-		goto out;
-	}
+	applied = kr_calloc(n + 1, 1);
 	if (simple(conn, "SET client_min_messages = warning", err,
 	    errlen) != 0 ||
 	    command_ok(conn, PQexecParams(conn, "SELECT pg_advisory_lock("

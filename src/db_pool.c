@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "alloc.h"
 #include "clock.h"
 #include "db_pool.h"
 #include "log.h"
@@ -195,16 +196,9 @@ db_pool_create(const char *conninfo, unsigned size,
 
 	if (size > DB_POOL_MAX)
 		size = DB_POOL_MAX;
-	if ((pool = calloc(1, sizeof(*pool))) == NULL)
-		return NULL;
-	pool->slots = calloc(size, sizeof(*pool->slots));
-	pool->conninfo = strdup(conninfo);
-	if (pool->slots == NULL || pool->conninfo == NULL) {
-		free(pool->slots);
-		free(pool->conninfo);
-		free(pool);
-		return NULL;
-	}
+	pool = kr_calloc(1, sizeof(*pool));
+	pool->slots = kr_calloc(size, sizeof(*pool->slots));
+	pool->conninfo = kr_strdup(conninfo);
 	pthread_mutex_init(&pool->lock, NULL);
 	pthread_cond_init(&pool->freed, NULL);
 	pthread_cond_init(&pool->stop, NULL);

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "alloc.h"
 #include "app.h"
 #include "clock.h"
 #include "config.h"
@@ -210,8 +211,8 @@ submit(struct decide_job *job, executor_fn fn, int urgent)
 	if ((urgent ? executor_submit_urgent : executor_submit)(job->app->exec,
 	    fn, job) == 0)
 		return;
-	/* Out of memory (or stopping): the trace, if any, stays running and
-	 * the reaper ends it at its deadline. */
+	/* Stopping: the trace, if any, stays running and the reaper ends it
+	 * at its deadline. */
 	log_trace(LOG_LEVEL_ERROR, job->trace_id,
 	    "cannot queue the decision's database step");
 	if (job->written) {
@@ -326,9 +327,9 @@ finish_step(void *arg)
 	    job);
 	if (r != DB_RUN_OK) {
 		now = clock_now_ms();
-		if (now + job->retry_ms < job->deadline_ms &&
-		    loop_after(job->app->loop, job->retry_ms, finish_retry,
-		    job) == 0) {
+		if (now + job->retry_ms < job->deadline_ms) {
+			loop_after(job->app->loop, job->retry_ms, finish_retry,
+			    job);
 			job->retry_ms = job->retry_ms * 2 > RETRY_MAX_MS ?
 			    RETRY_MAX_MS : job->retry_ms * 2;
 			return;
@@ -475,8 +476,7 @@ start_op(PGconn *conn, void *arg)
 	if (job->trusted_result == STORE_OK ||
 	    job->trusted_result == STORE_NOT_FOUND) {
 		policy_set_release(job->policy);    /* a second try */
-		if ((job->policy = policy_set_share(lines, nlines)) == NULL)
-			job->trusted_result = STORE_UNAVAILABLE;
+		job->policy = policy_set_share(lines, nlines);
 	}
 	return job->trusted_result == STORE_RETRY ? -1 : 0;
 }
@@ -621,15 +621,7 @@ start(struct app *app, struct report *report, const char *key,
 		on_done(ctx, &o);
 		return;
 	}
-	if ((job = calloc(1, sizeof(*job))) == NULL) {
-		report_free(report);
-		if (app->cfg->model_budget_per_minute > 0)
-			metrics_budget_refund(minute);
-		o.error = KR_INTERNAL_ERROR;
-		on_done(ctx, &o);
-		in_flight(app, -1);
-		return;
-	}
+	job = kr_calloc(1, sizeof(*job));
 	job->budget_minute = minute;
 	clock_gettime(CLOCK_MONOTONIC, &job->started);
 	clock_gettime(CLOCK_REALTIME, &wall);

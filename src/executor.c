@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "alloc.h"
 #include "clock.h"
 #include "executor.h"
 
@@ -76,9 +77,7 @@ executor_create(unsigned nthreads)
 
 	if (nthreads == 0)
 		nthreads = 1;
-	ex = calloc(1, sizeof(*ex) + nthreads * sizeof(ex->threads[0]));
-	if (ex == NULL)
-		return NULL;
+	ex = kr_calloc(1, sizeof(*ex) + nthreads * sizeof(ex->threads[0]));
 	pthread_mutex_init(&ex->lock, NULL);
 	pthread_cond_init(&ex->work, NULL);
 	for (; ex->nthreads < nthreads; ex->nthreads++)
@@ -96,8 +95,7 @@ submit(struct executor *ex, enum lane lane, executor_fn fn, void *arg)
 	struct queue *q = &ex->lanes[lane];
 	struct job *j;
 
-	if ((j = malloc(sizeof(*j))) == NULL)
-		return -1;
+	j = kr_malloc(sizeof(*j));
 	j->fn = fn;
 	j->arg = arg;
 	j->queued_ms = clock_now_ms();

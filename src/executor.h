@@ -18,7 +18,7 @@ typedef void (*executor_fn)(void *arg);
 
 struct executor *executor_create(unsigned nthreads);
 /* Runs fn(arg) on an executor thread. Thread-safe. Returns 0, or -1 when
- * out of memory or stopping (fn is then never called). */
+ * stopping (fn is then never called). */
 int              executor_submit(struct executor *ex, executor_fn fn,
                      void *arg);
 /* executor_submit, ahead of every ordinary job (in order among urgent

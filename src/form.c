@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "form.h"
 
 static int
@@ -53,16 +54,13 @@ form_add(struct form *f, const char *name, size_t namelen, const char *value,
 {
 	struct form_field *fl;
 	enum form_status st;
-	char *n = NULL, *v = NULL;
+	char *n, *v;
 	size_t nlen, vlen;
 
 	if (f->n == FORM_MAX_FIELDS)
 		return FORM_TOO_MANY;
-	if ((n = malloc(namelen + 1)) == NULL ||
-	    (v = malloc(valuelen + 1)) == NULL) {
-		st = FORM_NOMEM;
-		goto fail;
-	}
+	n = kr_malloc(namelen + 1);
+	v = kr_malloc(valuelen + 1);
 	if ((st = form_decode(name, namelen, n, &nlen)) != FORM_OK ||
 	    (st = form_decode(value, valuelen, v, &vlen)) != FORM_OK)
 		goto fail;
@@ -70,11 +68,7 @@ form_add(struct form *f, const char *name, size_t namelen, const char *value,
 		st = FORM_EMPTY_NAME;
 		goto fail;
 	}
-	fl = realloc(f->fields, (f->n + 1) * sizeof(*fl));
-	if (fl == NULL) {
-		st = FORM_NOMEM;
-		goto fail;
-	}
+	fl = kr_reallocarray(f->fields, f->n + 1, sizeof(*fl));
 	f->fields = fl;
 	fl[f->n].name = n;
 	fl[f->n].value = v;

@@ -20,7 +20,6 @@ enum form_status {
 	FORM_EMPTY_NAME,   /* =value */
 	FORM_TOO_MANY,     /* more than FORM_MAX_FIELDS */
 	FORM_TOO_LONG,     /* more than FORM_MAX_INPUT bytes */
-	FORM_NOMEM,
 };
 
 struct form_field {

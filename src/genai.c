@@ -8,6 +8,7 @@
 #include <curl/curl.h>
 #include <json-c/json.h>
 
+#include "alloc.h"
 #include "config.h"
 #include "genai.h"
 #include "anthropic_format.h"
@@ -130,25 +131,39 @@ genai_base_url(const struct config *cfg, const char *provider)
 void
 genai_json_add(struct json_object *o, const struct genai *g)
 {
-	json_object_object_add(o, "gen_ai.operation.name",
-	    json_object_new_string(GENAI_OPERATION));
-	json_object_object_add(o, "gen_ai.provider.name",
-	    json_object_new_string(g->provider_name));
-	json_object_object_add(o, "gen_ai.request.model",
-	    json_object_new_string(g->request_model));
-	json_object_object_add(o, "gen_ai.output.type",
-	    json_object_new_string(GENAI_OUTPUT_TYPE));
+	kr_json_add(o, "gen_ai.operation.name",
+	    kr_json_string(GENAI_OPERATION));
+	kr_json_add(o, "gen_ai.provider.name",
+	    kr_json_string(g->provider_name));
+	kr_json_add(o, "gen_ai.request.model",
+	    kr_json_string(g->request_model));
+	kr_json_add(o, "gen_ai.output.type",
+	    kr_json_string(GENAI_OUTPUT_TYPE));
 	/* The fixture sends no request: no request parameters. */
-	json_object_object_add(o, "gen_ai.request.temperature",
-	    g->max_tokens > 0 ? json_object_new_double(g->temperature) : NULL);
-	json_object_object_add(o, "gen_ai.request.max_tokens", g->max_tokens > 0 ?
-	    json_object_new_int64(g->max_tokens) : NULL);
-	json_object_object_add(o, "server.address", g->server_address[0] ?
-	    json_object_new_string(g->server_address) : NULL);
-	json_object_object_add(o, "server.port", g->server_port > 0 ?
-	    json_object_new_int((int)g->server_port) : NULL);
-	json_object_object_add(o, "gen_ai.prompt.name",
-	    json_object_new_string(g->prompt_name));
-	json_object_object_add(o, "gen_ai.prompt.version", g->prompt_version[0] ?
-	    json_object_new_string(g->prompt_version) : NULL);
+	if (g->max_tokens > 0)
+		kr_json_add(o, "gen_ai.request.temperature",
+		    kr_json_double(g->temperature));
+	else
+		kr_json_add_null(o, "gen_ai.request.temperature");
+	if (g->max_tokens > 0)
+		kr_json_add(o, "gen_ai.request.max_tokens",
+		    kr_json_int64(g->max_tokens));
+	else
+		kr_json_add_null(o, "gen_ai.request.max_tokens");
+	if (g->server_address[0])
+		kr_json_add(o, "server.address",
+		    kr_json_string(g->server_address));
+	else
+		kr_json_add_null(o, "server.address");
+	if (g->server_port > 0)
+		kr_json_add(o, "server.port", kr_json_int((int)g->server_port));
+	else
+		kr_json_add_null(o, "server.port");
+	kr_json_add(o, "gen_ai.prompt.name",
+	    kr_json_string(g->prompt_name));
+	if (g->prompt_version[0])
+		kr_json_add(o, "gen_ai.prompt.version",
+		    kr_json_string(g->prompt_version));
+	else
+		kr_json_add_null(o, "gen_ai.prompt.version");
 }

@@ -2,6 +2,7 @@
 
 #include <json-c/json.h>
 
+#include "alloc.h"
 #include "app.h"
 #include "clock.h"
 #include "db_pool.h"
@@ -15,9 +16,9 @@
 enum handler_result
 health_live(struct app *app, struct http_request *req)
 {
-	struct view v = { .json = json_object_new_object() };
+	struct view v = { .json = kr_json_object() };
 
-	json_object_object_add(v.json, "status", json_object_new_string("ok"));
+	kr_json_add(v.json, "status", kr_json_string("ok"));
 	respond(req, app, &v);
 	return HANDLER_ANSWERED;
 }
@@ -42,14 +43,14 @@ database_answers(struct db_pool *db)
 enum handler_result
 health_ready(struct app *app, struct http_request *req)
 {
-	struct view v = { .json = json_object_new_object() };
+	struct view v = { .json = kr_json_object() };
 	int up = database_answers(app->db);
 
 	/* Down, the body also carries the error's code and sentence. */
-	json_object_object_add(v.json, "status",
-	    json_object_new_string(up ? "ready" : "unavailable"));
-	json_object_object_add(v.json, "database",
-	    json_object_new_string(up ? "ok" : "down"));
+	kr_json_add(v.json, "status",
+	    kr_json_string(up ? "ready" : "unavailable"));
+	kr_json_add(v.json, "database",
+	    kr_json_string(up ? "ok" : "down"));
 	if (!up)
 		v.error = KR_DATABASE_UNAVAILABLE;
 	respond(req, app, &v);

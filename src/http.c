@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <sys/random.h>
 
+#include "alloc.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -48,8 +49,7 @@ http_request_new(int listen_fd)
 {
 	struct http_request *r;
 
-	if ((r = calloc(1, sizeof(*r))) == NULL)
-		return NULL;
+	r = kr_calloc(1, sizeof(*r));
 	r->fcgx = &r->fcgx_storage;
 	FCGX_InitRequest(r->fcgx, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR);
 	buf_init(&r->body, HTTP_BODY_MAX);

@@ -36,7 +36,7 @@ struct http_request {
 
 enum http_body_status { HTTP_BODY_OK, HTTP_BODY_TOO_LARGE, HTTP_BODY_IO };
 
-/* A request object waiting on listen_fd; NULL when out of memory. */
+/* A request object waiting on listen_fd. */
 struct http_request *http_request_new(int listen_fd);
 /* Waits for the next request (FCGX_Accept_r); returns 0, or a negative
  * errno (-EINTR when woken to stop). */

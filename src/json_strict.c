@@ -5,6 +5,7 @@
 
 #include <json-c/json.h>
 
+#include "alloc.h"
 #include "json_strict.h"
 
 /* Deeper than any tokener keyrota uses allows. */
@@ -36,7 +37,7 @@ json_has_repeated_key(const char *s, size_t len)
 				break;
 			}
 			/* Arrays get no set: no string in them is a key. */
-			seen[depth++] = s[i] == '{' ? json_object_new_object() :
+			seen[depth++] = s[i] == '{' ? kr_json_object() :
 			    NULL;
 			if (s[i] == '{' && seen[depth - 1] == NULL) {
 				repeated = 1;
@@ -63,21 +64,21 @@ json_has_repeated_key(const char *s, size_t len)
 		if (depth == 0 || seen[depth - 1] == NULL || j >= len ||
 		    s[j] != ':')
 			continue;
-		if ((raw = strndup(s + start, i - start)) == NULL ||
-		    (key = json_tokener_parse(raw)) == NULL) {
-			free(raw);
+		raw = kr_strndup(s + start, i - start);
+		key = json_tokener_parse(raw);
+		free(raw);
+		if (key == NULL) {
 			repeated = 1;
 			break;
 		}
-		free(raw);
 		/* As C strings: keys that differ only after an escaped NUL
 		 * count as repeats, which refuses them too. */
 		if (json_object_object_get_ex(seen[depth - 1],
 		    json_object_get_string(key), NULL))
 			repeated = 1;
 		else
-			json_object_object_add(seen[depth - 1],
-			    json_object_get_string(key), NULL);
+			kr_json_add_null(seen[depth - 1],
+			    json_object_get_string(key));
 		json_object_put(key);
 	}
 	while (depth > 0)

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "alloc.h"
 #include "clock.h"
 #include "log.h"
 #include "loop.h"
@@ -55,8 +56,7 @@ loop_create(void)
 {
 	struct loop *l;
 
-	if ((l = calloc(1, sizeof(*l))) == NULL)
-		return NULL;
+	l = kr_calloc(1, sizeof(*l));
 	if ((l->multi = curl_multi_init()) == NULL) {
 		free(l);
 		return NULL;
@@ -71,28 +71,24 @@ loop_create(void)
 	return l;
 }
 
-int
+void
 loop_after(struct loop *l, unsigned ms, loop_fn fn, void *arg)
 {
 	long long due = clock_now_ms() + ms;
-	int rc;
 
 	pthread_mutex_lock(&l->lock);
-	rc = timer_heap_push(&l->timers, due, fn, arg, NULL);
+	timer_heap_push(&l->timers, due, fn, arg, NULL);
 	pthread_mutex_unlock(&l->lock);
-	if (rc == 0)
-		curl_multi_wakeup(l->multi);
-	return rc;
+	curl_multi_wakeup(l->multi);
 }
 
-int
+void
 loop_add_transfer(struct loop *l, CURL *easy, unsigned timeout_ms,
     loop_transfer_fn done, void *arg)
 {
 	struct transfer *t;
 
-	if ((t = calloc(1, sizeof(*t))) == NULL)
-		return -1;
+	t = kr_calloc(1, sizeof(*t));
 	if (timeout_ms > 0)
 		t->deadline_ms = clock_now_ms() + timeout_ms + DEADLINE_SLACK_MS;
 	t->easy = easy;
@@ -103,7 +99,6 @@ loop_add_transfer(struct loop *l, CURL *easy, unsigned timeout_ms,
 	l->incoming = t;
 	pthread_mutex_unlock(&l->lock);
 	curl_multi_wakeup(l->multi);
-	return 0;
 }
 
 /* Pops and runs every timer that is due; returns ms until the next one. */
@@ -154,9 +149,10 @@ adopt_transfers(struct loop *l)
 		if (l->running != NULL)
 			l->running->prev = t;
 		l->running = t;
-		/* Out of memory here leaves only libcurl's own timeout. */
-		t->queued = t->deadline_ms > 0 && timer_heap_push(&l->deadlines,
-		    t->deadline_ms, NULL, t, &t->slot) == 0;
+		t->queued = t->deadline_ms > 0;
+		if (t->queued)
+			timer_heap_push(&l->deadlines, t->deadline_ms, NULL, t,
+			    &t->slot);
 	}
 }
 

@@ -31,16 +31,14 @@ int          loop_start(struct loop *l);
 void         loop_stop(struct loop *l);
 void         loop_destroy(struct loop *l);
 
-/* Calls fn(arg) on the loop thread after ms milliseconds. Thread-safe.
- * Returns 0, or -1 when out of memory (fn is then never called). */
-int          loop_after(struct loop *l, unsigned ms, loop_fn fn, void *arg);
+/* Calls fn(arg) on the loop thread after ms milliseconds. Thread-safe. */
+void         loop_after(struct loop *l, unsigned ms, loop_fn fn, void *arg);
 /* Adds a prepared easy handle; done runs on the loop thread when it ends.
  * The loop owns the handle's CURLOPT_PRIVATE until then. timeout_ms (0:
  * none) should be the handle's CURLOPT_TIMEOUT_MS: a transfer still
  * waiting for a connection a moment past it ends with
- * CURLE_OPERATION_TIMEDOUT. Thread-safe. Returns 0, or -1 (done is then
- * never called). */
-int          loop_add_transfer(struct loop *l, CURL *easy,
+ * CURLE_OPERATION_TIMEDOUT. Thread-safe. */
+void         loop_add_transfer(struct loop *l, CURL *easy,
                  unsigned timeout_ms, loop_transfer_fn done, void *arg);
 
 #endif

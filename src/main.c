@@ -12,6 +12,7 @@
 
 #include <curl/curl.h>
 
+#include "alloc.h"
 #include "app.h"
 #include "config.h"
 #include "cmd_check.h"
@@ -134,18 +135,15 @@ load_config(struct config *cfg)
 static int
 check_otlp(void)
 {
-	struct otlp_settings *s = malloc(sizeof(*s));
+	struct otlp_settings *s = kr_malloc(sizeof(*s));
 	char err[512];
 	int rc = -1;
 
-	if (s == NULL)
-		fprintf(stderr, "keyrota: out of memory\n");
-	else if (otlp_settings_from_environ(s, err, sizeof(err)) != 0)
+	if (otlp_settings_from_environ(s, err, sizeof(err)) != 0)
 		fprintf(stderr, "keyrota: configuration error: %s\n", err);
 	else
 		rc = 0;
-	if (s != NULL)
-		otlp_settings_wipe(s);
+	otlp_settings_wipe(s);
 	free(s);
 	return rc;
 }

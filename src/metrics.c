@@ -102,7 +102,7 @@ static const struct {
 	[METRICS_OTLP_EXPORTED] = { "keyrota_otlp_spans_exported_total",
 	    "Spans the OTLP collector accepted." },
 	[METRICS_OTLP_DROPPED] = { "keyrota_otlp_spans_dropped_total",
-	    "Spans dropped: the export queue was full, memory ran short, or "
+	    "Spans dropped: the export queue was full, or "
 	    "they were still queued when the worker stopped." },
 	[METRICS_OTLP_FAILED] = { "keyrota_otlp_spans_failed_total",
 	    "Spans whose OTLP export failed (not retried)." },

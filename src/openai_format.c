@@ -6,6 +6,7 @@
 
 #include <json-c/json.h>
 
+#include "alloc.h"
 #include "buf.h"
 #include "answer.h"
 #include "openai_format.h"
@@ -24,28 +25,28 @@ openai_build_request(const struct openai_request_opts *opts,
 	if (prompt_user(&user, call) != 0)
 		goto out;
 
-	req = json_object_new_object();
-	json_object_object_add(req, "model", json_object_new_string(opts->model));
-	json_object_object_add(req, "temperature",
-	    json_object_new_int(OPENAI_TEMPERATURE));
-	json_object_object_add(req, opts->max_tokens_field,
-	    json_object_new_int(OPENAI_MAX_OUTPUT_TOKENS));
-	msgs = json_object_new_array();
-	json_object_array_add(msgs, provider_json_message("system",
+	req = kr_json_object();
+	kr_json_add(req, "model", kr_json_string(opts->model));
+	kr_json_add(req, "temperature",
+	    kr_json_int(OPENAI_TEMPERATURE));
+	kr_json_add(req, opts->max_tokens_field,
+	    kr_json_int(OPENAI_MAX_OUTPUT_TOKENS));
+	msgs = kr_json_array();
+	kr_json_push(msgs, provider_json_message("system",
 	    prompt_system));
-	json_object_array_add(msgs, provider_json_message("user",
+	kr_json_push(msgs, provider_json_message("user",
 	    buf_str(&user)));
-	json_object_object_add(req, "messages", msgs);
-	js = json_object_new_object();
-	json_object_object_add(js, "name",
-	    json_object_new_string("rotation_decision"));
-	json_object_object_add(js, "strict", json_object_new_boolean(1));
-	json_object_object_add(js, "schema",
+	kr_json_add(req, "messages", msgs);
+	js = kr_json_object();
+	kr_json_add(js, "name",
+	    kr_json_string("rotation_decision"));
+	kr_json_add(js, "strict", kr_json_bool(1));
+	kr_json_add(js, "schema",
 	    answer_schema(ANSWER_SCHEMA_BOUNDED));
-	fmt = json_object_new_object();
-	json_object_object_add(fmt, "type", json_object_new_string("json_schema"));
-	json_object_object_add(fmt, "json_schema", js);
-	json_object_object_add(req, "response_format", fmt);
+	fmt = kr_json_object();
+	kr_json_add(fmt, "type", kr_json_string("json_schema"));
+	kr_json_add(fmt, "json_schema", js);
+	kr_json_add(req, "response_format", fmt);
 
 	body = provider_json_body(req);
 out:

@@ -20,7 +20,8 @@ struct openai_request_opts {
 	const char *max_tokens_field;   /* max_completion_tokens | max_tokens */
 };
 
-/* Returns a malloc'd JSON body, or NULL when out of memory. */
+/* Returns a malloc'd JSON body, or NULL when the report does not fit the
+ * request's bound. */
 char *openai_build_request(const struct openai_request_opts *opts,
           const struct provider_call *call);
 

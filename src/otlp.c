@@ -12,6 +12,7 @@
 #include <curl/curl.h>
 #include <openssl/rand.h>
 
+#include "alloc.h"
 #include "buf.h"
 #include "errors.h"
 #include "log.h"
@@ -435,8 +436,9 @@ otlp_create(struct loop *loop, const struct otlp_settings *s,
 	pthread_condattr_t ca;
 	size_t i;
 
-	if (s->traces_url[0] == '\0' || (o = calloc(1, sizeof(*o))) == NULL)
+	if (s->traces_url[0] == '\0')
 		return NULL;
+	o = kr_calloc(1, sizeof(*o));
 	pthread_mutex_init(&o->lock, NULL);
 	/* otlp_drain's bound must not move with the wall clock. */
 	pthread_condattr_init(&ca);
@@ -448,8 +450,8 @@ otlp_create(struct loop *loop, const struct otlp_settings *s,
 	snprintf(o->base_url, sizeof(o->base_url), "%s",
 	    base_url != NULL ? base_url : "");
 	o->cap = s->queue_spans;
-	o->ring = calloc(o->cap, sizeof(*o->ring));
-	o->batch = calloc(s->batch_spans, sizeof(*o->batch));
+	o->ring = kr_calloc(o->cap, sizeof(*o->ring));
+	o->batch = kr_calloc(s->batch_spans, sizeof(*o->batch));
 	o->headers = curl_slist_append(NULL, "Content-Type: application/json");
 	if (o->headers != NULL &&
 	    (h = curl_slist_append(o->headers, "Expect:")) != NULL)
@@ -457,7 +459,7 @@ otlp_create(struct loop *loop, const struct otlp_settings *s,
 			h = curl_slist_append(o->headers, s->headers[i]);
 	else
 		h = NULL;
-	if (o->ring == NULL || o->batch == NULL || h == NULL) {
+	if (h == NULL) {
 		otlp_destroy(o);
 		return NULL;
 	}
@@ -482,10 +484,9 @@ schedule_locked(struct otlp *o)
 	now = o->draining || o->spans >= o->s.batch_spans;
 	if (o->scheduled && (o->due_now || !now))
 		return;
-	if (loop_after(o->loop, now ? 0 : o->s.delay_ms, flush, o) == 0) {
-		o->scheduled = 1;
-		o->due_now = now;
-	}
+	loop_after(o->loop, now ? 0 : o->s.delay_ms, flush, o);
+	o->scheduled = 1;
+	o->due_now = now;
 }
 
 void
@@ -496,10 +497,7 @@ otlp_submit(struct otlp *o, const struct otlp_trace *t)
 
 	if (o == NULL)
 		return;
-	if ((c = malloc(sizeof(*c))) == NULL) {
-		metrics_otlp(METRICS_OTLP_DROPPED, (long)spans);
-		return;
-	}
+	c = kr_malloc(sizeof(*c));
 	*c = *t;
 	if (c->nlog > PROVIDER_ATTEMPTS_MAX)
 		c->nlog = PROVIDER_ATTEMPTS_MAX;
@@ -629,8 +627,8 @@ flush(void *arg)
 	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, discard);
 	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)o->s.timeout_ms);
 	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)o->s.timeout_ms);
-	if (loop_add_transfer(o->loop, easy, o->s.timeout_ms, sent, o) == 0)
-		return;
+	loop_add_transfer(o->loop, easy, o->s.timeout_ms, sent, o);
+	return;
 fail:
 	buf_free(&body);
 	if (easy != NULL)

@@ -63,7 +63,8 @@ struct loop;
 struct otlp;
 
 /* An exporter posting from loop; base_url is the model's (server.address
- * of the client spans). NULL when s has no endpoint or memory is short. */
+ * of the client spans). NULL when s has no endpoint or libcurl cannot
+ * hold the headers. */
 struct otlp *otlp_create(struct loop *loop, const struct otlp_settings *s,
                  const char *base_url);
 /* Queues a copy of t (its span ids are made when it is sent) or drops it

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "alloc.h"
 #include "app.h"
 #include "csrf.h"
 #include "db_pool.h"
@@ -49,10 +50,7 @@ pages_load(const char *dir, char *err, size_t errlen)
 	char path[512];
 	int i;
 
-	if ((p = calloc(1, sizeof(*p))) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
+	p = kr_calloc(1, sizeof(*p));
 	for (i = 0; i < PAGE__MAX; i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, page_files[i]);
 		if ((p->t[i] = template_load(path, err, errlen)) == NULL) {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "policy_set.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -37,8 +38,7 @@ policy_set_share(const struct policy_line *lines, size_t n)
 		s = current;
 		goto out;
 	}
-	if ((s = malloc(sizeof(*s) + n * sizeof(s->lines[0]))) == NULL)
-		goto out;
+	s = kr_malloc(sizeof(*s) + n * sizeof(s->lines[0]));
 	atomic_init(&s->refs, 2);           /* the caller's and current's */
 	s->n = n;
 	if (n > 0)

@@ -19,8 +19,7 @@ struct policy_set {
 };
 
 /* A reference to a set equal to lines[0..n): the worker's current one
- * when it is equal, else a new copy that becomes current. NULL when out
- * of memory. */
+ * when it is equal, else a new copy that becomes current. */
 const struct policy_set *policy_set_share(const struct policy_line *lines,
                              size_t n);
 /* Drops a reference (NULL is ignored). */

@@ -2,6 +2,7 @@
 
 #include <json-c/json.h>
 
+#include "alloc.h"
 #include "buf.h"
 #include "prompt.h"
 
@@ -33,16 +34,16 @@ const char prompt_system[] =
 static void
 report_data(struct buf *b, const struct provider_call *call)
 {
-	struct json_object *obj = json_object_new_object();
+	struct json_object *obj = kr_json_object();
 	const char *s, *p;
 
-	json_object_object_add(obj, "credential_report",
-	    json_object_new_string(call->report));
+	kr_json_add(obj, "credential_report",
+	    kr_json_string(call->report));
 	if (call->item != NULL)
-		json_object_object_add(obj, "item",
-		    json_object_new_string(call->item));
-	s = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
-	    JSON_C_TO_STRING_NOSLASHESCAPE);
+		kr_json_add(obj, "item",
+		    kr_json_string(call->item));
+	s = kr_json_text(obj, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE, NULL);
 	for (p = s; *p != '\0'; p++) {
 		if (*p == '<')
 			buf_puts(b, "\\u003c");

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "alloc.h"
 #include "loop.h"
 #include "provider.h"
 
@@ -71,17 +72,11 @@ fixture_decide(struct provider *p, const struct provider_call *call,
 {
 	struct fixture *f = p->state;
 	struct fixture_job *job;
-	struct provider_result fail;
 	int window = 0, n;
 	size_t i;
 	char text[256];
 
-	if ((job = calloc(1, sizeof(*job))) == NULL) {
-		provider_result_init(&fail);
-		fail.error = KR_INTERNAL_ERROR;
-		done(ctx, &fail);
-		return;
-	}
+	job = kr_calloc(1, sizeof(*job));
 	provider_result_init(&job->result);
 	provider_attempt_begin(&job->result);
 	job->done = done;
@@ -93,17 +88,18 @@ fixture_decide(struct provider *p, const struct provider_call *call,
 	    "\"rotation_window_days\":%d,"
 	    "\"source_line_ids\":[\"" POLICY_LINE "\"]}",
 	    fixture_decision(call), window);
-	job->result.text = strndup(text, (size_t)n);
-	job->result.text_len = job->result.text ? (size_t)n : 0;
-	job->result.error = job->result.text ? KR_OK : KR_INTERNAL_ERROR;
+	job->result.text = kr_strndup(text, (size_t)n);
+	job->result.text_len = (size_t)n;
+	job->result.error = KR_OK;
 	job->result.attempts = 1;
 	snprintf(job->result.response_model, sizeof(job->result.response_model),
 	    "%s", FIXTURE_MODEL);
 	snprintf(job->result.finish_reason, sizeof(job->result.finish_reason),
 	    "stop");
-	if (f->delay_ms == 0 || f->loop == NULL ||
-	    loop_after(f->loop, f->delay_ms, fixture_finish, job) != 0)
+	if (f->delay_ms == 0 || f->loop == NULL)
 		fixture_finish(job);
+	else
+		loop_after(f->loop, f->delay_ms, fixture_finish, job);
 }
 
 static void
@@ -125,13 +121,8 @@ provider_fixture_create(struct loop *loop, unsigned delay_ms)
 	struct provider *p;
 	struct fixture *f;
 
-	p = calloc(1, sizeof(*p));
-	f = calloc(1, sizeof(*f));
-	if (p == NULL || f == NULL) {
-		free(p);
-		free(f);
-		return NULL;
-	}
+	p = kr_calloc(1, sizeof(*p));
+	f = kr_calloc(1, sizeof(*f));
 	f->loop = loop;
 	f->delay_ms = delay_ms;
 	p->ops = &fixture_ops;

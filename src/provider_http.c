@@ -22,6 +22,7 @@
 #include <curl/curl.h>
 #include <openssl/rand.h>
 
+#include "alloc.h"
 #include "buf.h"
 #include "clock.h"
 #include "log.h"
@@ -232,10 +233,11 @@ transfer_done(void *arg, CURL *easy, CURLcode rc)
 	plan = retry_plan(&ao, jitter());
 	provider_attempt_end(&job->result, rc == CURLE_OK ? status : 0,
 	    plan.error);
-	if (plan.retry && loop_after(job->o->loop, (unsigned)plan.wait_ms,
-	    start_attempt, job) == 0)
-		return;
-	job_finish(job, plan.error);
+	if (plan.retry)
+		loop_after(job->o->loop, (unsigned)plan.wait_ms, start_attempt,
+		    job);
+	else
+		job_finish(job, plan.error);
 }
 
 static void
@@ -288,11 +290,8 @@ start_attempt(void *arg)
 	curl_easy_setopt(job->easy, CURLOPT_TIMEOUT_MS, remaining);
 	curl_easy_setopt(job->easy, CURLOPT_CONNECTTIMEOUT_MS,
 	    remaining < CONNECT_MAX_MS ? remaining : CONNECT_MAX_MS);
-	if (loop_add_transfer(o->loop, job->easy, (unsigned)remaining,
-	    transfer_done, job) != 0) {
-		provider_attempt_end(&job->result, 0, KR_INTERNAL_ERROR);
-		job_finish(job, KR_INTERNAL_ERROR);
-	}
+	loop_add_transfer(o->loop, job->easy, (unsigned)remaining,
+	    transfer_done, job);
 }
 
 static void
@@ -302,14 +301,8 @@ http_decide(struct provider *p, const struct provider_call *call,
 	struct http_provider *o = p->state;
 	struct provider_wire_opts opts = { p->model, o->tokens_field };
 	struct http_job *job;
-	struct provider_result fail;
 
-	if ((job = calloc(1, sizeof(*job))) == NULL) {
-		provider_result_init(&fail);
-		fail.error = KR_INTERNAL_ERROR;
-		done(ctx, &fail);
-		return;
-	}
+	job = kr_calloc(1, sizeof(*job));
 	job->p = p;
 	job->o = o;
 	job->done = done;
@@ -467,10 +460,8 @@ provider_http_create(struct loop *loop, const struct provider_http_opts *opts)
 	struct provider *p;
 	struct http_provider *o;
 
-	p = calloc(1, sizeof(*p));
-	o = calloc(1, sizeof(*o));
-	if (p == NULL || o == NULL)
-		goto fail;
+	p = kr_calloc(1, sizeof(*p));
+	o = kr_calloc(1, sizeof(*o));
 	if (snprintf(o->url, sizeof(o->url), "%s", opts->url) >=
 	    (int)sizeof(o->url) ||
 	    (opts->ca_file != NULL && snprintf(o->ca_file, sizeof(o->ca_file),

@@ -24,7 +24,7 @@ struct provider_wire_opts {
 
 struct provider_wire {
 	const char *name;                /* the provider's ops->name */
-	/* A malloc'd request body, or NULL when out of memory. */
+	/* A malloc'd request body, or NULL when it passes its bound. */
 	char *(*build)(const struct provider_wire_opts *opts,
 	          const struct provider_call *call);
 	/* Reads a 200 response that is an answer into res (res->error set). */
@@ -62,7 +62,7 @@ void provider_http_opts_init(struct provider_http_opts *h,
          const struct provider_model_opts *model);
 
 /* A provider whose every call runs on loop; NULL when the options do not
- * fit (a URL or header too long) or memory runs out. */
+ * fit (a URL or header too long) or libcurl cannot hold a header. */
 struct provider *provider_http_create(struct loop *loop,
                      const struct provider_http_opts *opts);
 

@@ -5,6 +5,7 @@
 
 #include <json-c/json.h>
 
+#include "alloc.h"
 #include "buf.h"
 #include "errors.h"
 #include "json_strict.h"
@@ -82,8 +83,9 @@ provider_json_object(const char *body, size_t len)
 	struct json_object *root = NULL;
 	struct json_tokener *tok;
 
-	if (len > RESPONSE_PARSE_MAX || (tok = json_tokener_new_ex(16)) == NULL)
+	if (len > RESPONSE_PARSE_MAX)
 		return NULL;
+	tok = kr_json_tokener(16);
 	/* Strict JSON; bytes that are not UTF-8 are judged where they are
 	 * (metadata is dropped, the answer is refused by answer_parse). */
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
@@ -107,10 +109,7 @@ provider_json_answer(struct provider_result *res, struct json_object *str)
 
 	if (memchr(json_object_get_string(str), '\0', n) != NULL)
 		return;
-	if ((res->text = malloc(n + 1)) == NULL) {
-		res->error = KR_INTERNAL_ERROR;
-		return;
-	}
+	res->text = kr_malloc(n + 1);
 	memcpy(res->text, json_object_get_string(str), n);
 	res->text[n] = '\0';
 	res->text_len = n;
@@ -120,10 +119,10 @@ provider_json_answer(struct provider_result *res, struct json_object *str)
 struct json_object *
 provider_json_message(const char *role, const char *text)
 {
-	struct json_object *msg = json_object_new_object();
+	struct json_object *msg = kr_json_object();
 
-	json_object_object_add(msg, "role", json_object_new_string(role));
-	json_object_object_add(msg, "content", json_object_new_string(text));
+	kr_json_add(msg, "role", kr_json_string(role));
+	kr_json_add(msg, "content", kr_json_string(text));
 	return msg;
 }
 
@@ -134,8 +133,8 @@ provider_json_body(struct json_object *req)
 	char *body = NULL;
 
 	buf_init(&out, PROVIDER_PROMPT_MAX * 2);
-	if (buf_puts(&out, json_object_to_json_string_ext(req,
-	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) == BUF_OK)
+	if (buf_puts(&out, kr_json_text(req, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE, NULL)) == BUF_OK)
 		body = buf_detach(&out);
 	buf_free(&out);
 	json_object_put(req);

@@ -98,8 +98,7 @@ reap_soon(void *arg)
 static void
 schedule_in(struct app *app, unsigned ms)
 {
-	if (loop_after(app->loop, ms, reap_soon, app) != 0)
-		log_error("reaper: cannot schedule");
+	loop_after(app->loop, ms, reap_soon, app);
 }
 
 void

@@ -6,6 +6,7 @@
 
 #include <json-c/json.h>
 
+#include "alloc.h"
 #include "form.h"
 #include "report.h"
 #include "utf8.h"
@@ -178,10 +179,7 @@ take_value(const struct field_rule *rule, const char *v, size_t len,
 		add_error(errs, rule->name, msg);
 		return;
 	}
-	if ((copy = malloc(len + 1)) == NULL) {
-		add_error(errs, rule->name, "could not be stored");
-		return;
-	}
+	copy = kr_malloc(len + 1);
 	memcpy(copy, v, len);
 	copy[len] = '\0';
 	if (strcmp(rule->name, "credential_report") == 0)
@@ -288,7 +286,7 @@ raw_string_flags(const char *s, size_t start, size_t end)
 static void
 scan_raw(const char *s, size_t len, struct report_errors *errs)
 {
-	struct json_object *seen = json_object_new_object(), *key;
+	struct json_object *seen = kr_json_object(), *key;
 	char owner[sizeof(errs->e[0].field)];
 	size_t i = 0, start, j;
 	int depth = 0, flags;
@@ -319,8 +317,7 @@ scan_raw(const char *s, size_t len, struct report_errors *errs)
 				    MSG_SURROGATE);
 			continue;
 		}
-		if ((raw = strndup(s + start, i - start)) == NULL)
-			break;
+		raw = kr_strndup(s + start, i - start);
 		key = json_tokener_parse(raw);
 		free(raw);
 		if (key == NULL)
@@ -336,8 +333,8 @@ scan_raw(const char *s, size_t len, struct report_errors *errs)
 		    json_object_get_string(key), NULL))
 			add_error(errs, owner, "appears more than once");
 		else
-			json_object_object_add(seen,
-			    json_object_get_string(key), NULL);
+			kr_json_add_null(seen,
+			    json_object_get_string(key));
 		json_object_put(key);
 	}
 	json_object_put(seen);
@@ -354,10 +351,7 @@ report_from_json(const char *body, size_t len, struct report *r,
 
 	memset(r, 0, sizeof(*r));
 	errs->n = 0;
-	if ((tok = json_tokener_new_ex(8)) == NULL) {
-		add_error(errs, "body", "could not be read");
-		return -1;
-	}
+	tok = kr_json_tokener(8);
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
 	    JSON_TOKENER_VALIDATE_UTF8);
 	root = json_tokener_parse_ex(tok, body, (int)len);

@@ -5,6 +5,7 @@
 
 #include <json-c/json.h>
 
+#include "alloc.h"
 #include "app.h"
 #include "buf.h"
 #include "http.h"
@@ -88,23 +89,23 @@ json_body(const struct view *v, const struct kr_error_row *err,
 	int rc;
 
 	obj = v->json != NULL ? json_object_get(v->json) :
-	    json_object_new_object();
+	    kr_json_object();
 	if (err != NULL) {
-		json_object_object_add(obj, "error_code",
-		    json_object_new_string(err->code));
-		json_object_object_add(obj, "error",
-		    json_object_new_string(err->explain));
+		kr_json_add(obj, "error_code",
+		    kr_json_string(err->code));
+		kr_json_add(obj, "error",
+		    kr_json_string(err->explain));
 	}
 	if (err != NULL && v->fields != NULL) {
-		fields = json_object_new_object();
+		fields = kr_json_object();
 		for (i = 0; i < v->fields->n; i++)
-			json_object_object_add(fields, v->fields->e[i].field,
-			    json_object_new_string(v->fields->e[i].message));
-		json_object_object_add(obj, "fields", fields);
+			kr_json_add(fields, v->fields->e[i].field,
+			    kr_json_string(v->fields->e[i].message));
+		kr_json_add(obj, "fields", fields);
 	}
-	s = json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN |
+	s = kr_json_text(obj, JSON_C_TO_STRING_PLAIN |
 	    JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-	rc = s != NULL && buf_append(out, s, len) == BUF_OK ? 0 : -1;
+	rc = buf_append(out, s, len) == BUF_OK ? 0 : -1;
 	json_object_put(obj);
 	return rc;
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "log.h"
 #include "store_evals.h"
 
@@ -176,11 +177,8 @@ store_evals_cases(PGconn *conn, const char *run_id, const char *previous,
 	if ((r = store_exec(conn, &stmts[STMT_CASES], p, &res)) != STORE_OK)
 		return r;
 	rows = PQntuples(res);
-	if (rows > 0 && (*cases = calloc((size_t)rows, sizeof(**cases))) ==
-	    NULL) {
-		PQclear(res);
-		return STORE_UNAVAILABLE;
-	}
+	if (rows > 0)
+		*cases = kr_calloc((size_t)rows, sizeof(**cases));
 	for (i = 0; i < rows; i++) {
 		c = &(*cases)[i];
 		store_text(c->name, sizeof(c->name), res, i, 0);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "config.h"
 #include "log.h"
 #include "store.h"
@@ -235,8 +236,7 @@ store_traces_insert_running(PGconn *conn, const struct trace_new *t)
 	PQclear(res);
 	if (r == STORE_CONFLICT) {
 		/* A retried insert that had committed is ours, not a clash. */
-		if ((row = malloc(sizeof(*row))) == NULL)
-			return STORE_UNAVAILABLE;
+		row = kr_malloc(sizeof(*row));
 		if (store_traces_get(conn, t->trace_id, row) == STORE_OK)
 			r = STORE_OK;
 		free(row);

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "config.h"
 #include "clock.h"
 #include "log.h"
@@ -304,10 +305,7 @@ supervisor_run(const struct config *cfg, struct worker_secrets *sec,
 	p.secrets = sec;
 	p.as = as;
 	p.listen_fd = listen_fd;
-	if ((p.slots = calloc(cfg->workers, sizeof(*p.slots))) == NULL) {
-		log_error("out of memory");
-		return 1;
-	}
+	p.slots = kr_calloc(cfg->workers, sizeof(*p.slots));
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, SIGTERM);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "html.h"
 #include "template.h"
 
@@ -50,7 +51,7 @@ struct template_ctx {
 struct template_ctx *
 template_ctx_new(void)
 {
-	return calloc(1, sizeof(struct template_ctx));
+	return kr_calloc(1, sizeof(struct template_ctx));
 }
 
 static void
@@ -98,8 +99,6 @@ put(struct template_ctx *c, const char *name, enum tv_kind kind)
 {
 	struct tvalue *v, **pp;
 
-	if (c == NULL)
-		return NULL;
 	for (pp = &c->values; *pp != NULL; pp = &(*pp)->next)
 		if (strcmp((*pp)->name, name) == 0) {
 			v = *pp;
@@ -107,12 +106,8 @@ put(struct template_ctx *c, const char *name, enum tv_kind kind)
 			tvalue_free(v);
 			break;
 		}
-	if ((v = calloc(1, sizeof(*v))) == NULL)
-		return NULL;
-	if ((v->name = strdup(name)) == NULL) {
-		free(v);
-		return NULL;
-	}
+	v = kr_calloc(1, sizeof(*v));
+	v->name = kr_strdup(name);
 	v->kind = kind;
 	v->next = c->values;
 	c->values = v;
@@ -122,10 +117,7 @@ put(struct template_ctx *c, const char *name, enum tv_kind kind)
 void
 template_set(struct template_ctx *c, const char *name, const char *value)
 {
-	struct tvalue *v = put(c, name, TV_STRING);
-
-	if (v != NULL)
-		v->str = strdup(value != NULL ? value : "");
+	put(c, name, TV_STRING)->str = kr_strdup(value != NULL ? value : "");
 }
 
 void
@@ -145,10 +137,7 @@ template_setf(struct template_ctx *c, const char *name, const char *fmt, ...)
 void
 template_set_bool(struct template_ctx *c, const char *name, int value)
 {
-	struct tvalue *v = put(c, name, TV_BOOL);
-
-	if (v != NULL)
-		v->b = value != 0;
+	put(c, name, TV_BOOL)->b = value != 0;
 }
 
 struct template_ctx *
@@ -156,8 +145,6 @@ template_object(struct template_ctx *c, const char *name)
 {
 	struct tvalue *v = put(c, name, TV_OBJECT);
 
-	if (v == NULL)
-		return NULL;
 	v->obj = template_ctx_new();
 	return v->obj;
 }
@@ -175,17 +162,12 @@ struct template_ctx *
 template_list_add(struct template_ctx *c, const char *name)
 {
 	struct tvalue *v;
-	struct template_ctx **items, *item;
+	struct template_ctx *item;
 
 	template_list(c, name);
-	if ((v = find(c, name)) == NULL)
-		return NULL;
-	items = realloc(v->items, (v->nitems + 1) * sizeof(*items));
-	if (items == NULL)
-		return NULL;
-	v->items = items;
-	if ((item = template_ctx_new()) == NULL)
-		return NULL;
+	v = find(c, name);
+	v->items = kr_reallocarray(v->items, v->nitems + 1, sizeof(*v->items));
+	item = template_ctx_new();
 	v->items[v->nitems++] = item;
 	return item;
 }
@@ -208,9 +190,8 @@ add_child(struct node *parent)
 {
 	struct node *c;
 
-	c = realloc(parent->children, (parent->nchildren + 1) * sizeof(*c));
-	if (c == NULL)
-		return NULL;
+	c = kr_reallocarray(parent->children, parent->nchildren + 1,
+	    sizeof(*c));
 	parent->children = c;
 	c = &parent->children[parent->nchildren++];
 	memset(c, 0, sizeof(*c));
@@ -251,24 +232,18 @@ template_compile(const char *name, const char *text, char *err,
 	size_t depth = 0, taglen;
 	int line;
 
-	if ((t = calloc(1, sizeof(*t))) == NULL || (t->name = strdup(name)) ==
-	    NULL) {
-		free(t);
-		snprintf(err, errlen, "%s: out of memory", name);
-		return NULL;
-	}
+	t = kr_calloc(1, sizeof(*t));
+	t->name = kr_strdup(name);
 	stack[0] = &t->root;
 	while (*p != '\0') {
 		open = strstr(p, "{{");
 		if (open == NULL)
 			open = p + strlen(p);
 		if (open > p) {
-			if ((n = add_child(stack[depth])) == NULL)
-				goto nomem;
+			n = add_child(stack[depth]);
 			n->kind = N_TEXT;
 			n->len = (size_t)(open - p);
-			if ((n->text = strndup(p, n->len)) == NULL)
-				goto nomem;
+			n->text = kr_strndup(p, n->len);
 		}
 		if (*open == '\0')
 			break;
@@ -307,11 +282,9 @@ template_compile(const char *name, const char *text, char *err,
 				depth--;
 				continue;
 			}
-			if ((n = add_child(stack[depth])) == NULL)
-				goto nomem;
+			n = add_child(stack[depth]);
 			n->line = line;
-			if ((n->text = strndup(tag, taglen)) == NULL)
-				goto nomem;
+			n->text = kr_strndup(tag, taglen);
 			if (kind == '@') {
 				if (strcmp(n->text, "content") != 0)
 					goto badname;
@@ -329,12 +302,10 @@ template_compile(const char *name, const char *text, char *err,
 		}
 		if (!valid_name(tag, taglen))
 			goto badname;
-		if ((n = add_child(stack[depth])) == NULL)
-			goto nomem;
+		n = add_child(stack[depth]);
 		n->kind = N_VAR;
 		n->line = line;
-		if ((n->text = strndup(tag, taglen)) == NULL)
-			goto nomem;
+		n->text = kr_strndup(tag, taglen);
 		continue;
 badname:
 		snprintf(err, errlen, "%s:%d: bad tag {{%.*s}}", name, line,
@@ -347,8 +318,6 @@ badname:
 		goto fail;
 	}
 	return t;
-nomem:
-	snprintf(err, errlen, "%s: out of memory", name);
 fail:
 	template_free(t);
 	return NULL;

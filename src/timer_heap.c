@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "alloc.h"
 #include "timer_heap.h"
 
 #define HEAP_FIRST_CAP 64
@@ -74,21 +75,15 @@ sift_down(struct timer_heap *h, size_t i, const struct timer_entry *e)
 	place(h, i, e);
 }
 
-int
+void
 timer_heap_push(struct timer_heap *h, long long due_ms,
     void (*fn)(void *arg), void *arg, size_t *slot)
 {
-	struct timer_entry e, *v;
-	size_t cap;
+	struct timer_entry e;
 
 	if (h->n == h->cap) {
-		cap = h->cap ? h->cap * 2 : HEAP_FIRST_CAP;
-		if (cap < h->cap || cap > SIZE_MAX / sizeof(*v))
-			return -1;
-		if ((v = realloc(h->v, cap * sizeof(*v))) == NULL)
-			return -1;
-		h->v = v;
-		h->cap = cap;
+		h->cap = h->cap ? h->cap * 2 : HEAP_FIRST_CAP;
+		h->v = kr_reallocarray(h->v, h->cap, sizeof(*h->v));
 	}
 	e.due_ms = due_ms;
 	e.seq = h->next_seq++;
@@ -96,7 +91,6 @@ timer_heap_push(struct timer_heap *h, long long due_ms,
 	e.arg = arg;
 	e.slot = slot;
 	sift_up(h, h->n++, &e);
-	return 0;
 }
 
 const struct timer_entry *

@@ -26,8 +26,7 @@ struct timer_heap {
 
 void   timer_heap_init(struct timer_heap *h);
 void   timer_heap_free(struct timer_heap *h);
-/* Returns 0, or -1 when out of memory (nothing is added). */
-int    timer_heap_push(struct timer_heap *h, long long due_ms,
+void   timer_heap_push(struct timer_heap *h, long long due_ms,
            void (*fn)(void *arg), void *arg, size_t *slot);
 /* The earliest entry, or NULL when empty. */
 const struct timer_entry *timer_heap_peek(const struct timer_heap *h);

@@ -12,6 +12,7 @@
 
 #include <fcgiapp.h>
 
+#include "alloc.h"
 #include "app.h"
 #include "clock.h"
 #include "config.h"
@@ -102,11 +103,7 @@ accept_thread(void *arg)
 	int rc;
 
 	while (!atomic_load(&w->stopping) && !atomic_load(&w->recycle_due)) {
-		if ((req = http_request_new(w->listen_fd)) == NULL) {
-			log_error("out of memory for a request");
-			usleep(100 * 1000);
-			continue;
-		}
+		req = http_request_new(w->listen_fd);
 		if ((rc = http_request_accept(req)) < 0) {
 			http_request_discard(req);
 			if (rc == -EMFILE || rc == -ENFILE || rc == -ENOBUFS ||
@@ -182,11 +179,7 @@ worker_start(struct worker *w, const struct config *cfg,
 	}
 	db_pool_set_gate(w->app.db, cfg->threads > THREADS_FREE_OF_DB ?
 	    cfg->threads - THREADS_FREE_OF_DB : 1);
-	w->threads = calloc(cfg->threads, sizeof(*w->threads));
-	if (w->threads == NULL) {
-		log_error("out of memory starting worker");
-		return -1;
-	}
+	w->threads = kr_calloc(cfg->threads, sizeof(*w->threads));
 	reaper_schedule(&w->app);
 	for (i = 0; i < cfg->threads; i++) {
 		pthread_mutex_lock(&w->lock);

@@ -70,6 +70,12 @@ def another_suites_summary_or_a_bad_exit_is_no_pass():
     check("exited 139" in out, out)
 
 
+def lint_src(tmp):
+    """scripts/lint run on the C files in tmp instead of src/."""
+    return subprocess.run([os.path.join(ROOT, "scripts", "lint")], capture_output=True,
+                          text=True, timeout=120, env=dict(os.environ, KEYROTA_LINT_SRC=tmp))
+
+
 @test
 def the_sql_lint_reads_a_call_split_over_lines():
     import tempfile as tf
@@ -79,14 +85,36 @@ def the_sql_lint_reads_a_call_split_over_lines():
                     'void q(char *b, unsigned n, const char *who)\n{\n'
                     '\tsnprintf(b, n, "SELECT trace_id FROM traces "\n'
                     '\t    "WHERE account_id = \'%s\'", who);\n}\n')
-        out = subprocess.run([os.path.join(ROOT, "scripts", "lint")], capture_output=True,
-                             text=True, timeout=120, env=dict(os.environ, KEYROTA_LINT_SRC=tmp))
+        out = lint_src(tmp)
         check("FAIL lint.sql_parameterised" in out.stdout, out.stdout)
         check("store.c:4:" in out.stdout, out.stdout)
         with open(os.path.join(tmp, "store.c"), "w") as f:
             f.write('#include <stdio.h>\n'
                     'void q(char *b, unsigned n, int k)\n{\n'
                     '\tsnprintf(b, n, "%d rows "\n\t    "left", k);\n}\n')
-        out = subprocess.run([os.path.join(ROOT, "scripts", "lint")], capture_output=True,
-                             text=True, timeout=120, env=dict(os.environ, KEYROTA_LINT_SRC=tmp))
+        out = lint_src(tmp)
         check("PASS lint.sql_parameterised" in out.stdout, out.stdout)
+
+
+@test
+def the_alloc_lint_refuses_a_bare_allocation_outside_alloc_c():
+    # One out-of-memory policy: only src/alloc.c calls malloc and json-c's
+    # builders; a bare call anywhere else is named with its line.
+    bare = ('#include <stdlib.h>\n#include <json-c/json.h>\n'
+            'void *p(struct json_object *o)\n{\n'
+            '\tjson_object_object_add(o, "k", json_object_new_string("v"));\n'
+            '\treturn malloc(8);\n}\n')
+    wrapped = ('#include "alloc.h"\nvoid *p(struct json_object *o)\n{\n'
+               '\tkr_json_add(o, "k", kr_json_string("v"));\n'
+               '\treturn kr_malloc(8);\n}\n')
+    alloc_c = '#include <stdlib.h>\nvoid *kr_malloc(size_t n)\n{\n\treturn malloc(n);\n}\n'
+    for files, verdict, named in (({"page.c": bare}, "FAIL lint.alloc", ["page.c:5:", "page.c:6:"]),
+                                  ({"page.c": wrapped, "alloc.c": alloc_c}, "PASS lint.alloc", [])):
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, text in files.items():
+                with open(os.path.join(tmp, name), "w") as f:
+                    f.write(text)
+            out = lint_src(tmp).stdout
+        check(verdict in out, out)
+        for where in named:
+            check(where in out, out)

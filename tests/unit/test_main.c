@@ -25,6 +25,7 @@ main(int argc, char **argv)
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 1;
 	suite_admin_filter();
+	suite_alloc();
 	suite_buf();
 	suite_config();
 	suite_export();

@@ -10,6 +10,7 @@
  * NULL-terminated array of name, value pairs. */
 const char *unit_env(const char *name, void *ctx);
 
+void suite_alloc(void);
 void suite_buf(void);
 void suite_config(void);
 void suite_export(void);
