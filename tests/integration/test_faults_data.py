@@ -23,7 +23,7 @@ import uuid
 from harness import (BINARY, ROOT, TEMPLATE_DIR, VAR, check, database_url, eq, fcgi_get, get,
                      psql, restart_keyrota, stack, start_fake_model, stop_fake_model, test,
                      wait_for)
-from harness import fake_model_control
+from harness import fake_model_control, fcgi_ready
 
 EVALS = os.path.join(ROOT, "evals", "rotations.jsonl")
 STALE = "The CI deploy key for this service account is stale."
@@ -329,7 +329,7 @@ def start_instance(name, model, timeout_ms, grace_ms):
                          stderr=log, start_new_session=True)
     log.close()
     started["procs"].append(p)
-    check(wait_for(lambda: os.path.exists(sock) or p.poll() is not None, timeout=15) and
+    check(wait_for(lambda: fcgi_ready(sock) or p.poll() is not None, timeout=15) and
           p.poll() is None, "instance %s did not start" % name)
     return p, sock
 

@@ -16,7 +16,7 @@ import uuid
 from harness import (BINARY, ROOT, TEMPLATE_DIR, VAR, check, database_url, eq, fcgi_get, get,
                      psql, request, restart_keyrota, runtime_database_url, start_fake_model,
                      stop_fake_model, supervisor_pid, test, wait_for, worker_pids, write_secret)
-from harness import fake_model_control, fake_model_scenario, reload_and_wait
+from harness import fake_model_control, fake_model_scenario, fcgi_ready, reload_and_wait
 
 PGBIN = "/usr/lib/postgresql/15/bin"
 SQL_DIR = os.path.join(ROOT, "sql")
@@ -419,7 +419,7 @@ def a_dump_restores_into_a_fresh_cluster_that_keyrota_serves():
         with open(os.path.join(tmp, "serve.log"), "w") as serve_log:
             serve = subprocess.Popen([BINARY, "serve"], env=env, stdout=subprocess.DEVNULL,
                                      stderr=serve_log)
-        check(wait_for(lambda: os.path.exists(sock), timeout=10), "restored keyrota did not start")
+        check(wait_for(lambda: fcgi_ready(sock), timeout=15), "restored keyrota did not start")
         raw = fcgi_get(sock, "/admin/traces/" + tid, {"KEYROTA_AUTH_USER": "admin",
                                                        "HTTP_ACCEPT": "application/json"})
         head, _, payload = raw.partition(b"\r\n\r\n")

@@ -273,6 +273,15 @@ def eq(got, want, what=""):
 
 # --- a minimal FastCGI client, to talk to a keyrota socket directly -------
 
+def fcgi_ready(sock_path):
+    """Whether keyrota answers /healthz on its socket: the file exists from
+    bind(), before listen() and before any worker accepts."""
+    try:
+        return b"Status: 200" in fcgi_get(sock_path, "/healthz")
+    except OSError:
+        return False
+
+
 def fcgi_get(sock_path_or_socket, path, params=None):
     """Sends one FastCGI GET request; returns the raw CGI response bytes."""
     return fcgi_request(sock_path_or_socket, "GET", path, params=params)
