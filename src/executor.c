@@ -4,13 +4,11 @@
 #include <stdlib.h>
 
 #include "alloc.h"
-#include "clock.h"
 #include "executor.h"
 
 struct job {
 	executor_fn  fn;
 	void        *arg;
-	long long    queued_ms;      /* clock_now_ms at submit */
 	struct job  *next;
 };
 
@@ -98,7 +96,6 @@ submit(struct executor *ex, enum lane lane, executor_fn fn, void *arg)
 	j = kr_malloc(sizeof(*j));
 	j->fn = fn;
 	j->arg = arg;
-	j->queued_ms = clock_now_ms();
 	j->next = NULL;
 	pthread_mutex_lock(&ex->lock);
 	if (ex->stopping) {
@@ -126,18 +123,6 @@ int
 executor_submit_urgent(struct executor *ex, executor_fn fn, void *arg)
 {
 	return submit(ex, LANE_URGENT, fn, arg);
-}
-
-long long
-executor_queue_age_ms(struct executor *ex)
-{
-	long long age = 0;
-
-	pthread_mutex_lock(&ex->lock);
-	if (ex->lanes[LANE_ORDINARY].head != NULL)
-		age = clock_now_ms() - ex->lanes[LANE_ORDINARY].head->queued_ms;
-	pthread_mutex_unlock(&ex->lock);
-	return age;
 }
 
 void

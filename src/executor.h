@@ -25,9 +25,6 @@ int              executor_submit(struct executor *ex, executor_fn fn,
  * ones). */
 int              executor_submit_urgent(struct executor *ex, executor_fn fn,
                      void *arg);
-/* How long the oldest ordinary job still queued has waited (ms; 0 when
- * none waits): how far behind the worker's database steps are. */
-long long        executor_queue_age_ms(struct executor *ex);
 /* Runs the jobs still queued, then joins the threads. Jobs submitted from
  * here on are refused. */
 void             executor_destroy(struct executor *ex);

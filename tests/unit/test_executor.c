@@ -46,14 +46,10 @@ test_urgent_jobs_run_before_ordinary_ones(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(ex);
 	CU_ASSERT_EQUAL(executor_submit(ex, hold, NULL), 0);
 	usleep(20 * 1000);              /* the thread is inside hold() */
-	CU_ASSERT_EQUAL(executor_queue_age_ms(ex), 0);
 	CU_ASSERT_EQUAL(executor_submit(ex, note, (void *)&a), 0);
 	CU_ASSERT_EQUAL(executor_submit(ex, note, (void *)&b), 0);
 	CU_ASSERT_EQUAL(executor_submit_urgent(ex, note, (void *)&u), 0);
 	CU_ASSERT_EQUAL(executor_submit_urgent(ex, note, (void *)&v), 0);
-	usleep(60 * 1000);
-	/* The oldest ordinary job has waited at least the pause. */
-	CU_ASSERT(executor_queue_age_ms(ex) >= 50);
 	pthread_mutex_lock(&g.lock);
 	g.open = 1;
 	pthread_cond_broadcast(&g.cond);
