@@ -630,6 +630,14 @@ add_str_or_null(struct json_object *o, const char *key, const char *s)
 		kr_json_add_null(o, key);
 }
 
+/* A decision the row has, else JSON null. */
+static void
+add_decision_or_null(struct json_object *o, const char *key, int has,
+    enum decision d)
+{
+	add_str_or_null(o, key, has ? answer_decision_name(d) : "");
+}
+
 static struct json_object *
 list_json(struct trace_summary *const *rows, size_t n, const char *older,
     const char *newer, char counts[NCOUNTS][32])
@@ -649,11 +657,8 @@ list_json(struct trace_summary *const *rows, size_t n, const char *older,
 		    kr_json_string(t->account_id));
 		kr_json_add(item, "status",
 		    kr_json_string(store_traces_status_name(t->status)));
-		if (t->has_decision)
-			kr_json_add(item, "decision",
-			    kr_json_string(answer_decision_name(t->decision)));
-		else
-			kr_json_add_null(item, "decision");
+		add_decision_or_null(item, "decision", t->has_decision,
+		    t->decision);
 		add_str_or_null(item, "error.type", kr_error_code(t->error));
 		kr_json_add(item, "created_at",
 		    kr_json_string(t->created_at));
@@ -877,11 +882,8 @@ detail_json(const struct config *cfg, const struct trace_row *t)
 	for (i = 0; i < t->nsources; i++)
 		kr_json_push(ids, kr_json_string(t->sources[i]));
 	kr_json_add(o, "source_line_ids", ids);
-	if (t->has_model_decision)
-		kr_json_add(o, "model_decision",
-		    kr_json_string(answer_decision_name(t->model_decision)));
-	else
-		kr_json_add_null(o, "model_decision");
+	add_decision_or_null(o, "model_decision", t->has_model_decision,
+	    t->model_decision);
 	add_str_or_null(o, "error.type", kr_error_code(t->error));
 	genai_describe(&g, t->provider, t->request_model,
 	    genai_base_url(cfg, t->provider), t->prompt_version);
