@@ -32,7 +32,12 @@ def admin(path, json_=True, **params):
 
 
 def fresh_account():
-    return "acct_9%04d" % random.randrange(10000)
+    """An account id no trace names yet: the stack's database outlives a
+    run (the ASan pass reuses it), so a random one alone could collide."""
+    while True:
+        acct = "acct_9%04d" % random.randrange(10000)
+        if psql("SELECT count(*) FROM traces WHERE account_id = :'p1'", acct)[0][0] == "0":
+            return acct
 
 
 def insert_traces(account, n, status="completed", error=None, minutes_ago=60, step_s=1):
