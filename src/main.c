@@ -156,6 +156,7 @@ raise_nofile(struct config *cfg)
 {
 	struct rlimit rl;
 	rlim_t before;
+	int backlog;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
 		log_warn("getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
@@ -181,12 +182,13 @@ raise_nofile(struct config *cfg)
 	/* A burst of the cap arriving at once, and room for pages, must fit
 	 * the listen queue. (An inherited socket's queue is also bounded by
 	 * what its creator asked for: keyrota.socket's Backlog=.) */
-	if ((unsigned long)listener_backlog() <
+	backlog = listener_backlog();
+	if ((unsigned long)backlog <
 	    (unsigned long)cfg->max_in_flight + LISTEN_QUEUE_SPARE)
 		log_warn("listen queue: net.core.somaxconn is %d, below the "
 		    "%u decisions in flight allowed + %u: a burst of more "
 		    "connections than that at once gets 502 from nginx; "
-		    "raise it (README, \"Under load\")", listener_backlog(),
+		    "raise it (README, \"Under load\")", backlog,
 		    cfg->max_in_flight, LISTEN_QUEUE_SPARE);
 }
 
